@@ -1,0 +1,1 @@
+"""multicloud: the library behind the multicloud-ops Prefect pipelines."""

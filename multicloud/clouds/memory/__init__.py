@@ -1,0 +1,1 @@
+"""In-process object store for tests and dry runs."""

@@ -1,0 +1,1 @@
+"""Pure logic: no SDK, no Prefect, no network, no clock."""

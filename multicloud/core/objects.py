@@ -1,0 +1,212 @@
+"""The object-store contract: one record (`ObjectMeta`), one protocol (`ObjectStore`),
+declared optional abilities (`Capabilities`) and the URL form every backend accepts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+from multicloud.core.errors import InvalidInput
+
+#: User-metadata key under which every backend records the SHA-256 (hex) of an object's bytes.
+#: Lowercase letters and an underscore: valid on S3, Azure (C# identifier rule) and GCS alike.
+SHA256_METADATA_KEY = "multicloud_sha256"
+
+#: Content type used when a writer does not give one.
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+SCHEMES = ("s3", "az", "gs", "mem", "file")
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    """One object, described the same way for every cloud.
+
+    `key` is relative to the store's root prefix. `metadata` is None when the listing
+    call of that backend does not return user metadata (S3); `stat` always fills it.
+    `hashes` maps algorithm ("sha256", "md5", "crc32c") to a lowercase hex digest.
+    """
+
+    key: str
+    size: int
+    last_modified: datetime | None = None
+    etag: str | None = None
+    content_type: str | None = None
+    metadata: Mapping[str, str] | None = None
+    cache_control: str | None = None
+    hashes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str | None:
+        return self.hashes.get("sha256")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the required surface, each with the callers' fallback.
+
+    - server_side_copy: `copy` runs inside the service; fallback: stream through the client.
+    - hashes: digests the service itself keeps ("md5", "crc32c"); "sha256" is always recorded
+      by our writes in user metadata. Fallback: hash the bytes on read.
+    - conditional_write: `write(if_absent=True)` is atomic at the service; fallback: none,
+      backends without it refuse `if_absent` with InvalidInput.
+    - list_returns_metadata: listings carry user metadata (and so our SHA-256); fallback: `stat`.
+    """
+
+    server_side_copy: bool
+    hashes: frozenset[str]
+    conditional_write: bool
+    list_returns_metadata: bool
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """A bucket (or container, or directory) and a root prefix inside it.
+
+    Keys are relative to the root. Errors are those of `multicloud.core.errors`.
+    """
+
+    url: str
+    capabilities: Capabilities
+
+    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        """Yield objects under `prefix` in ascending key order (Unicode code point order),
+        fetched page by page. Raises NotFound if the bucket does not exist."""
+        ...
+
+    def stat(self, key: str) -> ObjectMeta:
+        """Full description of one object. Raises NotFound."""
+        ...
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
+        """A streaming reader over bytes [start, end) of the object. Raises NotFound."""
+        ...
+
+    def write(
+        self,
+        key: str,
+        stream: BinaryIO,
+        size: int | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
+        cache_control: str | None = None,
+    ) -> ObjectMeta:
+        """Stream `stream` into `key` with bounded memory, recording its SHA-256 in metadata.
+        Raises AlreadyExists when `if_absent` and the key exists; InvalidInput for bad keys
+        or metadata names."""
+        ...
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete keys in batches; missing keys are not an error. Returns keys requested."""
+        ...
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
+        """Copy within this store, server side where the backend can. Raises NotFound."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class StoreUrl:
+    """A parsed store URL: `scheme://bucket/prefix` (or `file:///path`)."""
+
+    scheme: str
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, url: str) -> "StoreUrl":
+        if not isinstance(url, str) or "://" not in url:
+            raise InvalidInput("store URL must look like scheme://bucket/prefix", target=str(url))
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            raise InvalidInput(
+                f"unknown store scheme {scheme!r}; expected one of {', '.join(SCHEMES)}", target=url
+            )
+        if parts.query or parts.fragment:
+            raise InvalidInput("store URL takes no query or fragment", target=url)
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise InvalidInput("file URLs must be file:///absolute/path", target=url)
+            path = unquote(parts.path)
+            if not path.startswith("/"):
+                raise InvalidInput("file URLs must be file:///absolute/path", target=url)
+            return cls("file", path.rstrip("/") or "/", "")
+        bucket = parts.netloc
+        if not bucket:
+            raise InvalidInput("store URL names no bucket or container", target=url)
+        prefix = unquote(parts.path).lstrip("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return cls(scheme, bucket, prefix)
+
+    def __str__(self) -> str:
+        if self.scheme == "file":
+            return f"file://{self.bucket}"
+        return f"{self.scheme}://{self.bucket}/{self.prefix}"
+
+
+def check_key(key: str, store: str) -> str:
+    """Refuse keys no backend can hold the same way; returns the key."""
+    if not isinstance(key, str) or not key:
+        raise InvalidInput("object key must be a non-empty string", target=f"{store} key={key!r}")
+    if "\x00" in key or len(key.encode("utf-8")) > 1024:
+        raise InvalidInput("object key has a NUL byte or is over 1024 bytes", target=f"{store} key={key!r}")
+    return key
+
+
+class HashingReader:
+    """Wraps a binary stream, counting and SHA-256-hashing every byte read through it."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._sha = hashlib.sha256()
+        self.bytes_read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if data:
+            self._sha.update(data)
+            self.bytes_read += len(data)
+        return data
+
+    def read_exactly(self, n: int) -> bytes:
+        """Read up to `n` bytes, looping over short reads; fewer only at end of stream."""
+        chunks = []
+        want = n
+        while want > 0:
+            data = self.read(want)
+            if not data:
+                break
+            chunks.append(data)
+            want -= len(data)
+        return b"".join(chunks)
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def check_size(reader: HashingReader, size: int | None, target: str) -> None:
+    """Refuse a write whose stream did not hold the `size` bytes the caller announced."""
+    if size is not None and reader.bytes_read != size:
+        raise InvalidInput(
+            f"stream held {reader.bytes_read} bytes but size={size} was given", target=target
+        )
+
+
+def user_metadata(metadata: Mapping[str, str] | None, sha256: str, target: str) -> dict[str, str]:
+    """The metadata to store: the caller's, checked, plus our SHA-256 under its key."""
+    out: dict[str, str] = {}
+    for name, value in (metadata or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidInput("metadata names and values must be strings", target=f"{target} metadata={name!r}")
+        out[name] = value
+    out[SHA256_METADATA_KEY] = sha256
+    return out
