@@ -1,0 +1,1 @@
+"""AWS I/O: S3 (and, later, the other AWS services the flows need)."""

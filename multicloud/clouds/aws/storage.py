@@ -1,0 +1,258 @@
+"""S3 behind the ObjectStore contract: paged listing, ranged streaming reads, multipart
+uploads with bounded memory, conditional create, batched deletes, server-side copy."""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, Iterable, Iterator, Mapping
+
+from multicloud.clouds.aws.errors import map_error
+from multicloud.clouds.aws.session import client
+from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, retried, upload_parts
+from multicloud.config import Connection
+from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
+from multicloud.core.objects import (
+    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
+    check_size, user_metadata,
+)
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_COPY_LIMIT = 5 * 1024**3  # CopyObject's single-request limit; larger copies go multipart
+_DELETE_BATCH = 1000
+_READ_CHUNK = 1 << 20
+
+
+def check_bucket_name(name: str) -> str:
+    """Refuse a bucket name S3 would refuse (InvalidInput names it)."""
+    if not _BUCKET_RE.match(name) or ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+        raise InvalidInput("S3 bucket names are 3-63 lowercase letters, digits, dots and dashes", target=name)
+    return name
+
+
+def _md5_of(etag: str | None) -> dict[str, str]:
+    # A multipart ETag ("md5-N") is not the object's MD5.
+    return {"md5": etag} if etag and "-" not in etag and len(etag) == 32 else {}
+
+
+class S3Store:
+    """One S3 bucket and root prefix."""
+
+    capabilities = Capabilities(
+        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=False
+    )
+
+    def __init__(self, url: StoreUrl, conn: Connection):
+        self.url = str(url)
+        self._bucket = check_bucket_name(url.bucket)
+        self._root = url.prefix
+        self._s3 = client(conn, "s3")
+
+    def _target(self, key: str = "") -> str:
+        return f"{self.url}{key}"
+
+    def _call(self, fn, key: str = ""):
+        target = self._target(key)
+        return retried(fn, lambda exc: map_error(exc, target))
+
+    def _full(self, key: str) -> str:
+        return self._root + check_key(key, self.url)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        """Objects under `prefix` in key order, 1,000 a page. Raises NotFound for a missing bucket."""
+        token = None
+        cut = len(self._root)
+        while True:
+            kwargs = {"Bucket": self._bucket, "Prefix": self._root + prefix, "MaxKeys": 1000}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call(lambda: self._s3.list_objects_v2(**kwargs))
+            for item in page.get("Contents", ()):
+                etag = item.get("ETag", "").strip('"')
+                yield ObjectMeta(
+                    key=item["Key"][cut:], size=item["Size"], last_modified=item.get("LastModified"),
+                    etag=etag, hashes=_md5_of(etag),
+                )
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+    def stat(self, key: str) -> ObjectMeta:
+        """Full description, user metadata included. Raises NotFound."""
+        full = self._full(key)
+        head = self._call(lambda: self._s3.head_object(Bucket=self._bucket, Key=full), key)
+        return self._meta(key, head)
+
+    @staticmethod
+    def _meta(key: str, head: dict) -> ObjectMeta:
+        etag = head.get("ETag", "").strip('"')
+        metadata = dict(head.get("Metadata") or {})
+        hashes = _md5_of(etag)
+        if metadata.get(SHA256_METADATA_KEY):
+            hashes["sha256"] = metadata[SHA256_METADATA_KEY]
+        return ObjectMeta(
+            key=key, size=head.get("ContentLength", 0), last_modified=head.get("LastModified"), etag=etag,
+            content_type=head.get("ContentType"), cache_control=head.get("CacheControl"), metadata=metadata,
+            hashes=hashes,
+        )
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
+        """A streaming reader over bytes [start, end). Raises NotFound."""
+        full = self._full(key)
+        first = start or 0
+        if end is not None and end <= first:
+            self.stat(key)  # still say NotFound for a missing key
+            return BoundedReader(iter(()))
+        kwargs = {"Bucket": self._bucket, "Key": full}
+        if start is not None or end is not None:
+            kwargs["Range"] = f"bytes={first}-{'' if end is None else end - 1}"
+        try:
+            resp = self._call(lambda: self._s3.get_object(**kwargs), key)
+        except InvalidInput:
+            if first and first >= self.stat(key).size:  # a range past the end is empty, as in Python
+                return BoundedReader(iter(()))
+            raise
+        body = resp["Body"]
+        target = self._target(key)
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(_READ_CHUNK)
+            except Exception as exc:
+                raise map_error(exc, target) from exc
+
+        return BoundedReader(chunks(), close=body.close)
+
+    def write(
+        self,
+        key: str,
+        stream: BinaryIO,
+        size: int | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
+        cache_control: str | None = None,
+    ) -> ObjectMeta:
+        """Stream into `key`: one PUT up to 8 MiB, else a multipart upload 4 parts in flight.
+        Raises AlreadyExists (if_absent and the key exists), InvalidInput (size mismatch)."""
+        full = self._full(key)
+        target = self._target(key)
+        reader = HashingReader(stream)
+        parts = iter_parts(reader, PART_SIZE)
+        first = next(parts)
+        extra: dict = {"ContentType": content_type or DEFAULT_CONTENT_TYPE}
+        if cache_control:
+            extra["CacheControl"] = cache_control
+        if len(first) < PART_SIZE:
+            check_size(reader, size, target)
+            meta = user_metadata(metadata, reader.hexdigest(), target)
+            cond = {"IfNoneMatch": "*"} if if_absent else {}
+            try:
+                resp = self._call(lambda: self._s3.put_object(
+                    Bucket=self._bucket, Key=full, Body=first, Metadata=meta, **extra, **cond), key)
+            except PreconditionFailed as exc:
+                raise AlreadyExists("object exists", target=target) from exc
+            etag = resp.get("ETag", "").strip('"')
+            return ObjectMeta(key=key, size=len(first), etag=etag, content_type=extra["ContentType"],
+                              cache_control=cache_control, metadata=meta,
+                              hashes={**_md5_of(etag), "sha256": reader.hexdigest()})
+        return self._write_multipart(key, full, reader, first, parts, size, metadata, extra, if_absent)
+
+    def _write_multipart(self, key, full, reader, first, parts, size, metadata, extra, if_absent) -> ObjectMeta:
+        target = self._target(key)
+        if if_absent and self._exists(full):
+            raise AlreadyExists("object exists", target=target)
+        # The SHA-256 is known only after the last part; it is added by a metadata-only copy.
+        upload = self._call(lambda: self._s3.create_multipart_upload(
+            Bucket=self._bucket, Key=full, Metadata=user_metadata(metadata, "pending", target), **extra), key)
+        upload_id = upload["UploadId"]
+
+        def put_part(number: int, data: bytes) -> dict:
+            resp = self._call(lambda: self._s3.upload_part(
+                Bucket=self._bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=data), key)
+            return {"PartNumber": number, "ETag": resp["ETag"]}
+
+        def all_parts() -> Iterator[bytes]:
+            yield first
+            yield from parts
+
+        try:
+            done = upload_parts(all_parts(), put_part)
+            check_size(reader, size, target)
+            cond = {"IfNoneMatch": "*"} if if_absent else {}
+            self._call(lambda: self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": done}, **cond), key)
+        except BaseException as exc:
+            try:
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=full, UploadId=upload_id)
+            except Exception:
+                pass  # the original error matters more; a lifecycle rule reaps leftovers
+            if isinstance(exc, PreconditionFailed):
+                raise AlreadyExists("object exists", target=target) from exc
+            raise
+        meta = user_metadata(metadata, reader.hexdigest(), target)
+        self._copy_object(full, full, reader.bytes_read, {"Metadata": meta, "MetadataDirective": "REPLACE", **extra}, key)
+        return self.stat(key)
+
+    def _exists(self, full: str) -> bool:
+        try:
+            self._call(lambda: self._s3.head_object(Bucket=self._bucket, Key=full))
+            return True
+        except NotFound:
+            return False
+
+    def _copy_object(self, src_full: str, dst_full: str, size: int, extra: dict, key: str) -> None:
+        source = {"Bucket": self._bucket, "Key": src_full}
+        if size <= _COPY_LIMIT:
+            self._call(lambda: self._s3.copy_object(Bucket=self._bucket, Key=dst_full, CopySource=source, **extra), key)
+        else:
+            self._call(lambda: self._s3.copy(source, self._bucket, dst_full, ExtraArgs=extra or None), key)
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete in batches of 1,000; missing keys are not an error. Raises PermissionDenied."""
+        count = 0
+        batch: list[dict] = []
+        for key in keys:
+            batch.append({"Key": self._full(key)})
+            count += 1
+            if len(batch) == _DELETE_BATCH:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+        return count
+
+    def _delete_batch(self, batch: list[dict]) -> None:
+        resp = self._call(lambda: self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}))
+        failed = [e for e in resp.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
+        if failed:
+            from botocore.exceptions import ClientError
+
+            first = failed[0]
+            err = ClientError({"Error": {"Code": first.get("Code"), "Message": first.get("Message")}}, "DeleteObjects")
+            raise map_error(err, self._target(first.get("Key", "")[len(self._root):])) from err
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
+        """Server-side copy (multipart beyond 5 GiB); metadata kept. Raises NotFound."""
+        src = self.stat(src_key)
+        self._copy_object(self._full(src_key), self._full(dst_key), src.size, {"MetadataDirective": "COPY"}, dst_key)
+        return self.stat(dst_key)
+
+    def close(self) -> None:
+        pass  # clients are shared per connection
+
+
+def list_buckets(conn: Connection) -> list[str]:
+    s3 = client(conn, "s3")
+    resp = retried(lambda: s3.list_buckets(), lambda exc: map_error(exc, f"{conn.name}: ListBuckets"))
+    return sorted(b["Name"] for b in resp.get("Buckets", ()))
+
+
+def create_bucket(conn: Connection, name: str) -> None:
+    check_bucket_name(name)
+    s3 = client(conn, "s3")
+    region = conn.region or "us-east-1"
+    kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    try:
+        retried(lambda: s3.create_bucket(Bucket=name, **kwargs), lambda exc: map_error(exc, f"s3://{name}"))
+    except AlreadyExists:
+        pass
