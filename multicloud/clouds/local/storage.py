@@ -1,0 +1,208 @@
+"""`file:///path`: a directory as an object store. Keys are relative paths; content type,
+cache control, user metadata and the SHA-256 live in a sidecar JSON under `.multicloud/`."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, Mapping
+
+from multicloud.clouds.common import BoundedReader
+from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
+from multicloud.core.objects import (
+    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
+    check_size, user_metadata,
+)
+
+_CHUNK = 1 << 20
+_SIDE = ".multicloud"
+
+
+class LocalStore:
+    """One directory. Writes go to a temporary file first and appear atomically."""
+
+    capabilities = Capabilities(
+        server_side_copy=True, hashes=frozenset(), conditional_write=True, list_returns_metadata=False
+    )
+
+    def __init__(self, url: StoreUrl):
+        self.url = str(url)
+        self._root = Path(url.bucket)
+
+    # -- paths ---------------------------------------------------------------------------
+    def _check(self, key: str) -> str:
+        check_key(key, self.url)
+        parts = key.split("/")
+        if any(p in ("", ".", "..") for p in parts) or parts[0] == _SIDE:
+            raise InvalidInput("a local key may not have empty, '.' or '..' segments or start with "
+                               f"'{_SIDE}/'", target=f"{self.url} key={key!r}")
+        return key
+
+    def _data(self, key: str) -> Path:
+        return self._root / self._check(key)
+
+    def _side(self, key: str) -> Path:
+        return self._root / _SIDE / "meta" / (self._check(key) + ".json")
+
+    def _tmp(self) -> Path:
+        tmp = self._root / _SIDE / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / uuid.uuid4().hex
+
+    def _missing(self, key: str) -> NotFound:
+        return NotFound("no such object", target=f"{self.url}/{key}")
+
+    # -- contract ------------------------------------------------------------------------
+    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        """Files under `prefix` in key order, one directory read at a time. Raises NotFound."""
+        if not self._root.is_dir():
+            raise NotFound("directory does not exist", target=self.url)
+        yield from self._walk(self._root, "", prefix)
+
+    def _walk(self, folder: Path, rel: str, prefix: str) -> Iterator[ObjectMeta]:
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        # A directory's keys all start with "name/", so it sorts as that string.
+        ordered = sorted(((e.name + "/" if e.is_dir(follow_symlinks=False) else e.name), e) for e in entries)
+        for sort_name, entry in ordered:
+            path = rel + sort_name
+            if not rel and sort_name == _SIDE + "/":
+                continue
+            if sort_name.endswith("/"):
+                if path.startswith(prefix) or prefix.startswith(path):
+                    yield from self._walk(Path(entry.path), path, prefix)
+            elif path.startswith(prefix):
+                st = entry.stat()
+                yield ObjectMeta(key=path, size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+                                 last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc))
+
+    def stat(self, key: str) -> ObjectMeta:
+        """Size, times and the sidecar's metadata. Raises NotFound."""
+        try:
+            st = self._data(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise self._missing(key) from None
+        try:
+            side = json.loads(self._side(key).read_text())
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            side = {"content_type": mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE, "metadata": {}}
+        metadata = side.get("metadata", {})
+        hashes = {"sha256": metadata[SHA256_METADATA_KEY]} if SHA256_METADATA_KEY in metadata else {}
+        return ObjectMeta(
+            key=key, size=st.st_size, last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}", content_type=side.get("content_type"),
+            cache_control=side.get("cache_control"), metadata=metadata, hashes=hashes,
+        )
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
+        """A reader over bytes [start, end). Raises NotFound."""
+        try:
+            f = open(self._data(key), "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise self._missing(key) from None
+        f.seek(start or 0)
+        remaining = None if end is None else max(0, end - (start or 0))
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal remaining
+            while remaining is None or remaining > 0:
+                data = f.read(_CHUNK if remaining is None else min(_CHUNK, remaining))
+                if not data:
+                    return
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+
+        return BoundedReader(chunks(), close=f.close)
+
+    def write(
+        self,
+        key: str,
+        stream: BinaryIO,
+        size: int | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_absent: bool = False,
+        cache_control: str | None = None,
+    ) -> ObjectMeta:
+        """Stream into a temporary file, then link it in place. Raises AlreadyExists, InvalidInput."""
+        dest, side = self._data(key), self._side(key)
+        target = f"{self.url}/{key}"
+        tmp = self._tmp()
+        try:
+            reader = HashingReader(stream)
+            with open(tmp, "wb") as out:
+                while data := reader.read(_CHUNK):
+                    out.write(data)
+            check_size(reader, size, target)
+            meta = user_metadata(metadata, reader.hexdigest(), target)
+            record = {"content_type": content_type or DEFAULT_CONTENT_TYPE, "cache_control": cache_control,
+                      "metadata": meta}
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                side.parent.mkdir(parents=True, exist_ok=True)
+                if if_absent:
+                    os.link(tmp, dest)  # atomic create-if-absent
+                    side.write_text(json.dumps(record))
+                else:
+                    side.write_text(json.dumps(record))
+                    os.replace(tmp, dest)
+            except FileExistsError:
+                raise AlreadyExists("object exists", target=target) from None
+            except (NotADirectoryError, IsADirectoryError) as exc:
+                raise InvalidInput("a key cannot be both an object and a folder of others here", target=target) from exc
+            except PermissionError as exc:
+                raise PermissionDenied("cannot write", target=target) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return ObjectMeta(key=key, size=reader.bytes_read, content_type=record["content_type"],
+                          cache_control=cache_control, metadata=meta, hashes={"sha256": reader.hexdigest()})
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Remove files and sidecars; missing keys are not an error."""
+        count = 0
+        for key in keys:
+            count += 1
+            for path in (self._data(key), self._side(key)):
+                try:
+                    path.unlink()
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                self._prune(path.parent)
+        return count
+
+    def _prune(self, folder: Path) -> None:
+        # Empty folders would otherwise linger as phantom prefixes.
+        while folder != self._root and folder.is_relative_to(self._root):
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
+        """Copy file and sidecar. Raises NotFound."""
+        src, dest = self._data(src_key), self._data(dst_key)
+        if not src.is_file():
+            raise self._missing(src_key)
+        tmp = self._tmp()
+        try:
+            shutil.copyfile(src, tmp)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if self._side(src_key).exists():
+                self._side(dst_key).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self._side(src_key), self._side(dst_key))
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.stat(dst_key)
+
+    def close(self) -> None:
+        pass
