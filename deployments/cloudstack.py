@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
+
+from deployments.processes import ManagedProcess
 
 from multicloud.config import REPO_ROOT, Connection, Profile, local_profile_path, local_state_dir, write_local_profile
 
@@ -31,117 +27,24 @@ def _port(var: str, default: int) -> int:
     return int(os.environ.get(var, default))
 
 
-@dataclass
-class Service:
-    name: str
-    port: int
-
-    @property
-    def pidfile(self) -> Path:
-        return local_state_dir() / f"{self.name}.pid"
-
-    @property
-    def logfile(self) -> Path:
-        return local_state_dir() / "logs" / f"{self.name}.log"
-
-    @property
-    def health_url(self) -> str:
-        return {
-            "moto": f"http://{HOST}:{self.port}/moto-api/data.json",
-            "azurite": f"http://{HOST}:{self.port}/{AZURITE_ACCOUNT}?comp=list",
-            "fake-gcs": f"http://{HOST}:{self.port}/storage/v1/b?project=local",
-        }[self.name]
-
-    def command(self) -> list[str]:
-        data = local_state_dir() / "data" / self.name
-        if self.name == "moto":
-            return [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(self.port)]
-        if self.name == "azurite":
-            binary = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
-            return [
-                str(binary), "--blobHost", HOST, "--blobPort", str(self.port), "--location", str(data),
-                "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
-            ]
-        return [
-            str(fake_gcs_binary()), "-scheme", "http", "-host", HOST, "-port", str(self.port),
-            "-backend", "memory", "-public-host", f"{HOST}:{self.port}",
-            "-external-url", f"http://{HOST}:{self.port}", "-log-level", "warn",
+def _service(name: str, port: int) -> ManagedProcess:
+    data = local_state_dir() / "data" / name
+    if name == "moto":
+        command = [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(port)]
+        health = f"http://{HOST}:{port}/"
+    elif name == "azurite":
+        command = [
+            str(REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"), "--blobHost", HOST, "--blobPort", str(port),
+            "--location", str(data), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
         ]
-
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text())
-            os.kill(pid, 0)
-            return pid
-        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
-            return None
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.health_url, timeout=2) as resp:
-                return resp.status < 500
-        except urllib.error.HTTPError as exc:
-            return exc.code < 500
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        data = local_state_dir() / "data" / self.name
-        shutil.rmtree(data, ignore_errors=True)
-        data.mkdir(parents=True, exist_ok=True)
-        self.logfile.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        for var in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
-            env.pop(var, None)
-        with open(self.logfile, "ab") as log:
-            proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env=env, cwd=data,
-            )
-        self.pidfile.write_text(str(proc.pid))
-
-    def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            if self.pid() is None:
-                raise RuntimeError(f"{self.name} exited at start; see {self.logfile}")
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer {self.health_url} within {timeout}s; see {self.logfile}")
-
-    def stop(self) -> bool:
-        pid = self.pid()
-        if pid is None:
-            self.pidfile.unlink(missing_ok=True)
-            return False
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        self.pidfile.unlink(missing_ok=True)
-        return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie child of ours counts as gone
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+        health = f"http://{HOST}:{port}/{AZURITE_ACCOUNT}?comp=list"
+    else:
+        command = [
+            str(fake_gcs_binary()), "-scheme", "http", "-host", HOST, "-port", str(port), "-backend", "memory",
+            "-public-host", f"{HOST}:{port}", "-external-url", f"http://{HOST}:{port}", "-log-level", "warn",
+        ]
+        health = f"http://{HOST}:{port}/storage/v1/b?project=local"
+    return ManagedProcess(name, command, health, local_state_dir(), cwd=data, port=port)
 
 
 def fake_gcs_binary() -> Path:
@@ -150,11 +53,11 @@ def fake_gcs_binary() -> Path:
     return Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
 
 
-def services() -> list[Service]:
+def services() -> list[ManagedProcess]:
     return [
-        Service("moto", _port("MULTICLOUD_AWS_PORT", 9100)),
-        Service("azurite", _port("MULTICLOUD_AZURE_PORT", 9101)),
-        Service("fake-gcs", _port("MULTICLOUD_GCS_PORT", 9102)),
+        _service("moto", _port("MULTICLOUD_AWS_PORT", 9100)),
+        _service("azurite", _port("MULTICLOUD_AZURE_PORT", 9101)),
+        _service("fake-gcs", _port("MULTICLOUD_GCS_PORT", 9102)),
     ]
 
 
@@ -182,6 +85,8 @@ def up() -> list[str]:
         if svc.healthy():
             raise RuntimeError(f"port {svc.port} is taken by a process this stack did not start ({svc.name})")
         svc.stop()
+        shutil.rmtree(svc.cwd, ignore_errors=True)
+        svc.cwd.mkdir(parents=True, exist_ok=True)
         svc.start()
         started.append(svc.name)
     for svc in services():

@@ -1,0 +1,125 @@
+"""Background services started by PID file: start in their own process group, health-check
+over HTTP, stop by PID. Used by the local cloud stack and the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The machine's CA variables break some tools against plain-HTTP loopback endpoints.
+_CA_VARS = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    command: list[str]
+    health_url: str | None
+    state_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    port: int | None = None
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state_dir / f"{self.name}.pid"
+
+    @property
+    def logfile(self) -> Path:
+        return self.state_dir / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if alive(pid) else None
+
+    def healthy(self) -> bool:
+        if self.health_url is None:
+            return self.pid() is not None
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as resp:
+                return resp.status < 500
+        except urllib.error.HTTPError as exc:
+            return exc.code < 500
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in _CA_VARS}
+        env.update(self.env)
+        with open(self.logfile, "ab") as log:
+            proc = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, env=env, cwd=self.cwd,
+            )
+        self.pidfile.write_text(str(proc.pid))
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            if self.pid() is None:
+                raise RuntimeError(f"{self.name} exited at start; see {self.logfile}")
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer {self.health_url} within {timeout:.0f}s; see {self.logfile}")
+
+    def ensure(self, timeout: float = 60) -> bool:
+        """Start unless already running and healthy; True if this call started it."""
+        if self.pid() is not None and self.healthy():
+            return False
+        if self.health_url and self.healthy():
+            raise RuntimeError(f"{self.health_url} is answered by a process this project did not start ({self.name})")
+        self.stop()
+        self.start()
+        self.wait_healthy(timeout)
+        return True
+
+    def stop(self, grace: float = 10) -> bool:
+        """SIGTERM the process group, SIGKILL after `grace` seconds; True if it was running."""
+        pid = self.pid()
+        self.pidfile.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.1)
+        if alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+        return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
