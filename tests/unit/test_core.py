@@ -1,0 +1,158 @@
+"""Pure logic: URLs, keys, retry policy, part splitting, profiles, inventory arithmetic."""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+import time
+
+import pytest
+
+from multicloud.clouds.common import BoundedReader, iter_parts, retried, upload_parts
+from multicloud.config import Profile, load_profile, read_profile
+from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled, Transient
+from multicloud.core.inventory import BucketSummary, count_objects, human_bytes, summary_markdown
+from multicloud.core.objects import HashingReader, ObjectMeta, StoreUrl, check_key
+from multicloud.core.retry import RetryPolicy, call_with_retry
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("s3://bucket", ("s3", "bucket", "")),
+    ("s3://bucket/", ("s3", "bucket", "")),
+    ("az://container/a/b", ("az", "container", "a/b/")),
+    ("gs://b/with%20space/", ("gs", "b", "with space/")),
+    ("mem://name/p", ("mem", "name", "p/")),
+    ("file:///tmp/x/", ("file", "/tmp/x", "")),
+])
+def test_store_url_parse(url, expected):
+    u = StoreUrl.parse(url)
+    assert (u.scheme, u.bucket, u.prefix) == expected
+
+
+@pytest.mark.parametrize("url", ["bucket/key", "ftp://x/y", "s3:///nobucket", "file://host/x", "s3://b/k?x=1", 3])
+def test_bad_store_urls_name_the_input(url):
+    with pytest.raises(InvalidInput) as info:
+        StoreUrl.parse(url)
+    assert str(url) in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["", "a\x00b", "x" * 1025])
+def test_bad_keys(key):
+    with pytest.raises(InvalidInput):
+        check_key(key, "mem://t/")
+
+
+def test_retry_retries_only_retryable_errors_and_gives_up():
+    calls, sleeps = [], []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise Throttled("slow down")
+        return "ok"
+
+    assert call_with_retry(flaky, RetryPolicy(attempts=5), sleeps.append, random.Random(1)) == "ok"
+    assert len(calls) == 3 and len(sleeps) == 2
+
+    def denied():
+        calls.append(1)
+        raise PermissionDenied("no")
+
+    calls.clear()
+    with pytest.raises(PermissionDenied):
+        call_with_retry(denied, RetryPolicy(attempts=5), sleeps.append)
+    assert len(calls) == 1
+
+    calls.clear()
+    with pytest.raises(Transient):
+        call_with_retry(lambda: calls.append(1) or (_ for _ in ()).throw(Transient("x")), RetryPolicy(attempts=4),
+                        lambda s: None)
+    assert len(calls) == 4
+
+
+def test_backoff_is_bounded_jittered_and_growing():
+    policy = RetryPolicy(attempts=8, base_seconds=0.5, cap_seconds=4)
+    delays = list(policy.delays(random.Random(3)))
+    assert len(delays) == 7
+    assert all(0 <= d <= min(4, 0.5 * 2**i) for i, d in enumerate(delays))
+    assert len(set(delays)) == 7  # jittered, not a fixed ladder
+
+
+def test_retried_maps_and_chains_the_original():
+    original = KeyError("sdk says missing")
+    with pytest.raises(NotFound) as info:
+        retried(lambda: (_ for _ in ()).throw(original), lambda e: NotFound("gone", target="k"))
+    assert info.value.__cause__ is original
+
+
+@pytest.mark.parametrize("size,part,expected", [(0, 4, [0]), (3, 4, [3]), (4, 4, [4]), (9, 4, [4, 4, 1])])
+def test_iter_parts(size, part, expected):
+    reader = HashingReader(io.BytesIO(b"x" * size))
+    assert [len(p) for p in iter_parts(reader, part)] == expected
+    assert reader.bytes_read == size
+
+
+def test_upload_parts_bounds_in_flight_and_keeps_order():
+    in_flight, peak, lock = 0, 0, threading.Lock()
+
+    def upload(number, data):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.01 * (number % 3))
+        with lock:
+            in_flight -= 1
+        return number
+
+
+    def parts():
+        for i in range(20):
+            yield b"p"
+
+    assert upload_parts(parts(), upload, concurrency=3) == list(range(1, 21))
+    assert peak <= 3
+
+
+def test_bounded_reader_reads_across_chunks():
+    r = BoundedReader(iter([b"abc", b"", b"defg", b"h"]))
+    assert r.read(2) == b"ab"
+    assert r.read(4) == b"cdef"
+    assert r.read() == b"gh"
+    assert r.read(3) == b""
+
+
+def test_profile_validation_names_file_and_field(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("connections:\n  - {name: a, cloud: oracle}\n")
+    with pytest.raises(InvalidInput) as info:
+        read_profile(bad)
+    assert str(bad) in str(info.value) and "connections.0.cloud" in str(info.value)
+    dup = tmp_path / "d.yaml"
+    dup.write_text("connections:\n  - {name: a, cloud: aws}\n  - {name: a, cloud: gcp}\n")
+    with pytest.raises(InvalidInput, match="repeated: a"):
+        read_profile(dup)
+    with pytest.raises(InvalidInput, match="not found"):
+        load_profile(str(tmp_path / "missing.yaml"))
+
+
+def test_connection_choice():
+    p = Profile.model_validate({"name": "x", "connections": [
+        {"name": "a1", "cloud": "aws"}, {"name": "a2", "cloud": "aws"}, {"name": "g", "cloud": "gcp"}]})
+    assert p.connection_for("aws").name == "a1"
+    assert p.connection_for("aws", "a2").name == "a2"
+    with pytest.raises(InvalidInput, match="not aws"):
+        p.connection_for("aws", "g")
+    with pytest.raises(InvalidInput, match="no a azure connection"):
+        p.connection_for("azure")
+
+
+def test_inventory_counts_and_summary():
+    metas = (ObjectMeta(key=str(i), size=i) for i in range(5))
+    assert count_objects(metas) == (5, 10)
+    rows = [BucketSummary("a", "aws", "b1", 3, 2048), BucketSummary("g", "gcp", "b2", error="PermissionDenied: no")]
+    md = summary_markdown(rows)
+    assert "| aws | 1 | 3 | 2.0 KiB |" in md
+    assert "1 bucket(s) could not be read" in md and "`b2`" in md
+    assert human_bytes(5 * 1024**3) == "5.0 GiB"
