@@ -1,0 +1,1 @@
+"""Azure I/O: Blob Storage."""
