@@ -90,8 +90,10 @@ async def run_inventory() -> None:
 
             rows = json.loads(art.data) if isinstance(art.data, str) else art.data
             print(f"{'connection':14} {'bucket':40} {'objects':>8} {'bytes':>10}")
-            for r in rows:
+            for r in rows[:30]:
                 print(f"{r['connection']:14} {r['bucket'][:40]:40} {r['objects']:>8} {r['bytes']:>10} {r['error']}")
+            if len(rows) > 30:
+                print(f"... and {len(rows) - 30} more rows in the UI's inventory artifact")
     print(f"\nPrefect UI: http://{HOST}:{PORT}/runs/flow-run/{flow_run.id}")
     if not flow_run.state.is_completed():
         raise SystemExit(f"inventory ended {flow_run.state.name}; see the UI and {STATE / 'logs'}")
@@ -107,7 +109,7 @@ def up() -> None:
     run([f"{BIN}/prefect", "--no-prompt", "deploy", "--all"])
     print("worker:", "started" if worker().ensure() else "already running")
     asyncio.run(run_inventory())
-    print(f"Stop everything with: make demo-down")
+    print("Stop everything with: make demo-down")
 
 
 def down() -> None:
