@@ -70,10 +70,10 @@ def child(mode: str) -> dict:
     else:
         from azure.storage.blob import BlobServiceClient
 
-        from multicloud.clouds.azure.storage import EMULATOR_KEY
+        from multicloud.clouds.azure.storage import AZURITE_KEY
 
         conn = profile.connection_for("azure")
-        blob = BlobServiceClient(conn.endpoint, credential={"account_name": conn.account, "account_key": EMULATOR_KEY}
+        blob = BlobServiceClient(conn.endpoint, credential={"account_name": conn.account, "account_key": AZURITE_KEY}
                                  ).get_blob_client(DST_CONTAINER, "via-raw-sdk.bin")
         obj = client(profile.connection_for("aws"), "s3").get_object(Bucket=SRC_BUCKET, Key=KEY)
         size = obj["ContentLength"]
