@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-from multicloud.core.errors import InvalidInput
+from multicloud.core.errors import InvalidInput, PreconditionFailed
 
 #: User-metadata key under which every backend records the SHA-256 (hex) of an object's bytes.
 #: Lowercase letters and an underscore: valid on S3, Azure (C# identifier rule) and GCS alike.
@@ -94,10 +94,12 @@ class ObjectStore(Protocol):
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
         cache_control: str | None = None,
+        expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Stream `stream` into `key` with bounded memory, recording its SHA-256 in metadata.
-        Raises AlreadyExists when `if_absent` and the key exists; InvalidInput for bad keys
-        or metadata names."""
+        Raises AlreadyExists when `if_absent` and the key exists; InvalidInput for bad keys,
+        metadata names or a stream whose length is not `size`; PreconditionFailed when the
+        bytes' SHA-256 is not `expected_sha256`. On any error nothing is written or replaced."""
         ...
 
     def delete(self, keys: Iterable[str]) -> int:
@@ -193,11 +195,16 @@ class HashingReader:
         return self._sha.hexdigest()
 
 
-def check_size(reader: HashingReader, size: int | None, target: str) -> None:
-    """Refuse a write whose stream did not hold the `size` bytes the caller announced."""
+def check_stream(reader: HashingReader, size: int | None, expected_sha256: str | None, target: str) -> None:
+    """Refuse, before anything is committed, a write whose stream did not hold the `size` bytes
+    (InvalidInput) or the content (PreconditionFailed) the caller announced."""
     if size is not None and reader.bytes_read != size:
         raise InvalidInput(
             f"stream held {reader.bytes_read} bytes but size={size} was given", target=target
+        )
+    if expected_sha256 is not None and reader.hexdigest() != expected_sha256.lower():
+        raise PreconditionFailed(
+            f"content SHA-256 {reader.hexdigest()} does not match the expected {expected_sha256}", target=target
         )
 
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from multicloud.clouds import open_store
-from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound
+from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectStore
 from tests.contract.conftest import new_store
 
@@ -270,3 +270,19 @@ def test_bad_bucket_name_is_invalid_input(backend, request):
 def test_empty_key_is_invalid_input(store):
     with pytest.raises(InvalidInput):
         put(store, "", b"x")
+
+
+@pytest.mark.parametrize("size", [1000, 20 * MIB])
+def test_expected_sha256_mismatch_writes_nothing_and_keeps_the_old_object(store, size):
+    put(store, "guarded", b"old content")
+    data = ChunkStream(size).read(size)
+    with pytest.raises(PreconditionFailed):
+        store.write("guarded", io.BytesIO(data), expected_sha256="0" * 64)
+    assert read_all(store, "guarded") == b"old content"
+    with pytest.raises(PreconditionFailed):
+        store.write("fresh", io.BytesIO(data), size=size, expected_sha256="f" * 64)
+    with pytest.raises(NotFound):
+        store.stat("fresh")
+    good = store.write("guarded", io.BytesIO(data), expected_sha256=hashlib.sha256(data).hexdigest())
+    assert good.sha256 == hashlib.sha256(data).hexdigest()
+    assert store.stat("guarded").size == size

@@ -13,7 +13,7 @@ from multicloud.config import Connection
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from multicloud.core.objects import (
     DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_size, user_metadata,
+    check_stream, user_metadata,
 )
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -131,6 +131,7 @@ class S3Store:
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
         cache_control: str | None = None,
+        expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Stream into `key`: one PUT up to 8 MiB, else a multipart upload 4 parts in flight.
         Raises AlreadyExists (if_absent and the key exists), InvalidInput (size mismatch)."""
@@ -143,7 +144,7 @@ class S3Store:
         if cache_control:
             extra["CacheControl"] = cache_control
         if len(first) < PART_SIZE:
-            check_size(reader, size, target)
+            check_stream(reader, size, expected_sha256, target)
             meta = user_metadata(metadata, reader.hexdigest(), target)
             cond = {"IfNoneMatch": "*"} if if_absent else {}
             try:
@@ -155,9 +156,9 @@ class S3Store:
             return ObjectMeta(key=key, size=len(first), etag=etag, content_type=extra["ContentType"],
                               cache_control=cache_control, metadata=meta,
                               hashes={**_md5_of(etag), "sha256": reader.hexdigest()})
-        return self._write_multipart(key, full, reader, first, parts, size, metadata, extra, if_absent)
+        return self._write_multipart(key, full, reader, first, parts, size, metadata, extra, if_absent, expected_sha256)
 
-    def _write_multipart(self, key, full, reader, first, parts, size, metadata, extra, if_absent) -> ObjectMeta:
+    def _write_multipart(self, key, full, reader, first, parts, size, metadata, extra, if_absent, expected_sha256) -> ObjectMeta:
         target = self._target(key)
         if if_absent and self._exists(full):
             raise AlreadyExists("object exists", target=target)
@@ -177,17 +178,18 @@ class S3Store:
 
         try:
             done = upload_parts(all_parts(), put_part)
-            check_size(reader, size, target)
+            check_stream(reader, size, expected_sha256, target)
             cond = {"IfNoneMatch": "*"} if if_absent else {}
-            self._call(lambda: self._s3.complete_multipart_upload(
-                Bucket=self._bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": done}, **cond), key)
-        except BaseException as exc:
+            try:
+                self._call(lambda: self._s3.complete_multipart_upload(
+                    Bucket=self._bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": done}, **cond), key)
+            except PreconditionFailed as exc:
+                raise AlreadyExists("object exists", target=target) from exc
+        except BaseException:
             try:
                 self._s3.abort_multipart_upload(Bucket=self._bucket, Key=full, UploadId=upload_id)
             except Exception:
                 pass  # the original error matters more; a lifecycle rule reaps leftovers
-            if isinstance(exc, PreconditionFailed):
-                raise AlreadyExists("object exists", target=target) from exc
             raise
         meta = user_metadata(metadata, reader.hexdigest(), target)
         self._copy_object(full, full, reader.bytes_read, {"Metadata": meta, "MetadataDirective": "REPLACE", **extra}, key)

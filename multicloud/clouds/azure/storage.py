@@ -31,7 +31,7 @@ from multicloud.core.errors import (
 )
 from multicloud.core.objects import (
     DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_size, user_metadata,
+    check_stream, user_metadata,
 )
 
 #: Azurite's public, documented development account; it only ever opens the local emulator.
@@ -349,6 +349,7 @@ class AzureBlobStore:
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
         cache_control: str | None = None,
+        expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Stream into a block blob: one request up to PART_SIZE, staged blocks beyond.
         Raises AlreadyExists (if_absent and the blob exists), InvalidInput (bad key, metadata
@@ -360,7 +361,7 @@ class AzureBlobStore:
         only, parts = _only_part(iter_parts(reader, PART_SIZE))
         try:
             if only is not None:
-                check_size(reader, size, target)
+                check_stream(reader, size, expected_sha256, target)
                 stored = user_metadata(metadata, reader.hexdigest(), target)
                 # overwrite=False sends If-None-Match: *, so the service itself refuses an existing blob.
                 result = _call(
@@ -380,7 +381,7 @@ class AzureBlobStore:
                     return BlobBlock(block_id)
 
                 blocks = upload_parts(parts, stage)
-                check_size(reader, size, target)  # uncommitted blocks are dropped by Azure in 7 days
+                check_stream(reader, size, expected_sha256, target)  # uncommitted blocks are dropped by Azure in 7 days
                 stored = user_metadata(metadata, reader.hexdigest(), target)
                 condition = {"match_condition": MatchConditions.IfMissing} if if_absent else {}
                 result = _call(

@@ -35,7 +35,7 @@ from multicloud.core.errors import (
 )
 from multicloud.core.objects import (
     DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_size, user_metadata,
+    check_stream, user_metadata,
 )
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
@@ -354,6 +354,7 @@ class GcsStore:
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
         cache_control: str | None = None,
+        expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Up to 8 MiB in one request; more as a resumable upload of 8 MiB chunks, the SHA-256
         added to the metadata once known. Raises AlreadyExists when `if_absent` and the key exists;
@@ -368,7 +369,7 @@ class GcsStore:
         head = [next(parts)]
         second = next(parts, None)
         if second is None:
-            check_size(reader, size, target)
+            check_stream(reader, size, expected_sha256, target)
             blob = self._bucket.blob(full)
             blob.metadata = user_metadata(metadata, reader.hexdigest(), target)
             blob.cache_control = cache_control
@@ -385,8 +386,8 @@ class GcsStore:
         del second  # the part stream alone holds parts now, and drops each once sent
 
         def check(at_end: bool) -> None:
-            if size is not None and (at_end or reader.bytes_read > size):
-                check_size(reader, size, target)
+            if at_end or (size is not None and reader.bytes_read > size):
+                check_stream(reader, size, expected_sha256 if at_end else None, target)
 
         return self._write_resumable(
             key, full, _PartStream(head, parts, check), reader, content_type, metadata, if_absent, cache_control

@@ -16,7 +16,7 @@ from multicloud.clouds.common import BoundedReader
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from multicloud.core.objects import (
     DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_size, user_metadata,
+    check_stream, user_metadata,
 )
 
 _CHUNK = 1 << 20
@@ -131,6 +131,7 @@ class LocalStore:
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
         cache_control: str | None = None,
+        expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Stream into a temporary file, then link it in place. Raises AlreadyExists, InvalidInput."""
         dest, side = self._data(key), self._side(key)
@@ -141,7 +142,7 @@ class LocalStore:
             with open(tmp, "wb") as out:
                 while data := reader.read(_CHUNK):
                     out.write(data)
-            check_size(reader, size, target)
+            check_stream(reader, size, expected_sha256, target)
             meta = user_metadata(metadata, reader.hexdigest(), target)
             record = {"content_type": content_type or DEFAULT_CONTENT_TYPE, "cache_control": cache_control,
                       "metadata": meta}

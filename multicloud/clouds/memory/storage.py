@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from multicloud.core.errors import AlreadyExists, NotFound
 from multicloud.core.objects import (
-    DEFAULT_CONTENT_TYPE, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key, check_size, user_metadata,
+    DEFAULT_CONTENT_TYPE, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key, check_stream, user_metadata,
 )
 
 _CHUNK = 1 << 20
@@ -95,13 +95,14 @@ class MemoryStore:
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
         cache_control: str | None = None,
+        expected_sha256: str | None = None,
     ) -> ObjectMeta:
         full = self._full(key)
         reader = HashingReader(stream)
         buf = bytearray()
         while chunk := reader.read(_CHUNK):
             buf += chunk
-        check_size(reader, size, f"{self.url}{key}")
+        check_stream(reader, size, expected_sha256, f"{self.url}{key}")
         data = bytes(buf)
         meta = ObjectMeta(
             key=key, size=len(data), last_modified=datetime.now(timezone.utc),
