@@ -8,6 +8,10 @@ import uuid
 
 import pytest
 
+# No telemetry from the test servers: nothing leaves this machine.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 from deployments import cloudstack
 
 

@@ -252,3 +252,90 @@ def sampled(key: str, fraction: float) -> bool:
         return False
     h = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
     return h < fraction * 2**64
+
+
+# ---- reports ----------------------------------------------------------------------------
+
+@dataclass
+class ShardReport:
+    """What one (target, shard) pass saw and did; reports of shards add up per target."""
+
+    target: str
+    listed_source: int = 0
+    listed_target: int = 0
+    to_copy: int = 0
+    copied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    server_side: int = 0
+    encoded_keys: int = 0
+    encoded_metadata: int = 0
+    delete_candidates: int = 0
+    deleted: int = 0
+    tombstoned: int = 0
+    purged: int = 0
+    source_errors: int = 0
+    seconds: float = 0.0
+    oldest_pending: datetime | None = None
+    reasons: dict[str, int] | None = None
+    delete_refused: str | None = None
+
+    def merge(self, other: "ShardReport") -> "ShardReport":
+        out = ShardReport(self.target)
+        for name in ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes",
+                     "server_side", "encoded_keys", "encoded_metadata", "delete_candidates", "deleted", "tombstoned",
+                     "purged", "source_errors"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        out.seconds = max(self.seconds, other.seconds)
+        olds = [t for t in (self.oldest_pending, other.oldest_pending) if t]
+        out.oldest_pending = min(olds) if olds else None
+        out.reasons = dict(self.reasons or {})
+        for reason, n in (other.reasons or {}).items():
+            out.reasons[reason] = out.reasons.get(reason, 0) + n
+        out.delete_refused = self.delete_refused or other.delete_refused
+        return out
+
+    def row(self) -> dict:
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "target": self.target, "listed_source": self.listed_source, "listed_target": self.listed_target,
+            "copied": self.copied, "skipped": self.skipped, "deleted": self.deleted + self.tombstoned,
+            "failed": self.failed, "bytes": self.bytes, "seconds": round(self.seconds, 2),
+            "mb_per_s": round(self.bytes / 1e6 / seconds, 2), "objects_per_s": round(self.copied / seconds, 1),
+            "encoded_keys": self.encoded_keys, "encoded_metadata": self.encoded_metadata,
+        }
+
+
+def summary_markdown(rule_name: str, source: str, reports: list[ShardReport], now: datetime, dry_run: bool) -> str:
+    """The run's summary: per target counts, replication lag, deletion decisions."""
+    lines = [f"# Replication `{rule_name}`{' (dry run)' if dry_run else ''}", "", f"Source: `{source}`", ""]
+    lines += ["| target | copied | skipped | deleted | failed | MB | lag before run |", "|---|---:|---:|---:|---:|---:|---|"]
+    for r in reports:
+        lag = lag_seconds(r.oldest_pending, now)
+        lines.append(f"| `{r.target}` | {r.copied:,} | {r.skipped:,} | {r.deleted + r.tombstoned:,} | {r.failed:,} | "
+                     f"{r.bytes / 1e6:,.1f} | {_age(lag)} |")
+    lines.append("")
+    for r in reports:
+        why = ", ".join(f"{k}: {v:,}" for k, v in sorted((r.reasons or {}).items()))
+        lines.append(f"- `{r.target}`: {why or 'nothing listed'}")
+        if r.delete_refused:
+            lines.append(f"  - **no object deleted**: {r.delete_refused}")
+        elif r.delete_candidates and dry_run:
+            lines.append(f"  - dry run: {r.delete_candidates:,} target-only object(s) would be removed")
+        if r.encoded_keys or r.encoded_metadata:
+            lines.append(f"  - stored encoded: {r.encoded_keys:,} key(s), {r.encoded_metadata:,} metadata name(s)")
+        if r.purged:
+            lines.append(f"  - purged {r.purged:,} expired tombstone(s)")
+    lines += ["", "Lag: age of the oldest source change that was not yet on the target when this run started."]
+    return "\n".join(lines) + "\n"
+
+
+def _age(seconds: float) -> str:
+    if seconds <= 0:
+        return "none"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
