@@ -54,12 +54,15 @@ class Capabilities:
     - conditional_write: `write(if_absent=True)` is atomic at the service; fallback: none,
       backends without it refuse `if_absent` with InvalidInput.
     - list_returns_metadata: listings carry user metadata (and so our SHA-256); fallback: `stat`.
+    - cross_bucket_copy: `copy_from` can copy server side from another bucket of the same backend
+      and connection; fallback: stream through the client.
     """
 
     server_side_copy: bool
     hashes: frozenset[str]
     conditional_write: bool
     list_returns_metadata: bool
+    cross_bucket_copy: bool = False
 
 
 @runtime_checkable
@@ -108,6 +111,13 @@ class ObjectStore(Protocol):
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
         """Copy within this store, server side where the backend can. Raises NotFound."""
+        ...
+
+    def copy_from(self, source: "ObjectStore", src_key: str, dst_key: str) -> ObjectMeta | None:
+        """Copy `src_key` of `source` (another bucket of this backend and connection) to `dst_key`
+        server side, keeping content type, cache control and user metadata (the recorded SHA-256
+        included). Returns None when this pair cannot copy server side: the caller streams instead.
+        Raises NotFound for a missing source object."""
         ...
 
     def close(self) -> None:

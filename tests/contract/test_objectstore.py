@@ -286,3 +286,51 @@ def test_expected_sha256_mismatch_writes_nothing_and_keeps_the_old_object(store,
     good = store.write("guarded", io.BytesIO(data), expected_sha256=hashlib.sha256(data).hexdigest())
     assert good.sha256 == hashlib.sha256(data).hexdigest()
     assert store.stat("guarded").size == size
+
+
+# ---- copy between buckets -------------------------------------------------------------------
+
+def test_copy_from_another_bucket(backend, request, tmp_path_factory):
+    first = new_store(backend, request, tmp_path_factory)
+    second = new_store(backend, request, tmp_path_factory)
+    data = b"bytes crossing buckets"
+    put(first, "k", data, content_type="text/plain", cache_control="max-age=60", metadata={"owner": "team_a"})
+    meta = second.copy_from(first, "k", "copied/k")
+    if not second.capabilities.cross_bucket_copy:
+        assert meta is None
+        with pytest.raises(NotFound):
+            second.stat("copied/k")
+        assert list(second.list()) == []
+        return
+    assert meta is not None and meta.key == "copied/k"
+    got = second.stat("copied/k")
+    assert read_all(second, "copied/k") == data
+    assert got.size == len(data)
+    assert got.content_type == "text/plain"
+    assert got.cache_control == "max-age=60"
+    assert got.metadata == first.stat("k").metadata
+    assert got.metadata["owner"] == "team_a"
+    assert got.sha256 == hashlib.sha256(data).hexdigest()
+    assert read_all(first, "k") == data  # the source is left as it was
+    assert [m.key for m in first.list()] == ["k"]
+
+
+def test_copy_from_missing_source_object(backend, request, tmp_path_factory):
+    first = new_store(backend, request, tmp_path_factory)
+    second = new_store(backend, request, tmp_path_factory)
+    if not second.capabilities.cross_bucket_copy:
+        assert second.copy_from(first, "missing", "dst") is None
+        return
+    with pytest.raises(NotFound):
+        second.copy_from(first, "missing", "dst")
+    with pytest.raises(NotFound):
+        second.stat("dst")
+
+
+def test_copy_from_another_backend_is_none(backend, request, tmp_path_factory):
+    other = new_store("file" if backend == "mem" else "mem", request, tmp_path_factory)
+    put(other, "k", b"elsewhere")
+    dest = new_store(backend, request, tmp_path_factory)
+    assert dest.copy_from(other, "k", "copied/k") is None
+    with pytest.raises(NotFound):
+        dest.stat("copied/k")

@@ -38,7 +38,8 @@ class S3Store:
     """One S3 bucket and root prefix."""
 
     capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=False
+        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=False,
+        cross_bucket_copy=True,
     )
 
     def __init__(self, url: StoreUrl, conn: Connection):
@@ -192,7 +193,9 @@ class S3Store:
                 pass  # the original error matters more; a lifecycle rule reaps leftovers
             raise
         meta = user_metadata(metadata, reader.hexdigest(), target)
-        self._copy_object(full, full, reader.bytes_read, {"Metadata": meta, "MetadataDirective": "REPLACE", **extra}, key)
+        self._copy_object(
+            self._bucket, full, full, reader.bytes_read, {"Metadata": meta, "MetadataDirective": "REPLACE", **extra}, key
+        )
         return self.stat(key)
 
     def _exists(self, full: str) -> bool:
@@ -202,8 +205,9 @@ class S3Store:
         except NotFound:
             return False
 
-    def _copy_object(self, src_full: str, dst_full: str, size: int, extra: dict, key: str) -> None:
-        source = {"Bucket": self._bucket, "Key": src_full}
+    def _copy_object(self, src_bucket: str, src_full: str, dst_full: str, size: int, extra: dict, key: str) -> None:
+        """CopyObject from `src_bucket` into this bucket; the managed multipart copy beyond 5 GiB."""
+        source = {"Bucket": src_bucket, "Key": src_full}
         if size <= _COPY_LIMIT:
             self._call(lambda: self._s3.copy_object(Bucket=self._bucket, Key=dst_full, CopySource=source, **extra), key)
         else:
@@ -235,8 +239,20 @@ class S3Store:
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
         """Server-side copy (multipart beyond 5 GiB); metadata kept. Raises NotFound."""
-        src = self.stat(src_key)
-        self._copy_object(self._full(src_key), self._full(dst_key), src.size, {"MetadataDirective": "COPY"}, dst_key)
+        return self._copy_in(self, src_key, dst_key)
+
+    def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
+        """Server-side copy from another bucket of the same connection (same client); metadata
+        kept. None for any other source. Raises NotFound for a missing source object."""
+        if not isinstance(source, S3Store) or source._s3 is not self._s3:
+            return None
+        return self._copy_in(source, src_key, dst_key)
+
+    def _copy_in(self, source: "S3Store", src_key: str, dst_key: str) -> ObjectMeta:
+        src = source.stat(src_key)  # NotFound naming the source object
+        self._copy_object(
+            source._bucket, source._full(src_key), self._full(dst_key), src.size, {"MetadataDirective": "COPY"}, dst_key
+        )
         return self.stat(dst_key)
 
     def close(self) -> None:

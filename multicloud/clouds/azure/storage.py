@@ -283,14 +283,16 @@ class AzureBlobStore:
     """A container and a root prefix in it, through one shared BlobServiceClient."""
 
     capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=True
+        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=True,
+        cross_bucket_copy=True,
     )
 
     def __init__(self, parsed: StoreUrl, conn: Connection):
         self.url = str(parsed)
         check_container_name(parsed.bucket)
         self._root = parsed.prefix
-        self._container = client_for(conn).get_container_client(parsed.bucket)
+        self._service = client_for(conn)  # shared per account and credential: the same-connection test
+        self._container = self._service.get_container_client(parsed.bucket)
         self._base = _plain_url(self._container.url)
         self._batch_delete = True
 
@@ -451,8 +453,18 @@ class AzureBlobStore:
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
         """Server-side copy (metadata and content settings travel with it), waited for.
         Raises NotFound for a missing source; Transient if the copy fails or times out."""
-        src, _ = self._blob(self._full(src_key))
-        self.stat(src_key)  # NotFound naming the source, not the copy's CannotVerifyCopySource
+        return self._copy_in(self, src_key, dst_key)
+
+    def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
+        """Server-side copy from another container of the same account and client, waited for;
+        None for any other source. Raises NotFound for a missing source; Transient as `copy`."""
+        if not isinstance(source, AzureBlobStore) or source._service is not self._service:
+            return None
+        return self._copy_in(source, src_key, dst_key)
+
+    def _copy_in(self, source: "AzureBlobStore", src_key: str, dst_key: str) -> ObjectMeta:
+        src, _ = source._blob(source._full(src_key))
+        source.stat(src_key)  # NotFound naming the source, not the copy's CannotVerifyCopySource
         dst, target = self._blob(self._full(dst_key))
         result = _call(lambda: dst.start_copy_from_url(src.url), target)
         status, description = result.get("copy_status"), None

@@ -266,7 +266,8 @@ class GcsStore:
     """One Cloud Storage bucket and root prefix."""
 
     capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5", "crc32c"}), conditional_write=True, list_returns_metadata=True
+        server_side_copy=True, hashes=frozenset({"md5", "crc32c"}), conditional_write=True, list_returns_metadata=True,
+        cross_bucket_copy=True,
     )
 
     def __init__(self, url: StoreUrl, conn: Connection):
@@ -494,11 +495,22 @@ class GcsStore:
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
         """Server-side rewrite; content type and metadata come along. Raises NotFound."""
-        src = self._bucket.blob(self._full(src_key))
+        return self._copy_in(self, src_key, dst_key)
+
+    def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
+        """Server-side rewrite from another bucket of the same client; content type and metadata
+        come along. None for any other source. Raises NotFound for a missing source object."""
+        if not isinstance(source, GcsStore) or source._api.client is not self._api.client:
+            return None
+        return self._copy_in(source, src_key, dst_key)
+
+    def _copy_in(self, source: "GcsStore", src_key: str, dst_key: str) -> ObjectMeta:
+        src = source._bucket.blob(source._full(src_key))
         dst = self._bucket.blob(self._full(dst_key))
         token = None
         while True:  # large or cross-class rewrites take several calls, each resuming by token
-            token, _, _ = self._call(lambda: dst.rewrite(src, token=token, timeout=self._timeout, retry=None), src_key)
+            # Mapped with the source's target: a 404 here is most often the source object missing.
+            token, _, _ = source._call(lambda: dst.rewrite(src, token=token, timeout=self._timeout, retry=None), src_key)
             if token is None:
                 return _meta(dst, dst_key)
 

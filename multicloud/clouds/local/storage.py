@@ -205,5 +205,9 @@ class LocalStore:
             tmp.unlink(missing_ok=True)
         return self.stat(dst_key)
 
+    def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
+        """No server-side copy between buckets here: always None, the caller streams."""
+        return None
+
     def close(self) -> None:
         pass

@@ -139,5 +139,9 @@ class MemoryStore:
             self._bucket.objects[full] = (new, data)
         return new
 
+    def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
+        """No server-side copy between buckets here: always None, the caller streams."""
+        return None
+
     def close(self) -> None:
         pass
