@@ -303,6 +303,7 @@ class ShardReport:
             "copied": self.copied, "skipped": self.skipped, "deleted": self.deleted + self.tombstoned,
             "failed": self.failed, "bytes": self.bytes, "seconds": round(self.seconds, 2),
             "mb_per_s": round(self.bytes / 1e6 / seconds, 2), "objects_per_s": round(self.copied / seconds, 1),
+            "server_side": self.server_side, "delete_candidates": self.delete_candidates,
             "encoded_keys": self.encoded_keys, "encoded_metadata": self.encoded_metadata,
         }
 

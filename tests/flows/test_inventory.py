@@ -35,7 +35,10 @@ async def _artifact(key: str):
     async with get_client() as client:
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        from prefect.client.schemas.sorting import ArtifactSort
+
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                            sort=ArtifactSort.CREATED_DESC, limit=1)
         return found[0] if found else None
 
 
