@@ -66,19 +66,38 @@ def seed() -> None:
                 store.write(key, io.BytesIO(body), size=len(body), content_type="text/csv")
 
 
+def seed_replication_source(count: int = 300) -> None:
+    """The source bucket of the demo replication rule, and its empty targets."""
+    profile = cloudstack.local_profile()
+    create_bucket(profile.connection_for("aws"), "demo-replication-src")
+    create_bucket(profile.connection_for("azure"), "demo-replica")
+    create_bucket(profile.connection_for("gcp"), "demo-replica")
+    store = open_store("s3://demo-replication-src", profile=profile)
+    existing = {m.key for m in store.list()}
+    for i in range(count):
+        key = f"logs/2026/11/{i % 30 + 1:02d}/app-{i:04d}.json"
+        if key not in existing:
+            body = (f'{{"event": {i}, "status": "ok"}}\n' * (i % 50 + 1)).encode()
+            store.write(key, io.BytesIO(body), size=len(body), content_type="application/json",
+                        cache_control="max-age=3600", metadata={"pipeline": "demo"})
+
+
 def run(cmd: list[str]) -> None:
     env = {**os.environ, **prefect_env()}
     subprocess.run(cmd, check=True, env=env, cwd=REPO_ROOT)
 
 
-async def run_inventory() -> None:
+async def run_and_report(deployment: str) -> None:
+    """Run a deployment, wait for it, print its artifacts and the UI address of the run."""
+    import json
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.deployments import run_deployment
 
     started = time.monotonic()
-    flow_run = await run_deployment("inventory/inventory", timeout=600, poll_interval=2)
-    print(f"inventory run {flow_run.name}: {flow_run.state.name} in {time.monotonic() - started:.0f}s")
+    flow_run = await run_deployment(deployment, timeout=600, poll_interval=2)
+    print(f"\n== {deployment}: run {flow_run.name} {flow_run.state.name} in {time.monotonic() - started:.0f}s")
     async with get_client() as client:
         arts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
@@ -86,17 +105,19 @@ async def run_inventory() -> None:
         if art.type == "markdown":
             print(art.data)
         elif art.type == "table":
-            import json
-
             rows = json.loads(art.data) if isinstance(art.data, str) else art.data
-            print(f"{'connection':14} {'bucket':40} {'objects':>8} {'bytes':>10}")
+            if not rows:
+                continue
+            cols = list(rows[0])[:9]
+            width = max(len(str(r[cols[0]])) for r in rows[:30]) + 1
+            print(f"{cols[0]:<{width}}" + " ".join(f"{c[:14]:>14}" for c in cols[1:]))
             for r in rows[:30]:
-                print(f"{r['connection']:14} {r['bucket'][:40]:40} {r['objects']:>8} {r['bytes']:>10} {r['error']}")
+                print(f"{str(r[cols[0]]):<{width}}" + " ".join(f"{str(r[c])[-14:]:>14}" for c in cols[1:]))
             if len(rows) > 30:
-                print(f"... and {len(rows) - 30} more rows in the UI's inventory artifact")
-    print(f"\nPrefect UI: http://{HOST}:{PORT}/runs/flow-run/{flow_run.id}")
+                print(f"... and {len(rows) - 30} more rows in the UI's {art.key} artifact")
+    print(f"UI: http://{HOST}:{PORT}/runs/flow-run/{flow_run.id}")
     if not flow_run.state.is_completed():
-        raise SystemExit(f"inventory ended {flow_run.state.name}; see the UI and {STATE / 'logs'}")
+        raise SystemExit(f"{deployment} ended {flow_run.state.name}; see the UI and {STATE / 'logs'}")
 
 
 def up() -> None:
@@ -105,10 +126,14 @@ def up() -> None:
     STATE.mkdir(parents=True, exist_ok=True)
     print("prefect server:", "started" if server().ensure(timeout=120) else "already running", API_URL)
     seed()
+    seed_replication_source()
     run([f"{BIN}/python", "-m", "deployments.bootstrap"])
     run([f"{BIN}/prefect", "--no-prompt", "deploy", "--all"])
     print("worker:", "started" if worker().ensure() else "already running")
-    asyncio.run(run_inventory())
+    asyncio.run(run_and_report("inventory/inventory"))
+    # Replication S3 -> Azure + GCS, then again: the second run copies nothing.
+    asyncio.run(run_and_report("replicate/demo-to-azure-and-gcs"))
+    asyncio.run(run_and_report("replicate/demo-to-azure-and-gcs"))
     print("Stop everything with: make demo-down")
 
 
