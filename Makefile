@@ -35,6 +35,7 @@ cloud-down:
 
 bench: install
 	$(PY) bench/storage.py
+	$(PY) bench/replication.py
 
 clean: demo-down
 	rm -rf .local
