@@ -59,9 +59,8 @@ def sync_shard(rule: ReplicationRule, target: str, shard: str, profile: str | No
             update_progress_artifact(progress, 100.0 * done / max(report.listed_source, 1))
 
     def copies():
-        for d in plan(prefetch(src.list(shard)), prefetch(dst.list(shard)), rule.compare, KeyFilter(rule.include, rule.exclude),
-                      StoreUrl.parse(target).scheme, rule.tombstone_prefix if shard == "" or
-                      rule.tombstone_prefix.startswith(shard) else None):
+        for d in plan(prefetch(src.list(shard)), prefetch(dst.list(shard)), rule.compare,
+                      KeyFilter(rule.include, rule.exclude), StoreUrl.parse(target).scheme, rule.tombstone_prefix):
             report.reasons[d.reason] = report.reasons.get(d.reason, 0) + 1
             report.listed_source += d.source is not None
             report.listed_target += d.target is not None
