@@ -1,4 +1,5 @@
-"""Server-side set-up the deployments need: the process work pool. Idempotent.
+"""Server-side set-up the deployments need: the process work pool and the failover
+single-flight global concurrency limit (one slot). Idempotent.
 
     python -m deployments.bootstrap
 """
@@ -9,10 +10,11 @@ import asyncio
 import os
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
 WORK_POOL = os.environ.get("MULTICLOUD_WORK_POOL", "multicloud-pool")
+from multicloud.core.failover import SINGLE_FLIGHT_LIMIT as FAILOVER_LIMIT
 
 
 async def bootstrap() -> list[str]:
@@ -22,6 +24,11 @@ async def bootstrap() -> list[str]:
         try:
             await client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
             created.append(f"work pool {WORK_POOL}")
+        except ObjectAlreadyExists:
+            pass
+        try:
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=FAILOVER_LIMIT, limit=1))
+            created.append(f"global concurrency limit {FAILOVER_LIMIT} (1 slot)")
         except ObjectAlreadyExists:
             pass
     return created

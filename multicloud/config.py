@@ -91,16 +91,7 @@ def default_profile() -> Profile:
 
 def read_profile(path: Path) -> Profile:
     """Parse a profile file (YAML or JSON). Raises InvalidInput naming the file and field."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInput("profile file not found", target=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"profile file is not valid YAML: {exc}", target=str(path)) from None
-    try:
-        return Profile.model_validate(data or {})
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid profile: {_errors(exc)}", target=str(path)) from None
+    return _load_yaml_model(path, Profile, "profile")
 
 
 def local_profile_path() -> Path:
@@ -225,20 +216,128 @@ class RulesFile(BaseModel):
 
 def load_rules(path: str | Path) -> RulesFile:
     """Parse a YAML rules file. Raises InvalidInput naming the file and the field."""
+    return _load_yaml_model(path, RulesFile, "rules")
+
+
+def _load_yaml_model(path: str | Path, model, what: str):
     path = Path(path)
     if not path.is_absolute():
         path = Path.cwd() / path
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise InvalidInput("rules file not found", target=str(path)) from None
+        raise InvalidInput(f"{what} file not found", target=str(path)) from None
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"rules file is not valid YAML: {exc}", target=str(path)) from None
+        raise InvalidInput(f"{what} file is not valid YAML: {exc}", target=str(path)) from None
     try:
-        return RulesFile.model_validate(data or {})
+        return model.model_validate(data or {})
     except ValidationError as exc:
-        raise InvalidInput(f"invalid rules: {_errors(exc)}", target=str(path)) from None
+        raise InvalidInput(f"invalid {what}: {_errors(exc)}", target=str(path)) from None
 
 
 def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+# ---- failover -----------------------------------------------------------------------------
+
+class HttpWriteSwitch(BaseModel):
+    """The application's admin endpoint: GET {url} -> {"mode": ...}; POST {url}/read-only, {url}/read-write."""
+
+    kind: Literal["http"] = "http"
+    url: str = Field(description="Admin endpoint base URL of the site's application.")
+    token_env: str | None = Field(default=None, description="Env var holding a bearer token for the endpoint.")
+
+
+class RdsWriteSwitch(BaseModel):
+    """An RDS instance whose parameter group sets default_transaction_read_only."""
+
+    kind: Literal["rds"] = "rds"
+    instance: str = Field(description="DB instance identifier.")
+    read_only_parameter_group: str = Field(description="Group with default_transaction_read_only=1.")
+    read_write_parameter_group: str = Field(description="The instance's normal group.")
+    connection: str | None = Field(default=None, description="AWS connection name (default: the first).")
+
+
+class BucketPolicyWriteSwitch(BaseModel):
+    """A deny-write statement added to (and removed from) an S3 bucket policy."""
+
+    kind: Literal["bucket-policy"] = "bucket-policy"
+    bucket: str = Field(description="Bucket name.")
+    connection: str | None = None
+
+
+class Site(BaseModel):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    cloud: Cloud
+    region: str | None = None
+    dns_value: str = Field(description="The value of this site's weighted DNS record (host name or address).")
+    health_urls: list[str] = Field(min_length=1, description="HTTP URLs that answer 2xx when the site serves.")
+    write_switch: HttpWriteSwitch | RdsWriteSwitch | BucketPolicyWriteSwitch | None = Field(
+        default=None, discriminator="kind", description="How to stop writes at this site.")
+
+
+class Dataset(BaseModel):
+    """Data kept in sync between sites: one URL per site name."""
+
+    name: str
+    urls: dict[str, str] = Field(description="Site name -> store URL of this data set there.")
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class DnsRecord(BaseModel):
+    kind: Literal["route53"] = "route53"
+    zone: str = Field(description="Hosted zone name, e.g. example.internal.")
+    record: str = Field(description="Record name, e.g. app.example.internal.")
+    type: Literal["CNAME", "A", "AAAA"] = "CNAME"
+    connection: str | None = None
+
+
+class FailoverPlan(BaseModel):
+    """A failover runbook's configuration."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    sites: list[Site] = Field(min_length=2)
+    primary: str = Field(description="Site that serves now; `failover` moves away from it, `failback` back.")
+    secondary: str = Field(description="Site that takes over.")
+    datasets: list[Dataset] = Field(default_factory=list)
+    dns: DnsRecord
+    rpo_seconds: float = Field(default=900, gt=0, description="Most replication lag a failover may start with.")
+    rto_seconds: float = Field(default=600, gt=0, description="Target time from trigger to validated.")
+    approval: Literal["manual", "auto"] = "manual"
+    approval_timeout_seconds: int = Field(default=900, ge=1)
+    journal: str = Field(description="Store URL of the durable journal, e.g. s3://ops-journal/failover/.")
+    probe_timeout_seconds: float = Field(default=5, gt=0)
+    probe_attempts: int = Field(default=3, ge=1, description="Health probe tries before a site counts as down.")
+
+    def model_post_init(self, __context) -> None:
+        names = [s.name for s in self.sites]
+        for role in (self.primary, self.secondary):
+            if role not in names:
+                raise ValueError(f"site {role!r} is not among the plan's sites {names}")
+        if self.primary == self.secondary:
+            raise ValueError("primary and secondary must differ")
+        for ds in self.datasets:
+            missing = {self.primary, self.secondary} - set(ds.urls)
+            if missing:
+                raise ValueError(f"dataset {ds.name!r} has no URL for site(s) {sorted(missing)}")
+
+    def site(self, name: str) -> Site:
+        return next(s for s in self.sites if s.name == name)
+
+
+class PlansFile(BaseModel):
+    plans: list[FailoverPlan]
+
+    def plan(self, name: str, path: str) -> FailoverPlan:
+        for plan in self.plans:
+            if plan.name == name:
+                return plan
+        raise InvalidInput(f"no failover plan named {name!r}; the file has {[p.name for p in self.plans]}",
+                           target=path)
+
+
+def load_plans(path: str | Path) -> PlansFile:
+    """Parse a YAML file of failover plans. Raises InvalidInput naming the file and the field."""
+    return _load_yaml_model(path, PlansFile, "failover plans")

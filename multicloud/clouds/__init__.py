@@ -67,3 +67,14 @@ def create_bucket(conn: Connection, name: str) -> None:
     else:
         from multicloud.clouds.gcp.storage import create_bucket as fn
     fn(conn, name)
+
+
+def ensure_bucket(url: str, profile: Profile) -> None:
+    """Create the bucket or container of a cloud URL (a directory for file://) if it is missing."""
+    parsed = StoreUrl.parse(url)
+    if parsed.scheme in _CLOUD_OF_SCHEME:
+        create_bucket(profile.connection_for(_CLOUD_OF_SCHEME[parsed.scheme]), parsed.bucket)
+    elif parsed.scheme == "file":
+        import os
+
+        os.makedirs(parsed.bucket, exist_ok=True)

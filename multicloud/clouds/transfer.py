@@ -222,3 +222,38 @@ def prefetch(items: Iterable, depth: int = 2000) -> Iterator:
             yield item
     finally:
         stop.set()
+
+
+@dataclass
+class SyncOutcome:
+    pending: int = 0
+    copied: int = 0
+    bytes: int = 0
+    oldest_pending: datetime | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+
+def sync_pair(src: ObjectStore, dst: ObjectStore, key_filter, concurrency: int = 16, dry_run: bool = False,
+              batch_objects: int = 1000) -> SyncOutcome:
+    """One pass: copy what differs from `src` to `dst` (never deletes). With `dry_run`, only count."""
+    from multicloud.core.replication import batches, plan
+
+    out = SyncOutcome()
+
+    def copies():
+        for d in plan(prefetch(src.list()), prefetch(dst.list()), "hash", key_filter, StoreUrl.parse(dst.url).scheme):
+            if d.action == "copy":
+                out.pending += 1
+                when = d.source.last_modified
+                if when and (out.oldest_pending is None or when < out.oldest_pending):
+                    out.oldest_pending = when
+                yield d
+
+    for batch in batches(copies(), batch_objects, 1 << 30):
+        if dry_run:
+            continue
+        result = copy_batch(src, dst, batch, concurrency)
+        out.copied += result.copied
+        out.bytes += result.bytes
+        out.failures.extend(result.failures)
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -13,9 +14,10 @@ _DROP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "prox
 
 class FaultyProxy:
     """Forwards every request to `upstream_port` except writes whose path contains `refuse`,
-    which get 403 AccessDenied (S3's error body). Binds 127.0.0.1 at `port`."""
+    which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
+    127.0.0.1 at `port`."""
 
-    def __init__(self, upstream_port: int, port: int, refuse: str):
+    def __init__(self, upstream_port: int, port: int, refuse: str | None = None, delay: float = 0.0):
         proxy = self
         self.refused: list[str] = []
 
@@ -29,7 +31,9 @@ class FaultyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 path = unquote(urlsplit(self.path).path)
-                if self.command == "PUT" and refuse in path:
+                if self.command == "PUT" and delay:
+                    time.sleep(delay)
+                if self.command == "PUT" and refuse and refuse in path:
                     proxy.refused.append(path)
                     msg = b"<Error><Code>AccessDenied</Code><Message>refused by test proxy</Message></Error>"
                     self.send_response(403)

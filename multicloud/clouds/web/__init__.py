@@ -1,0 +1,1 @@
+"""Plain HTTP I/O: health probes and applications' admin endpoints."""
