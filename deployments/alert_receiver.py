@@ -219,6 +219,7 @@ def firing_event(payload: AlertmanagerPayload, alerts: list[Alert], plan: str, k
             "group_key": payload.group_key,
             "alertnames": sorted({a.labels["alertname"] for a in alerts if "alertname" in a.labels}),
             "starts_at": earliest_start(alerts),
+            "received_at": now.isoformat(),  # the failover's RTO clock starts here
             "labels": payload.common_labels,
             "receiver": payload.receiver,
         },

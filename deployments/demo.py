@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
+from datetime import datetime, timezone
 
 from deployments import cloudstack
 from deployments.processes import ManagedProcess
@@ -98,6 +100,18 @@ async def run_and_report(deployment: str) -> None:
     started = time.monotonic()
     flow_run = await run_deployment(deployment, timeout=600, poll_interval=2)
     print(f"\n== {deployment}: run {flow_run.name} {flow_run.state.name} in {time.monotonic() - started:.0f}s")
+    await show_artifacts(flow_run)
+    if not flow_run.state.is_completed():
+        raise SystemExit(f"{deployment} ended {flow_run.state.name}; see the UI and {STATE / 'logs'}")
+
+
+async def show_artifacts(flow_run) -> None:
+    """Print a run's markdown and table artifacts and its UI address."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
     async with get_client() as client:
         arts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
@@ -116,8 +130,97 @@ async def run_and_report(deployment: str) -> None:
             if len(rows) > 30:
                 print(f"... and {len(rows) - 30} more rows in the UI's {art.key} artifact")
     print(f"UI: http://{HOST}:{PORT}/runs/flow-run/{flow_run.id}")
+
+
+PRIMARY_PORT, SECONDARY_PORT = 9401, 9402
+ALERT_PORT = int(os.environ.get("MULTICLOUD_ALERT_PORT", 9300))
+FAILOVER_PLAN = "demo-primary-to-secondary"
+
+
+def site(name: str, port: int) -> ManagedProcess:
+    return ManagedProcess(f"site-{name}", [f"{BIN}/python", "-m", "deployments.site_service", "--name", name,
+                                           "--port", str(port)], f"http://{HOST}:{port}/health", STATE,
+                          cwd=REPO_ROOT, port=port)
+
+
+def alert_token() -> str:
+    path = STATE / "alert-token"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text()
+
+
+def receiver() -> ManagedProcess:
+    from deployments.alert_receiver import receiver_process
+
+    return receiver_process(STATE, ALERT_PORT, {**prefect_env(), "MULTICLOUD_ALERT_TOKEN": alert_token()})
+
+
+def prepare_failover() -> None:
+    """Sites, DNS zone, buckets and a little data for the demo failover plan."""
+    from deployments.failover_setup import prepare
+    from multicloud.config import load_plans
+
+    for proc in (site("primary", PRIMARY_PORT), site("secondary", SECONDARY_PORT)):
+        if not proc.ensure():  # a previous demo's site: back to serving, writable
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://{HOST}:{proc.port}/control?mode=read-write&healthy=1", method="POST", data=b""), timeout=5)
+    profile = cloudstack.local_profile()
+    plan = load_plans(REPO_ROOT / "deployments/failover/plans.yaml").plan(FAILOVER_PLAN, "plans.yaml")
+    prepare(plan, profile)
+    orders = open_store(plan.datasets[0].urls["primary"], profile=profile)
+    for i in range(50):
+        body = f'{{"order": {i}}}'.encode()
+        orders.write(f"orders/{i:04d}.json", io.BytesIO(body), size=len(body), content_type="application/json")
+
+
+async def fire_alert_and_follow() -> None:
+    """POST an Alertmanager payload to the receiver, then follow the failover run it triggers."""
+    import json
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
+    from prefect.client.schemas.filters import FlowRunFilterExpectedStartTime
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    payload = {"version": "4", "groupKey": f"{{}}:{{alertname=\"PrimarySiteDown\"}}-{uuid.uuid4().hex[:8]}",
+               "truncatedAlerts": 0, "status": "firing", "receiver": "multicloud-failover",
+               "groupLabels": {"alertname": "PrimarySiteDown"},
+               "commonLabels": {"alertname": "PrimarySiteDown", "site": "primary", "severity": "critical"},
+               "commonAnnotations": {"summary": "primary site health checks failing"},
+               "externalURL": "http://alertmanager.local", "alerts": [{
+                   "status": "firing", "labels": {"alertname": "PrimarySiteDown", "site": "primary"},
+                   "annotations": {}, "startsAt": now, "endsAt": "0001-01-01T00:00:00Z",
+                   "generatorURL": "http://prometheus.local", "fingerprint": uuid.uuid4().hex[:16]}]}
+    posted = time.monotonic()
+    since = datetime.now(timezone.utc)
+    req = urllib.request.Request(f"http://{HOST}:{ALERT_PORT}/alerts", data=json.dumps(payload).encode(),
+                                 method="POST", headers={"Authorization": f"Bearer {alert_token()}",
+                                                         "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        answer = json.loads(resp.read())
+    print(f"\n== alert posted to the receiver: {resp.status} {answer}")
+    async with get_client() as client:
+        flow_run = None
+        while flow_run is None or not flow_run.state.is_final():
+            if time.monotonic() - posted > 600:
+                raise SystemExit("the failover run did not finish within 10 minutes")
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[FAILOVER_PLAN])),
+                flow_run_filter=FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=since)),
+                sort=FlowRunSort.START_TIME_DESC, limit=1)
+            flow_run = runs[0] if runs else None
+            await asyncio.sleep(1)
+    elapsed = time.monotonic() - posted
+    print(f"failover run {flow_run.name}: {flow_run.state.name}; alert POST to run end: {elapsed:.1f}s")
+    await show_artifacts(flow_run)
     if not flow_run.state.is_completed():
-        raise SystemExit(f"{deployment} ended {flow_run.state.name}; see the UI and {STATE / 'logs'}")
+        raise SystemExit(f"failover ended {flow_run.state.name}; see the UI and {STATE / 'logs'}")
 
 
 def up() -> None:
@@ -134,11 +237,15 @@ def up() -> None:
     # Replication S3 -> Azure + GCS, then again: the second run copies nothing.
     asyncio.run(run_and_report("replicate/demo-to-azure-and-gcs"))
     asyncio.run(run_and_report("replicate/demo-to-azure-and-gcs"))
+    # Failover: an Alertmanager alert -> receiver -> Prefect event -> automation -> failover run (auto mode).
+    prepare_failover()
+    print("alert receiver:", "started" if receiver().ensure() else "already running", f"http://{HOST}:{ALERT_PORT}")
+    asyncio.run(fire_alert_and_follow())
     print("Stop everything with: make demo-down")
 
 
 def down() -> None:
-    for proc in (worker(), server()):
+    for proc in (receiver(), site("primary", PRIMARY_PORT), site("secondary", SECONDARY_PORT), worker(), server()):
         print(f"{proc.name}: {'stopped' if proc.stop() else 'not running'}")
     print("local clouds stopped:", ", ".join(cloudstack.down()) or "nothing was running")
 
