@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +35,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from deployments.processes import ManagedProcess
-from multicloud.config import REPO_ROOT
+from multicloud.config import REPO_ROOT, load_yaml_model
 from multicloud.core.errors import InvalidInput
 
 log = logging.getLogger("multicloud.alert_receiver")
@@ -92,16 +91,7 @@ class ReceiverConfig(BaseModel):
 
 def load_config(path: Path) -> ReceiverConfig:
     """Read and validate the receiver config. Raises InvalidInput naming the file and field."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInput("alert receiver config not found", target=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"alert receiver config is not valid YAML: {exc}", target=str(path)) from None
-    try:
-        return ReceiverConfig.model_validate(data or {})
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid alert receiver config: {_field_errors(exc)}", target=str(path)) from None
+    return load_yaml_model(path, ReceiverConfig, "alert receiver config")
 
 
 def _field_errors(exc: ValidationError) -> str:

@@ -91,10 +91,6 @@ def run(cmd: list[str]) -> None:
 
 async def run_and_report(deployment: str) -> None:
     """Run a deployment, wait for it, print its artifacts and the UI address of the run."""
-    import json
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.deployments import run_deployment
 
     started = time.monotonic()

@@ -91,7 +91,7 @@ def default_profile() -> Profile:
 
 def read_profile(path: Path) -> Profile:
     """Parse a profile file (YAML or JSON). Raises InvalidInput naming the file and field."""
-    return _load_yaml_model(path, Profile, "profile")
+    return load_yaml_model(path, Profile, "profile")
 
 
 def local_profile_path() -> Path:
@@ -216,10 +216,10 @@ class RulesFile(BaseModel):
 
 def load_rules(path: str | Path) -> RulesFile:
     """Parse a YAML rules file. Raises InvalidInput naming the file and the field."""
-    return _load_yaml_model(path, RulesFile, "rules")
+    return load_yaml_model(path, RulesFile, "rules")
 
 
-def _load_yaml_model(path: str | Path, model, what: str):
+def load_yaml_model(path: str | Path, model, what: str):
     path = Path(path)
     if not path.is_absolute():
         path = Path.cwd() / path
@@ -340,4 +340,4 @@ class PlansFile(BaseModel):
 
 def load_plans(path: str | Path) -> PlansFile:
     """Parse a YAML file of failover plans. Raises InvalidInput naming the file and the field."""
-    return _load_yaml_model(path, PlansFile, "failover plans")
+    return load_yaml_model(path, PlansFile, "failover plans")
