@@ -78,6 +78,8 @@ def test_one_firing_alert_posts_one_event(receiver: Receiver, prefect_events: Pr
     assert event["id"] == incident
     assert event["resource"] == {"prefect.resource.id": f"multicloud.failover.plan.{PLAN}",
                                  "prefect.resource.name": PLAN}
+    received_at = event["payload"].pop("received_at")
+    assert received_at.startswith(event["occurred"][:19])  # the RTO clock of the failover it starts
     assert event["payload"] == {
         "plan": PLAN, "incident": incident, "group_key": payload["groupKey"], "alertnames": ["PrimarySiteDown"],
         "starts_at": T_EARLY, "labels": payload["commonLabels"], "receiver": "multicloud-failover",
