@@ -286,12 +286,42 @@ class Dataset(BaseModel):
     exclude: list[str] = Field(default_factory=list)
 
 
-class DnsRecord(BaseModel):
+class Route53Record(BaseModel):
+    """Route 53 weighted record sets of one name; SetIdentifier = site name."""
+
     kind: Literal["route53"] = "route53"
     zone: str = Field(description="Hosted zone name, e.g. example.internal.")
     record: str = Field(description="Record name, e.g. app.example.internal.")
     type: Literal["CNAME", "A", "AAAA"] = "CNAME"
-    connection: str | None = None
+    connection: str | None = Field(default=None, description="AWS connection name (default: the first).")
+
+
+class TrafficManagerProfile(BaseModel):
+    """Azure DNS has no weighted records: Azure's weighted DNS is a Traffic Manager profile with
+    the `Weighted` routing method; endpoint name = site name, endpoint target = the site's dns_value."""
+
+    kind: Literal["azure-traffic-manager"] = "azure-traffic-manager"
+    subscription_id: str
+    resource_group: str
+    profile: str = Field(description="Traffic Manager profile name.")
+    api_endpoint: str | None = Field(default=None, description="ARM endpoint override (tests, sovereign clouds).")
+    connection: str | None = Field(default=None, description="Azure connection name (credentials).")
+
+
+class CloudDnsRecord(BaseModel):
+    """A Cloud DNS record set with a weighted round robin routing policy; each item's rrdatas is
+    one site's dns_value."""
+
+    kind: Literal["cloud-dns"] = "cloud-dns"
+    project: str
+    managed_zone: str
+    record: str = Field(description="Record name, e.g. app.example.internal.")
+    type: Literal["CNAME", "A", "AAAA"] = "CNAME"
+    api_endpoint: str | None = Field(default=None, description="Cloud DNS API endpoint override (tests).")
+    connection: str | None = Field(default=None, description="GCP connection name (credentials).")
+
+
+DnsRecord = Route53Record | TrafficManagerProfile | CloudDnsRecord
 
 
 class FailoverPlan(BaseModel):
@@ -302,7 +332,7 @@ class FailoverPlan(BaseModel):
     primary: str = Field(description="Site that serves now; `failover` moves away from it, `failback` back.")
     secondary: str = Field(description="Site that takes over.")
     datasets: list[Dataset] = Field(default_factory=list)
-    dns: DnsRecord
+    dns: DnsRecord = Field(discriminator="kind", description="Where the sites' traffic weights live.")
     rpo_seconds: float = Field(default=900, gt=0, description="Most replication lag a failover may start with.")
     rto_seconds: float = Field(default=600, gt=0, description="Target time from trigger to validated.")
     approval: Literal["manual", "auto"] = "manual"

@@ -43,9 +43,19 @@ def _switch(plan: FailoverPlan, site: str, profile: str | None):
     return RdsSwitch(conn, cfg) if cfg.kind == "rds" else BucketPolicySwitch(conn, cfg)
 
 
-def _dns(plan: FailoverPlan, profile: str | None) -> WeightedRecord:
-    conn = load_profile(profile).connection_for("aws", plan.dns.connection)
-    return WeightedRecord(conn, plan.dns.zone, plan.dns.record, plan.dns.type)
+def _dns(plan: FailoverPlan, profile: str | None):
+    """The plan's weighted DNS, behind one interface: weights(), values(), set_weights(), keyed by site."""
+    dns, p = plan.dns, load_profile(profile)
+    if dns.kind == "route53":
+        return WeightedRecord(p.connection_for("aws", dns.connection), dns.zone, dns.record, dns.type)
+    sites = {s.name: s.dns_value for s in plan.sites}
+    if dns.kind == "azure-traffic-manager":
+        from multicloud.clouds.azure.dns import TrafficManagerWeights
+
+        return TrafficManagerWeights(p.connection_for("azure", dns.connection), dns, sites)
+    from multicloud.clouds.gcp.dns import CloudDnsWeights
+
+    return CloudDnsWeights(p.connection_for("gcp", dns.connection), dns, sites)
 
 
 def _probe_site(plan: FailoverPlan, site: str) -> list[dict]:
