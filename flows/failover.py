@@ -119,7 +119,7 @@ def run_failover(plan: FailoverPlan, failover_id: str, direction: str, practice:
             continue
         if step.name == fo.REPORT:
             break
-        if step.name == fo.DNS_SWITCH and _cancel_requested(failover_id):
+        if step.mutating and _cancel_requested(failover_id):  # every mutating step is before the switch
             stop_safely(step.name, "the alert resolved before the DNS switch")
         record(step.name, "started")
         try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator
 
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import StoreUrl
@@ -321,7 +321,15 @@ class CloudDnsRecord(BaseModel):
     connection: str | None = Field(default=None, description="GCP connection name (credentials).")
 
 
-DnsRecord = Route53Record | TrafficManagerProfile | CloudDnsRecord
+def _dns_kind(value) -> str:
+    return value.get("kind", "route53") if isinstance(value, dict) else getattr(value, "kind", "route53")
+
+
+DnsRecord = Annotated[
+    Annotated[Route53Record, Tag("route53")] | Annotated[TrafficManagerProfile, Tag("azure-traffic-manager")]
+    | Annotated[CloudDnsRecord, Tag("cloud-dns")],
+    Discriminator(_dns_kind),
+]
 
 
 class FailoverPlan(BaseModel):
@@ -332,7 +340,7 @@ class FailoverPlan(BaseModel):
     primary: str = Field(description="Site that serves now; `failover` moves away from it, `failback` back.")
     secondary: str = Field(description="Site that takes over.")
     datasets: list[Dataset] = Field(default_factory=list)
-    dns: DnsRecord = Field(discriminator="kind", description="Where the sites' traffic weights live.")
+    dns: DnsRecord = Field(description="Where the sites' traffic weights live (`kind`, default route53).")
     rpo_seconds: float = Field(default=900, gt=0, description="Most replication lag a failover may start with.")
     rto_seconds: float = Field(default=600, gt=0, description="Target time from trigger to validated.")
     approval: Literal["manual", "auto"] = "manual"

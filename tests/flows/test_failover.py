@@ -307,7 +307,36 @@ def test_resolved_alert_cancels_before_the_dns_switch(plan_file, sites, local_pr
     Variable.set(f"failover-cancel-{fid}", "resolved", overwrite=True)
     with pytest.raises(Stopped, match="resolved before the DNS switch"):
         run(plan_file, failover_id=fid)
-    assert sites[0].state["mode"] == "read-write" and sites[0].state["calls"]["read-write"] == 1
+    # Resolved before the run started: stopped before the first mutating step, nothing touched.
+    assert sites[0].state["calls"] == {"read-only": 0, "read-write": 0}
+    assert weights(plan, local_profile) == {"primary": 100, "secondary": 0}
+
+
+def test_resolved_alert_during_the_run_is_compensated(plan_file, sites, local_profile, tmp_path):
+    from prefect.variables import Variable
+
+    _, plan = plan_file
+    profile, upstream = _proxied_profile(local_profile, tmp_path, PROXY_PORT)
+    fid = str(uuid.uuid4())
+    failed = {}
+
+    def go():
+        try:
+            failover(plan="test-plan", plans_file=str(plan_file[0]), profile=profile, failover_id=fid)
+        except Stopped as exc:
+            failed["stopped"] = str(exc)
+
+    with FaultyProxy(upstream, PROXY_PORT, delay=2):  # a slow final sync: the alert resolves meanwhile
+        worker = threading.Thread(target=go)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while ("primary-read-only", "completed") not in journal_steps(plan, local_profile, fid):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        Variable.set(f"failover-cancel-{fid}", "resolved", overwrite=True)
+        worker.join(120)
+    assert "resolved before the DNS switch" in failed["stopped"]
+    assert sites[0].state["mode"] == "read-write" and sites[0].state["calls"] == {"read-only": 1, "read-write": 1}
     assert weights(plan, local_profile) == {"primary": 100, "secondary": 0}
 
 
