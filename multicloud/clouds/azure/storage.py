@@ -67,12 +67,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def map_error(exc: Exception, target: str | None = None) -> Exception:
-    """The taxonomy error for an Azure SDK error, or `exc` itself when it has no mapping."""
+    """The taxonomy error for an Azure SDK error (storage or management), or `exc` itself when it
+    has no mapping."""
     if isinstance(exc, StoreError):
         return exc
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
-        code = str(getattr(exc.error_code, "value", exc.error_code) or "")
+        # Storage errors carry `error_code`; management (ARM) errors carry `error.code`.
+        raw = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
+        code = str(getattr(raw, "value", raw) or "")
         message = f"{code or status or type(exc).__name__}: {_first_line(exc)}"
         if isinstance(exc, ResourceNotFoundError) or status == 404:
             return NotFound(message, target=target)
