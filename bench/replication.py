@@ -1,0 +1,528 @@
+"""Our `replicate` flow against rclone and a raw-SDK thread-pool sync, on the local clouds, same
+data, one run; every tool's case runs in its own process so its peak RSS is its own.
+
+    python bench/replication.py [--small 2000] [--noop 20000] [--large-mib 512] [--cases small,large,noop]
+
+Cases:
+  small  N objects of 64 KiB, S3 -> Azure (a fresh destination container per tool)
+  large  one object of M MiB, S3 -> GCS (a fresh destination bucket per tool)
+  noop   a re-run over N unchanged objects S3 -> Azure: each tool first fills its own container
+         with its own sync (untimed), then the timed second run must copy nothing
+
+Tools: `replicate` (flows.replicate, concurrency=16, profile "local", one local Prefect server for
+the whole run, only the flow call timed), `rclone` (`rclone sync --transfers 16 --checksum`, the
+whole command timed, peak RSS from /usr/bin/time -v), `raw-sdk` (list both sides with the plain
+SDK clients, copy what is missing or differs with boto3 get_object -> azure-storage-blob /
+google-cloud-storage upload on 16 threads). Every result is checked by listing the destination.
+
+Last line: `replication/rclone time ratio: small=X large=Y noop=Z peak_rss_mib=M` (our seconds /
+rclone's seconds; M = our peak RSS in the large case), naming only the cases run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deployments import cloudstack  # noqa: E402
+from deployments.processes import ManagedProcess  # noqa: E402
+from multicloud.config import REPO_ROOT, local_state_dir  # noqa: E402
+
+KIB, MIB = 1 << 10, 1 << 20
+SMALL_SIZE = 64 * KIB
+NOOP_SIZE = 1 * KIB
+THREADS = 16
+CASES = ("small", "large", "noop")
+TOOLS = ("raw-sdk", "rclone", "replicate")
+DEST_CLOUD = {"small": "azure", "large": "gcp", "noop": "azure"}
+SCHEME = {"aws": "s3", "azure": "az", "gcp": "gs"}
+RCLONE_REMOTE = {"s3": "s3", "az": "az", "gs": "gcs"}  # remotes set up by rclone_env()
+RESULT_MARK = "BENCH-RESULT "
+
+HOST = "127.0.0.1"
+PORT = int(os.environ.get("MULTICLOUD_BENCH_PREFECT_PORT", 4300))
+API_URL = f"http://{HOST}:{PORT}/api"
+STATE = REPO_ROOT / ".local" / "bench"
+BIN = Path(sys.executable).parent
+# Variables that point TLS at the machine's package-mirror CA; rclone (Go) fails on them.
+_CA_MARKERS = ("CA_BUNDLE", "CERT", "CA_CERTS", "SSL_ROOTS")
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ---- the Prefect server ---------------------------------------------------------------------
+
+def prefect_env() -> dict[str, str]:
+    return {
+        "PREFECT_HOME": str(STATE / "prefect-home"),
+        "PREFECT_API_URL": API_URL,
+        "PREFECT_SERVER_API_HOST": HOST,
+        "PREFECT_SERVER_API_PORT": str(PORT),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "MULTICLOUD_PROFILE": "local",
+        "MULTICLOUD_LOCAL_DIR": str(local_state_dir()),
+    }
+
+
+def prefect_server() -> ManagedProcess:
+    return ManagedProcess("prefect-server", [str(BIN / "prefect"), "server", "start"], f"{API_URL}/health", STATE,
+                          env=prefect_env(), cwd=REPO_ROOT, port=PORT)
+
+
+def start_prefect_server() -> ManagedProcess:
+    server = prefect_server()
+    if server.pid() is None:  # not left over from an earlier run of this benchmark: a fresh database
+        shutil.rmtree(STATE / "prefect-home", ignore_errors=True)
+    STATE.mkdir(parents=True, exist_ok=True)
+    log(f"prefect server: {'started' if server.ensure(timeout=120) else 'already running'} at {API_URL}")
+    return server
+
+
+# ---- tools on the machine ---------------------------------------------------------------------
+
+def apt_install(package: str) -> None:
+    """`apt-get install -y PACKAGE`; `apt-get update` first only if the install fails."""
+    log(f"installing {package} with apt-get")
+    cmd = ["apt-get", "install", "-y", "-q", package]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def ensure_tools() -> tuple[str, str | None]:
+    """(rclone, /usr/bin/time or None when it cannot be had: RSS is then polled with psutil)."""
+    if not shutil.which("rclone"):
+        apt_install("rclone")
+    rclone = shutil.which("rclone")
+    if not rclone:
+        raise SystemExit("rclone is not installed and apt-get could not install it")
+    gnu_time = "/usr/bin/time"
+    if not os.access(gnu_time, os.X_OK):
+        try:
+            apt_install("time")
+        except subprocess.CalledProcessError:
+            pass
+    return rclone, gnu_time if os.access(gnu_time, os.X_OK) else None
+
+
+# ---- buckets and data -------------------------------------------------------------------------
+
+def s3_client():
+    import boto3
+    from botocore.config import Config
+
+    conn = cloudstack.local_profile().connection_for("aws")
+    return boto3.client("s3", endpoint_url=conn.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test", config=Config(max_pool_connections=THREADS))
+
+
+def azure_service():
+    from azure.storage.blob import BlobServiceClient
+
+    from multicloud.clouds.azure.storage import AZURITE_KEY
+
+    conn = cloudstack.local_profile().connection_for("azure")
+    return BlobServiceClient(conn.endpoint, credential={"account_name": conn.account, "account_key": AZURITE_KEY})
+
+
+def gcs_client():
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    conn = cloudstack.local_profile().connection_for("gcp")
+    return storage.Client(project=conn.account, credentials=AnonymousCredentials(),
+                          client_options={"api_endpoint": conn.endpoint})
+
+
+class Pattern:
+    """`size` bytes made on the fly from one random MiB."""
+
+    def __init__(self, size: int):
+        self.left = size
+        self.block = os.urandom(MIB)
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        self.left -= n
+        return (self.block * (n // MIB + 1))[:n]
+
+
+class Buckets:
+    """Buckets and containers this run created, removed at the end (best effort)."""
+
+    def __init__(self):
+        self.created: list[tuple[str, str]] = []
+
+    def create(self, cloud: str, name: str) -> str:
+        from multicloud.clouds import create_bucket
+
+        create_bucket(cloudstack.local_profile().connection_for(cloud), name)
+        self.created.append((cloud, name))
+        return f"{SCHEME[cloud]}://{name}"
+
+    def remove(self, cloud: str, name: str) -> None:
+        try:
+            if cloud == "aws":
+                s3 = s3_client()
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                    keys = [{"Key": o["Key"]} for o in page.get("Contents", ())]
+                    if keys:
+                        s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+                s3.delete_bucket(Bucket=name)
+            elif cloud == "azure":
+                azure_service().delete_container(name)
+            else:
+                bucket = gcs_client().bucket(name)
+                blobs = list(bucket.list_blobs())
+                with ThreadPoolExecutor(THREADS) as pool:
+                    list(pool.map(lambda b: b.delete(), blobs))
+                bucket.delete()
+        except Exception as exc:  # best effort: a leftover bucket only costs emulator memory
+            text = str(exc).strip().splitlines()
+            if not any(gone in str(exc) for gone in ("NoSuchBucket", "ContainerNotFound", "404")):
+                log(f"could not remove {cloud} {name}: {type(exc).__name__}: {text[0] if text else ''}")
+        if (cloud, name) in self.created:
+            self.created.remove((cloud, name))
+
+    def remove_all(self) -> None:
+        for cloud, name in list(self.created):
+            self.remove(cloud, name)
+
+
+def seed_objects(bucket: str, count: int, size: int, prefix: str) -> None:
+    """`count` distinct random objects of `size` bytes, put by a thread pool."""
+    s3 = s3_client()
+    started = time.perf_counter()
+
+    def put(i: int) -> None:
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{i:06d}.bin", Body=os.urandom(size))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(put, range(count)))
+    log(f"seeded s3://{bucket}: {count:,} x {size:,} B in {time.perf_counter() - started:.1f} s")
+
+
+def seed_large(bucket: str, size: int) -> None:
+    started = time.perf_counter()
+    s3_client().upload_fileobj(Pattern(size), bucket, "large.bin")
+    log(f"seeded s3://{bucket}/large.bin: {size / MIB:,.0f} MiB in {time.perf_counter() - started:.1f} s")
+
+
+def listing(url: str) -> dict[str, tuple[int, str | None]]:
+    """key -> (size, etag) of every object at `url`, through the plain SDKs."""
+    scheme, name = url.split("://", 1)
+    if scheme == "s3":
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=name)
+        return {o["Key"]: (o["Size"], o["ETag"]) for p in pages for o in p.get("Contents", ())}
+    if scheme == "az":
+        return {b.name: (b.size, b.etag) for b in azure_service().get_container_client(name).list_blobs()}
+    return {b.name: (b.size, b.etag) for b in gcs_client().list_blobs(name)}
+
+
+# ---- children: one tool, one case, one process -------------------------------------------------
+
+def child_replicate(case: str, src: str, dst: str) -> dict:
+    from flows.replicate import replicate
+    from multicloud.config import ReplicationRule
+
+    rule = ReplicationRule(name=f"bench-{case}", source=src, targets=[dst], concurrency=THREADS)
+    started = time.perf_counter()
+    summary = replicate(rule=rule, profile="local")
+    seconds = time.perf_counter() - started
+    row = summary["targets"][0]
+    return {"seconds": seconds, "copied": row["copied"], "skipped": row["skipped"], "failed": row["failed"]}
+
+
+def child_raw_sdk(case: str, src: str, dst: str) -> dict:
+    """List both sides, copy what is missing or differs (size, or MD5 where both sides have one)."""
+    import base64
+
+    src_name = src.split("://", 1)[1]
+    dst_scheme, dst_name = dst.split("://", 1)
+    started = time.perf_counter()
+    s3 = s3_client()
+    source = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=src_name):
+        for o in page.get("Contents", ()):
+            etag = o["ETag"].strip('"')
+            source[o["Key"]] = (o["Size"], None if "-" in etag else etag)
+    if dst_scheme == "az":
+        container = azure_service().get_container_client(dst_name)
+        target = {b.name: (b.size, bytes(b.content_settings.content_md5).hex()
+                           if b.content_settings.content_md5 else None) for b in container.list_blobs()}
+
+        def upload(key: str, body, size: int) -> None:
+            container.upload_blob(key, body, length=size, overwrite=True)
+    else:
+        bucket = gcs_client().bucket(dst_name)
+        target = {b.name: (b.size, base64.b64decode(b.md5_hash).hex() if b.md5_hash else None)
+                  for b in bucket.client.list_blobs(bucket)}
+
+        def upload(key: str, body, size: int) -> None:
+            bucket.blob(key).upload_from_file(body, size=size)
+
+    def differs(key: str) -> bool:
+        if key not in target:
+            return True
+        (size, md5), (tsize, tmd5) = source[key], target[key]
+        return size != tsize or (md5 is not None and tmd5 is not None and md5 != tmd5)
+
+    todo = [k for k in source if differs(k)]
+
+    def copy(key: str) -> None:
+        obj = s3.get_object(Bucket=src_name, Key=key)
+        upload(key, obj["Body"], obj["ContentLength"])
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(copy, todo))
+    return {"seconds": time.perf_counter() - started, "copied": len(todo), "skipped": len(source) - len(todo),
+            "failed": 0}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and
+    exec, so a child's would be at least the parent's RSS when it was spawned."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(tool: str, case: str, src: str, dst: str) -> dict:
+    if tool == "replicate":
+        import prefect  # noqa: F401  warm-up outside the clock
+        import flows.replicate  # noqa: F401
+    out = (child_replicate if tool == "replicate" else child_raw_sdk)(case, src, dst)
+    out["peak_rss_mib"] = peak_rss_mib()
+    return out
+
+
+# ---- the parent: run each tool and check its result ---------------------------------------------
+
+def rclone_env() -> dict[str, str]:
+    profile = cloudstack.local_profile()
+    env = {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in _CA_MARKERS)}
+    env.update({
+        "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
+        "RCLONE_CONFIG_S3_ENDPOINT": profile.connection_for("aws").endpoint,
+        "RCLONE_CONFIG_S3_ACCESS_KEY_ID": "test", "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": "test",
+        "RCLONE_CONFIG_S3_REGION": "us-east-1", "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true",
+        "RCLONE_CONFIG_AZ_TYPE": "azureblob", "RCLONE_CONFIG_AZ_USE_EMULATOR": "true",
+        "RCLONE_CONFIG_AZ_ENDPOINT": profile.connection_for("azure").endpoint,
+        "RCLONE_CONFIG_GCS_TYPE": "gcs", "RCLONE_CONFIG_GCS_ANONYMOUS": "true",
+        "RCLONE_CONFIG_GCS_ENDPOINT": profile.connection_for("gcp").endpoint + "/storage/v1/",
+        "RCLONE_CONFIG_GCS_BUCKET_POLICY_ONLY": "true",
+    })
+    return env
+
+
+def rclone_path(url: str) -> str:
+    scheme, name = url.split("://", 1)
+    return f"{RCLONE_REMOTE[scheme]}:{name}"
+
+
+class Runner:
+    def __init__(self, rclone: str, gnu_time: str | None):
+        self.rclone, self.gnu_time = rclone, gnu_time
+        (STATE / "logs").mkdir(parents=True, exist_ok=True)
+
+    def settle(self, limit: float = 60.0, quiet: float = 20.0) -> None:
+        """Wait (at most `limit` s) until the machine is near idle (CPU busy under `quiet` % over
+        one second), so one tool's leftover work, such as the Prefect server still writing events,
+        or other work on the machine, is not billed to the next tool."""
+        import psutil
+
+        deadline = time.monotonic() + limit
+        busy = 100.0
+        while time.monotonic() < deadline:
+            busy = psutil.cpu_percent(interval=1.0)
+            if busy < quiet:
+                return
+        log(f"machine still {busy:.0f}% busy after {limit:.0f} s of waiting; timing anyway (expect noise)")
+
+    def run(self, tool: str, case: str, src: str, dst: str, label: str) -> dict:
+        logfile = STATE / "logs" / f"{case}-{tool}-{label}.log"
+        if tool == "rclone":
+            return self._rclone(src, dst, logfile)
+        env = {**os.environ, **prefect_env()}
+        proc = subprocess.run([sys.executable, __file__, "--child", tool, "--case", case, "--src", src, "--dst", dst],
+                              env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+        logfile.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        results = [ln[len(RESULT_MARK):] for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)]
+        if proc.returncode != 0 or not results:
+            raise RuntimeError(f"{tool} {case} failed (exit {proc.returncode}); see {logfile}:\n"
+                               + "\n".join(proc.stderr.splitlines()[-15:]))
+        return json.loads(results[-1])
+
+    def _rclone(self, src: str, dst: str, logfile: Path) -> dict:
+        cmd = [self.rclone, "sync", "--transfers", str(THREADS), "--checksum", "--stats", "0",
+               rclone_path(src), rclone_path(dst)]
+        if dst.startswith("s3://"):
+            cmd.insert(2, "--s3-no-head")  # moto's CompleteMultipartUpload answers versionId=null
+        rss_file = logfile.with_suffix(".time")
+        peak = 0
+        with open(logfile, "w") as out:
+            if self.gnu_time:
+                started = time.perf_counter()
+                code = subprocess.run([self.gnu_time, "-v", "-o", str(rss_file)] + cmd, env=rclone_env(),
+                                      stdout=out, stderr=subprocess.STDOUT).returncode
+                seconds = time.perf_counter() - started
+                for line in rss_file.read_text().splitlines():
+                    if "Maximum resident set size" in line:
+                        peak = int(line.rsplit(":", 1)[1])
+            else:
+                import psutil
+
+                started = time.perf_counter()
+                proc = subprocess.Popen(cmd, env=rclone_env(), stdout=out, stderr=subprocess.STDOUT)
+                watched = psutil.Process(proc.pid)
+                while proc.poll() is None:
+                    try:
+                        peak = max(peak, watched.memory_info().rss // 1024)
+                    except psutil.Error:
+                        pass
+                    time.sleep(0.02)
+                seconds = time.perf_counter() - started
+                code = proc.returncode
+        if code != 0:
+            raise RuntimeError(f"rclone failed (exit {code}); see {logfile}:\n" + logfile.read_text()[-2000:])
+        return {"seconds": seconds, "peak_rss_mib": peak / 1024}
+
+
+def check_copy(dst: str, expected: dict[str, tuple[int, str | None]]) -> int:
+    """The destination holds every source key at the source's size; returns its object count."""
+    got = listing(dst)
+    wrong = [k for k, (size, _) in expected.items() if got.get(k, (None,))[0] != size]
+    if wrong or len(got) != len(expected):
+        raise RuntimeError(f"{dst}: {len(wrong)} object(s) missing or of the wrong size (e.g. {wrong[:3]}), "
+                           f"{len(got)} listed, {len(expected)} expected")
+    return len(got)
+
+
+def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str) -> dict[str, dict]:
+    src_name = f"bench-repl-{rid}-{case}-src"
+    src = buckets.create("aws", src_name)
+    if case == "small":
+        seed_objects(src_name, args.small, SMALL_SIZE, "small-")
+    elif case == "large":
+        seed_large(src_name, args.large_mib * MIB)
+    else:
+        seed_objects(src_name, args.noop, NOOP_SIZE, "noop-")
+    expected = listing(src)
+    results: dict[str, dict] = {}
+    for tool in TOOLS:
+        dst_cloud = DEST_CLOUD[case]
+        dst_name = f"bench-repl-{rid}-{case}-{tool}"
+        dst = buckets.create(dst_cloud, dst_name)
+        if case == "noop":
+            log(f"noop: {tool} fills {dst} (untimed)")
+            runner.run(tool, case, src, dst, "fill")
+            check_copy(dst, expected)
+            before = listing(dst)
+        runner.settle()
+        log(f"{case}: {tool} {src} -> {dst}")
+        r = runner.run(tool, case, src, dst, "timed")
+        n = check_copy(dst, expected)
+        if case == "noop":
+            after = listing(dst)
+            r["changed"] = sum(1 for k in after if after[k] != before.get(k))
+            if r["changed"]:
+                raise RuntimeError(f"noop: {tool} rewrote {r['changed']} object(s) in its second run")
+        else:
+            r["changed"] = n
+        log(f"{case}: {tool} {r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, "
+            f"{r['changed']} object(s) written")
+        results[tool] = r
+        if case == "large":  # fake-gcs-server keeps every object in memory: drop each copy at once
+            buckets.remove(dst_cloud, dst_name)
+    for cloud, name in [c for c in buckets.created if f"-{case}-" in c[1]]:
+        buckets.remove(cloud, name)
+    return results
+
+
+def emulator_pids() -> list[int | None]:
+    return [svc.pid() for svc in cloudstack.services()]
+
+
+def report(results: dict[str, dict[str, dict]]) -> None:
+    print(f"{'case':6} {'tool':10} {'seconds':>8} {'x rclone':>9} {'peak RSS MiB':>13} {'written':>8}")
+    for case, by_tool in results.items():
+        base = by_tool["rclone"]["seconds"]
+        for tool, r in by_tool.items():
+            print(f"{case:6} {tool:10} {r['seconds']:8.2f} {r['seconds'] / base:9.2f} {r['peak_rss_mib']:13.0f} "
+                  f"{r['changed']:8}")
+    parts = [f"{case}={by_tool['replicate']['seconds'] / by_tool['rclone']['seconds']:.2f}"
+             for case, by_tool in results.items()]
+    if "large" in results:
+        parts.append(f"peak_rss_mib={results['large']['replicate']['peak_rss_mib']:.0f}")
+    print("replication/rclone time ratio: " + " ".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=2000, help="objects of 64 KiB in the small case (default 2000)")
+    parser.add_argument("--noop", type=int, default=20000, help="objects in the no-op case (default 20000)")
+    parser.add_argument("--large-mib", type=int, default=512, help="size of the large object in MiB (default 512)")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of small,large,noop")
+    parser.add_argument("--child", choices=["replicate", "raw-sdk"], help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--src", help=argparse.SUPPRESS)
+    parser.add_argument("--dst", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(RESULT_MARK + json.dumps(child(args.child, args.case, args.src, args.dst)), flush=True)
+        return
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown or not cases:
+        parser.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
+    cases = [c for c in CASES if c in cases]
+
+    rclone, gnu_time = ensure_tools()
+    started = cloudstack.up()
+    buckets = Buckets()
+    server = None
+    try:
+        server = start_prefect_server()
+        runner = Runner(rclone, gnu_time)
+        rid = secrets.token_hex(3)
+        emulators = emulator_pids()
+        results = {}
+        for case in cases:
+            try:
+                results[case] = run_case(case, args, runner, buckets, rid)
+            except Exception:
+                if emulator_pids() != emulators:
+                    log("the local clouds were restarted during the run (by someone else?): their data is gone, "
+                        "so this run cannot finish; run it again")
+                raise
+        report(results)
+    finally:
+        buckets.remove_all()
+        if server is not None:
+            server.stop()
+        if started:
+            cloudstack.down(started)
+
+
+if __name__ == "__main__":
+    main()
