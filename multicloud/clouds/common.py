@@ -64,7 +64,10 @@ def upload_parts(
 
 
 class BoundedReader:
-    """A file-like reader over a body of chunks, with `close` and context-manager support."""
+    """A file-like reader over a body of chunks, with `close` and context-manager support.
+    `meta`, when a backend sets it, describes the object as the read request saw it."""
+
+    meta = None
 
     def __init__(self, chunks: Iterator[bytes], close: Callable[[], None] | None = None):
         self._chunks = chunks

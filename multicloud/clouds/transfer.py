@@ -95,28 +95,28 @@ class ReadAhead:
         self._stop.set()
 
 
-def _full_meta(src: ObjectStore, meta: ObjectMeta) -> ObjectMeta:
-    """The source's description with content type and user metadata (S3 listings lack them)."""
-    if meta.metadata is None or meta.content_type is None:
-        return src.stat(meta.key)
-    return meta
+def _described(listed: ObjectMeta) -> bool:
+    """Whether a listing entry carries content type and user metadata (S3 listings do not)."""
+    return listed.metadata is not None and listed.content_type is not None
 
 
 def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int]:
     """Copy one object; returns (bytes, server_side, metadata names encoded).
 
-    Content type, cache control and user metadata are kept (names the target cannot hold are
-    encoded). The bytes' SHA-256 is checked against the source's recorded digest before the
-    target commits (PreconditionFailed on mismatch: the target is left as it was)."""
-    meta = _full_meta(src, decision.source)
+    Same-backend pairs on one connection copy server side. Otherwise the object streams, keeping
+    content type, cache control and user metadata (names the target cannot hold are encoded);
+    the bytes' SHA-256 is checked against the source's recorded digest before the target
+    commits (PreconditionFailed on mismatch: the target is left as it was)."""
     scheme = StoreUrl.parse(dst.url).scheme
-    metadata = decode_metadata({k: v for k, v in meta.metadata.items() if k != SHA256_METADATA_KEY})
-    stored, encoded = encode_metadata(metadata, scheme)
-    if not encoded and dst.capabilities.cross_bucket_copy:
-        done = dst.copy_from(src, decision.key, decision.target_key)
-        if done is not None:
-            return meta.size, True, 0
+    if scheme == StoreUrl.parse(src.url).scheme and dst.capabilities.cross_bucket_copy:
+        # Same cloud rules on both sides: metadata names need no re-encoding.
+        if dst.copy_from(src, decision.key, decision.target_key) is not None:
+            return decision.source.size, True, 0
     with src.open(decision.key) as reader:
+        listed = decision.source
+        meta = listed if _described(listed) else (getattr(reader, "meta", None) or src.stat(decision.key))
+        metadata = decode_metadata({k: v for k, v in meta.metadata.items() if k != SHA256_METADATA_KEY})
+        stored, encoded = encode_metadata(metadata, scheme)
         body = ReadAhead(reader) if meta.size >= _READ_AHEAD_FROM else reader
         try:
             dst.write(decision.target_key, body, size=meta.size, content_type=meta.content_type, metadata=stored,

@@ -85,7 +85,9 @@ class ObjectStore(Protocol):
         ...
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
-        """A streaming reader over bytes [start, end) of the object. Raises NotFound."""
+        """A streaming reader over bytes [start, end) of the object. Raises NotFound.
+        A whole-object reader may carry `meta` (ObjectMeta from the read's own response),
+        sparing callers a `stat`."""
         ...
 
     def write(

@@ -121,7 +121,10 @@ class S3Store:
             except Exception as exc:
                 raise map_error(exc, target) from exc
 
-        return BoundedReader(chunks(), close=body.close)
+        reader = BoundedReader(chunks(), close=body.close)
+        if "Range" not in kwargs:  # the whole object: its headers describe it, no HEAD needed
+            reader.meta = self._meta(key, resp)
+        return reader
 
     def write(
         self,

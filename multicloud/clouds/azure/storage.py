@@ -41,7 +41,7 @@ CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 
 DELETE_BATCH = 256  # the Blob Batch API's limit of sub-requests per batch
 DELETE_CONCURRENCY = 16
-LIST_PAGE = 1000
+LIST_PAGE = 5000  # the service maximum: fewer round trips per listing
 # The SDK's first download request defaults to 32 MiB held in memory; keep every GET small.
 GET_CHUNK = 4 << 20
 HTTP_POOL_SIZE = 32  # above DELETE_CONCURRENCY + part uploads, so connections are reused, not discarded

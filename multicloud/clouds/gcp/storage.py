@@ -28,7 +28,7 @@ from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage._media.requests import ResumableUpload
 from requests.adapters import HTTPAdapter
 
-from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, retried
+from multicloud.clouds.common import BoundedReader, iter_parts, retried
 from multicloud.config import Connection
 from multicloud.core.errors import (
     AlreadyExists, InvalidInput, NotFound, PermissionDenied, PreconditionFailed, StoreError, Throttled, Transient,
@@ -41,6 +41,8 @@ from multicloud.core.objects import (
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
 _LIST_PAGE = 1000
 _READ_CHUNK = 8 << 20
+# A resumable upload sends its chunks one after another: bigger chunks, fewer round trips.
+_UPLOAD_CHUNK = 16 << 20
 _DELETE_CONCURRENCY = 16
 # requests keeps 10 connections per host by default; the delete pool alone runs 16 at once.
 _HTTP_POOL = 32
@@ -357,7 +359,7 @@ class GcsStore:
         cache_control: str | None = None,
         expected_sha256: str | None = None,
     ) -> ObjectMeta:
-        """Up to 8 MiB in one request; more as a resumable upload of 8 MiB chunks, the SHA-256
+        """Up to 16 MiB in one request; more as a resumable upload of 16 MiB chunks, the SHA-256
         added to the metadata once known. Raises AlreadyExists when `if_absent` and the key exists;
         InvalidInput for a bad key or metadata, or a stream not holding `size` bytes (nothing is
         written then); Transient when a chunk still fails after retries (the stream cannot be replayed)."""
@@ -366,7 +368,7 @@ class GcsStore:
         user_metadata(metadata, "", target)  # refuse bad metadata before reading the stream
         content_type = content_type or DEFAULT_CONTENT_TYPE
         reader = HashingReader(stream)
-        parts = iter_parts(reader, PART_SIZE)
+        parts = iter_parts(reader, _UPLOAD_CHUNK)
         head = [next(parts)]
         second = next(parts, None)
         if second is None:
@@ -411,7 +413,7 @@ class GcsStore:
             k: v for k, v in user_metadata(metadata, "", target).items() if k != SHA256_METADATA_KEY}}
         if cache_control:
             resource["cacheControl"] = cache_control
-        upload = ResumableUpload(url, PART_SIZE, checksum="crc32c", retry=None)
+        upload = ResumableUpload(url, _UPLOAD_CHUNK, checksum="crc32c", retry=None)
 
         def transmit() -> requests.Response:
             if upload.invalid:  # the service refused the last chunk: ask how much it kept, resume there
