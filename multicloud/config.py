@@ -51,6 +51,9 @@ class Connection(BaseModel):
     )
     timeout_seconds: float = Field(default=60.0, gt=0, description="Read timeout of every request.")
     connect_timeout_seconds: float = Field(default=10.0, gt=0, description="Connect timeout of every request.")
+    list_page_size: int | None = Field(
+        default=None, ge=1, description="Objects per listing page; empty: the service maximum "
+        "(S3 1,000, Azure 5,000, GCS 1,000).")
 
 
 class Profile(BaseModel):

@@ -33,7 +33,10 @@ def new_store(backend, request, tmp_path_factory, prefix: str = ""):
     if backend == "file":
         root = tmp_path_factory.mktemp("store")
         return open_store(f"file://{root}/{prefix}".rstrip("/"))
-    profile = request.getfixturevalue("local_profile")
+    # 1,000 a page everywhere, so the > 2,500-key listing crosses pages on every cloud.
+    local = request.getfixturevalue("local_profile")
+    profile = local.model_copy(update={"connections": [
+        c.model_copy(update={"list_page_size": 1000}) for c in local.connections]})
     conn = profile.connection_for(_CLOUD[backend])
     create_bucket(conn, name)
     return open_store(f"{backend}://{name}/{prefix}", profile=profile)

@@ -47,6 +47,7 @@ class S3Store:
         self._bucket = check_bucket_name(url.bucket)
         self._root = url.prefix
         self._s3 = client(conn, "s3")
+        self._page = min(conn.list_page_size or 1000, 1000)
 
     def _target(self, key: str = "") -> str:
         return f"{self.url}{key}"
@@ -63,7 +64,7 @@ class S3Store:
         token = None
         cut = len(self._root)
         while True:
-            kwargs = {"Bucket": self._bucket, "Prefix": self._root + prefix, "MaxKeys": 1000}
+            kwargs = {"Bucket": self._bucket, "Prefix": self._root + prefix, "MaxKeys": self._page}
             if token:
                 kwargs["ContinuationToken"] = token
             page = self._call(lambda: self._s3.list_objects_v2(**kwargs))

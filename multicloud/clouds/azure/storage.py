@@ -298,6 +298,7 @@ class AzureBlobStore:
         self._container = self._service.get_container_client(parsed.bucket)
         self._base = _plain_url(self._container.url)
         self._batch_delete = True
+        self._page = min(conn.list_page_size or LIST_PAGE, LIST_PAGE)
 
     def _full(self, key: str) -> str:
         return self._root + check_key(key, self.url)
@@ -312,7 +313,7 @@ class AzureBlobStore:
 
         def by_page(token: str | None):
             return self._container.list_blobs(
-                name_starts_with=start or None, include=["metadata"], results_per_page=LIST_PAGE
+                name_starts_with=start or None, include=["metadata"], results_per_page=self._page
             ).by_page(continuation_token=token)
 
         for props in _paged(by_page, self._base):

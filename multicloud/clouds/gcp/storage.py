@@ -279,6 +279,7 @@ class GcsStore:
         self._api = _api(conn)
         self._bucket = self._api.client.bucket(check_bucket_name(url.bucket))
         self._timeout = self._api.timeout
+        self._page = min(conn.list_page_size or _LIST_PAGE, _LIST_PAGE)
 
     def _target(self, key: str = "") -> str:
         return f"{self.url}{key}"
@@ -298,7 +299,7 @@ class GcsStore:
             # A fresh iterator per page: the SDK's page generator dies on its first error, so it
             # could not be retried, and a dead one would end the listing silently.
             it = self._api.client.list_blobs(
-                self._bucket, prefix=self._root + prefix, page_size=_LIST_PAGE, page_token=token,
+                self._bucket, prefix=self._root + prefix, page_size=self._page, page_token=token,
                 timeout=self._timeout, retry=None,
             )
             return list(next(it.pages)), it.next_page_token
