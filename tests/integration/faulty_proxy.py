@@ -28,6 +28,9 @@ class FaultyProxy:
                 pass
 
             def _forward(self):
+                # One request per connection: a pooled connection must never outlive this proxy
+                # and reach a stale handler of an earlier one on the same port.
+                self.close_connection = True
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 path = unquote(urlsplit(self.path).path)
@@ -39,6 +42,7 @@ class FaultyProxy:
                     self.send_response(403)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(msg)))
+                    self.send_header("Connection", "close")
                     self.end_headers()
                     self.wfile.write(msg)
                     return
@@ -52,6 +56,7 @@ class FaultyProxy:
                     if k.lower() not in _DROP and k.lower() != "content-length":
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
