@@ -92,10 +92,9 @@ def run_rule(rule: ReplicationRule, profile: str | None) -> dict:
     summary = {"rule": rule.name, "dry_run": rule.dry_run, "targets": [r.row() for r in reports],
                "failures": [f.__dict__ for f in failures], "shard_errors": shard_errors}
     if failures or shard_errors:
-        raise RuntimeError(
-            f"replication {rule.name}: {len(failures)} object(s) failed, {len(shard_errors)} shard(s) failed; "
-            + "; ".join(f"{f.key} -> {f.target}: {f.error}" for f in failures[:5])
-            + "; ".join(shard_errors[:3]))
+        examples = [f"{f.key} -> {f.target}: {f.error}" for f in failures[:5]] + shard_errors[:3]
+        raise RuntimeError(f"replication {rule.name}: {len(failures)} object(s) failed, "
+                           f"{len(shard_errors)} shard(s) failed; " + "; ".join(examples))
     return summary
 
 
