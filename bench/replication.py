@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import secrets
 import shutil
 import subprocess
@@ -35,11 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import MIB, Pattern, peak_rss_mib  # noqa: E402
 from deployments import cloudstack  # noqa: E402
-from deployments.processes import ManagedProcess  # noqa: E402
-from multicloud.config import REPO_ROOT, local_state_dir  # noqa: E402
+from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server  # noqa: E402
+from multicloud.config import REPO_ROOT  # noqa: E402
 
-KIB, MIB = 1 << 10, 1 << 20
+KIB = 1 << 10
 SMALL_SIZE = 64 * KIB
 NOOP_SIZE = 1 * KIB
 THREADS = 16
@@ -66,21 +66,11 @@ def log(msg: str) -> None:
 # ---- the Prefect server ---------------------------------------------------------------------
 
 def prefect_env() -> dict[str, str]:
-    return {
-        "PREFECT_HOME": str(STATE / "prefect-home"),
-        "PREFECT_API_URL": API_URL,
-        "PREFECT_SERVER_API_HOST": HOST,
-        "PREFECT_SERVER_API_PORT": str(PORT),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "MULTICLOUD_PROFILE": "local",
-        "MULTICLOUD_LOCAL_DIR": str(local_state_dir()),
-    }
+    return local_prefect_env(STATE, PORT, HOST)
 
 
 def prefect_server() -> ManagedProcess:
-    return ManagedProcess("prefect-server", [str(BIN / "prefect"), "server", "start"], f"{API_URL}/health", STATE,
-                          env=prefect_env(), cwd=REPO_ROOT, port=PORT)
+    return local_prefect_server(STATE, PORT, HOST)
 
 
 def start_prefect_server() -> ManagedProcess:
@@ -147,19 +137,6 @@ def gcs_client():
     conn = cloudstack.local_profile().connection_for("gcp")
     return storage.Client(project=conn.account, credentials=AnonymousCredentials(),
                           client_options={"api_endpoint": conn.endpoint})
-
-
-class Pattern:
-    """`size` bytes made on the fly from one random MiB."""
-
-    def __init__(self, size: int):
-        self.left = size
-        self.block = os.urandom(MIB)
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n is None or n < 0 else min(n, self.left)
-        self.left -= n
-        return (self.block * (n // MIB + 1))[:n]
 
 
 class Buckets:
@@ -292,19 +269,6 @@ def child_raw_sdk(case: str, src: str, dst: str) -> dict:
         list(pool.map(copy, todo))
     return {"seconds": time.perf_counter() - started, "copied": len(todo), "skipped": len(source) - len(todo),
             "failed": 0}
-
-
-def peak_rss_mib() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and
-    exec, so a child's would be at least the parent's RSS when it was spawned."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(tool: str, case: str, src: str, dst: str) -> dict:

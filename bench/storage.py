@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -19,23 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import MIB, Pattern, peak_rss_mib  # noqa: E402
 from deployments import cloudstack  # noqa: E402
 
 SRC_BUCKET, DST_CONTAINER, KEY = "bench-storage-src", "bench-storage-dst", "one-gib.bin"
-MIB = 1 << 20
-
-
-class Pattern:
-    """`size` bytes generated on the fly."""
-
-    def __init__(self, size: int):
-        self.left = size
-        self.block = os.urandom(MIB)
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n is None or n < 0 else min(n, self.left)
-        self.left -= n
-        return (self.block * (n // MIB + 1))[:n]
 
 
 def seed(size: int) -> None:
@@ -80,7 +65,7 @@ def child(mode: str) -> dict:
         blob.upload_blob(obj["Body"], length=size, overwrite=True, max_concurrency=4)
     seconds = time.perf_counter() - started
     return {"mode": mode, "seconds": seconds, "mb_per_s": size / 1e6 / seconds,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import urllib.request
 from datetime import datetime, timezone
 
 from deployments import cloudstack
-from deployments.processes import ManagedProcess
+from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server
 from multicloud.clouds import create_bucket, open_store
-from multicloud.config import REPO_ROOT, local_state_dir
+from multicloud.config import REPO_ROOT
 
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("MULTICLOUD_PREFECT_PORT", 4200))
@@ -28,22 +28,12 @@ BIN = os.path.dirname(sys.executable)
 
 
 def prefect_env() -> dict[str, str]:
-    return {
-        "PREFECT_HOME": str(STATE / "prefect-home"),
-        "PREFECT_API_URL": API_URL,
-        "PREFECT_SERVER_API_HOST": HOST,
-        "PREFECT_SERVER_API_PORT": str(PORT),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "MULTICLOUD_PROFILE": "local",
-        "MULTICLOUD_LOCAL_DIR": str(local_state_dir()),
-        "PWD": str(REPO_ROOT),
-    }
+    # PWD: prefect.yaml's pull step runs the flows from this checkout.
+    return {**local_prefect_env(STATE, PORT, HOST), "PWD": str(REPO_ROOT)}
 
 
 def server() -> ManagedProcess:
-    return ManagedProcess("prefect-server", [f"{BIN}/prefect", "server", "start"],
-                          f"{API_URL}/health", STATE, env=prefect_env(), cwd=REPO_ROOT, port=PORT)
+    return local_prefect_server(STATE, PORT, HOST)
 
 
 def worker() -> ManagedProcess:

@@ -123,3 +123,31 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def local_prefect_env(state_dir: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """Environment of a local Prefect server (SQLite under `state_dir`) and of its clients,
+    flows on the local clouds, no telemetry."""
+    from multicloud.config import local_state_dir
+
+    return {
+        "PREFECT_HOME": str(state_dir / "prefect-home"),
+        "PREFECT_API_URL": f"http://{host}:{port}/api",
+        "PREFECT_SERVER_API_HOST": host,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "MULTICLOUD_PROFILE": "local",
+        "MULTICLOUD_LOCAL_DIR": str(local_state_dir()),
+    }
+
+
+def local_prefect_server(state_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedProcess:
+    """`prefect server start` on host:port, health-checked at /api/health, stopped by PID."""
+    import sys
+
+    from multicloud.config import REPO_ROOT
+
+    return ManagedProcess("prefect-server", [str(Path(sys.executable).parent / "prefect"), "server", "start"],
+                          f"http://{host}:{port}/api/health", state_dir,
+                          env=local_prefect_env(state_dir, port, host), cwd=REPO_ROOT, port=port)
