@@ -46,6 +46,10 @@ class LocalStore:
     def _data(self, key: str) -> Path:
         return self._root / self._check(key)
 
+    def local_path(self, key: str) -> Path:
+        """The file behind `key`, for readers that need random access (Parquet)."""
+        return self._data(key)
+
     def _side(self, key: str) -> Path:
         return self._root / _SIDE / "meta" / (self._check(key) + ".json")
 

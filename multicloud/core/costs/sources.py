@@ -80,21 +80,11 @@ def _aws_prepare(table: pa.Table) -> pa.Table:
         if name.startswith("resource_tags_"):
             key = name[len("resource_tags_"):]
             tag_cols[key[5:] if key.startswith("user_") else key] = name
-    if "resource_tags" in table.column_names and pa.types.is_map(table.column("resource_tags").type):
-        tags = map_distinct(pc.cast(_map_to_json(table.column("resource_tags")), pa.string()),
-                            lambda t: tags_json({(k[5:] if k.startswith("user_") else k): v
-                                                 for k, v in json.loads(t).items()}) if t else "{}")
+    if "resource_tags" in table.column_names and not pa.types.is_null(table.column("resource_tags").type):
+        tags = pairs_json(table, [("resource_tags", "")], strip="user_")
     else:
         tags = _tag_columns_json(table, tag_cols)
     return table.append_column("_tags", tags)
-
-
-def _map_to_json(values):
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    out = []
-    for chunk in chunks:
-        out.append(pa.array([json.dumps(dict(v)) if v is not None else None for v in chunk.to_pylist()], pa.string()))
-    return pa.chunked_array(out, pa.string())
 
 
 _AWS_TYPE = "line_item_line_item_type"
@@ -375,19 +365,30 @@ def _scatter(rows, values, n: int, type_: pa.DataType):
 
 def _gcp_tags(table: pa.Table):
     """labels and system_labels as they are, project labels as `project:<key>`."""
+    return pairs_json(table, [("labels", ""), ("system_labels", ""), ("project.labels", "project:")])
+
+
+def pairs_json(table: pa.Table, sources: list[tuple[str, str]], strip: str = ""):
+    """Tags JSON from key/value list (or map) columns, each with a key prefix; a leading `strip`
+    is removed from keys. Built per distinct tag set, not per row."""
     n = table.num_rows
-    sources = [("labels", ""), ("system_labels", ""), ("project.labels", "project:")]
     parts = []
     for name, prefix in sources:
         if name not in table.column_names or pa.types.is_null(table.column(name).type):
             continue
         col = table.column(name)
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        items = pc.list_flatten(col)
-        pairs = pc.binary_join_element_wise(pc.struct_field(items, "key"), pc.fill_null(pc.struct_field(items, "value"), ""), "\x1e")
+        # Offsets index the underlying values (not the flattened view) even in a sliced array.
+        if pa.types.is_map(col.type):
+            keys, values = col.keys, col.items
+        else:
+            keys, values = pc.struct_field(col.values, [0]), pc.struct_field(col.values, [1])
+        values = pc.fill_null(values, "")
+        pairs = pc.binary_join_element_wise(keys, values, "\x1e")
         if prefix:
             pairs = pc.binary_join_element_wise(pa.scalar(prefix), pairs, "")
-        listed = pa.ListArray.from_arrays(col.offsets, pairs, mask=col.is_null())
+        offsets = col.offsets
+        listed = pa.ListArray.from_arrays(offsets, pairs, mask=col.is_null())
         parts.append(pc.fill_null(pc.binary_join(listed, "\x1f"), ""))
     if not parts:
         return pa.repeat(pa.scalar("{}"), n)
@@ -395,7 +396,7 @@ def _gcp_tags(table: pa.Table):
 
     def to_json(text: str | None) -> str:
         pairs = [p.split("\x1e", 1) for p in (text or "").split("\x1f") if p]
-        return tags_json({k: v for k, v in pairs})
+        return tags_json({(k[len(strip):] if strip and k.startswith(strip) else k): v for k, v in pairs})
 
     return map_distinct(joined, to_json)
 

@@ -1,0 +1,65 @@
+"""Cost aggregation: every configured billing export (AWS, Azure, Google Cloud) to one FOCUS 1.2
+dataset, reconciled to the cent against each source's own totals, then reported with charts.
+A period ingested again replaces its partition: a restated month never doubles."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from multicloud.clouds import dataset as ds
+from multicloud.config import CostsConfig, load_costs_config
+from multicloud.core.costs import reconcile
+from multicloud.core.errors import InvalidInput
+from tasks.costs import build_reports, ingest_source, publish_dataset, reconcile_totals, upload_quarantine
+
+
+class ReconciliationFailed(Exception):
+    """Stored FOCUS totals differ from a source's own total."""
+
+
+@flow(name="costs", log_prints=True)
+def costs(config_file: str | None = None, config: CostsConfig | None = None, profile: str | None = None,
+          as_of: date | None = None) -> dict:
+    """Ingest → reconcile → publish → report. `config` inline, or `config_file` (YAML); `as_of`
+    is the day reports look back from (default: today, UTC)."""
+    logger = get_run_logger()
+    if config is None:
+        if not config_file:
+            raise InvalidInput("give `config` or `config_file`", target="parameters")
+        config = load_costs_config(config_file)
+    as_of = as_of or datetime.now(timezone.utc).date()
+    run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{(flow_run.get_id() or 'local')[:8]}"
+    spool = ds.new_spool_dir()
+    try:
+        futures = [ingest_source.submit(source, str(spool), str(n), profile) for n, source in enumerate(config.sources)]
+        results = [f.result() for f in futures]
+        table = reconcile_totals(results, str(spool))
+        quarantined = sum(r.rows_quarantined for r in results)
+        quarantine_urls = upload_quarantine(config.dataset, results, run, profile) if quarantined else []
+        failed = reconcile.mismatches(table)
+        if len(failed) == 0 and not (config.fail_on_quarantine and quarantined):
+            published = publish_dataset(config.dataset, str(spool), run, profile)
+        else:
+            published = []
+            logger.error("dataset not updated: %s", "reconciliation failed" if len(failed) else "rows were quarantined")
+        build_reports(config, results, table, str(spool), run, as_of, profile, quarantine_urls)
+        if len(failed):
+            keys = ", ".join(f"{r.provider}/{r.billing_account}/{r.billing_period}/{r.currency} "
+                             f"(difference {r.difference:f})" for r in failed.itertuples())
+            raise ReconciliationFailed(f"{len(failed)} total(s) do not match their source: {keys}")
+        if config.fail_on_quarantine and quarantined:
+            raise InvalidInput(f"{quarantined} row(s) quarantined: {', '.join(quarantine_urls)}", target="sources")
+        return {"run": run, "rows": sum(r.rows_written for r in results), "quarantined": quarantined,
+                "partitions": [f"{p.provider}/{p.period}" for p in published],
+                "reconciled": len(table)}
+    finally:
+        ds.remove_spool(spool)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(costs(config_file=sys.argv[1] if len(sys.argv) > 1 else "deployments/costs/costs.yaml"))

@@ -1,0 +1,133 @@
+"""Ingesting billing exports: read a source with its cloud's reader, map every chunk to FOCUS,
+spool the rows by partition, keep the quarantine and the control totals. What the costs flow's
+tasks and the benchmark both run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from multicloud.clouds import open_store
+from multicloud.clouds.dataset import Spool, spooled_partitions
+from multicloud.clouds.tabular import RawChunk
+from multicloud.config import CostSource, Profile
+from multicloud.core.costs import reconcile
+from multicloud.core.costs.mapping import CONTROL_KEYS, normalize_chunk
+from multicloud.core.costs.sources import SOURCES
+
+SPEC_OF_KIND = {
+    "aws-cur": "aws-cur", "aws-focus": "aws-focus", "azure-cost-details": "azure-cost-details",
+    "azure-focus": "azure-focus", "gcp-billing-export": "gcp-billing-export", "gcp-focus": "gcp-focus",
+}
+
+
+def read_source(source: CostSource, profile: Profile | None = None) -> Iterator[RawChunk]:
+    """The raw chunks of one configured export, through its cloud's reader."""
+    store = open_store(source.url, profile, source.connection)
+    if source.kind == "aws-cur":
+        from multicloud.clouds.aws.cur import read_cur
+        return read_cur(store, source.periods or None)
+    if source.kind == "aws-focus":
+        from multicloud.clouds.aws.cur import read_focus_export
+        return read_focus_export(store)
+    if source.kind == "azure-cost-details":
+        from multicloud.clouds.azure.exports import read_cost_details
+        amortized = open_store(source.amortized_url, profile, source.connection)
+        return read_cost_details(store, amortized, source.periods or None)
+    if source.kind == "azure-focus":
+        from multicloud.clouds.azure.exports import read_focus_export
+        return read_focus_export(store, source.periods or None)
+    if source.kind == "gcp-billing-export":
+        from multicloud.clouds.gcp.billing_export import read_billing_export
+        return read_billing_export(store)
+    from multicloud.clouds.gcp.billing_export import read_focus_export
+    return read_focus_export(store)
+
+
+@dataclass
+class IngestResult:
+    """What one source gave: counts, control totals (all rows, and the quarantined among them),
+    and the quarantine file on local disk."""
+
+    source: str
+    kind: str
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_superseded: int = 0
+    rows_quarantined: int = 0
+    control: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
+    quarantined: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
+    quarantine_file: str | None = None
+
+
+def ingest(source: CostSource, spool_dir: Path, producer: str, profile: Profile | None = None,
+           chunks: Iterator[RawChunk] | None = None, progress=None) -> IngestResult:
+    """Reads, maps and spools one source. Raises MappingError (InvalidInput) naming the file and
+    column when a file lacks a required column; unparseable rows are quarantined, not raised."""
+    spec = SOURCES[SPEC_OF_KIND[source.kind]]
+    result = IngestResult(source.name, source.kind)
+    spool = Spool(spool_dir, producer)
+    quarantine_path = spool_dir / "quarantine" / f"{source.name}.jsonl"
+    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(quarantine_path, "w", encoding="utf-8") as quarantine:
+            for chunk in (chunks if chunks is not None else read_source(source, profile)):
+                if not result.files or result.files[-1] != chunk.file:
+                    result.files.append(chunk.file)
+                mapped = normalize_chunk(spec, chunk.table(), chunk.file, chunk.first_line)
+                spool.write(mapped.focus)
+                result.rows_read += mapped.read
+                result.rows_written += mapped.focus.num_rows
+                result.rows_superseded += mapped.superseded
+                result.rows_quarantined += len(mapped.quarantine)
+                for row in mapped.quarantine:
+                    quarantine.write(json.dumps({"source": source.name, **row}, ensure_ascii=False) + "\n")
+                _add_control(result, mapped.control)
+                if progress:
+                    progress(result)
+    finally:
+        spool.close()
+    if result.rows_quarantined:
+        result.quarantine_file = str(quarantine_path)
+    else:
+        quarantine_path.unlink()
+    return result
+
+
+def _add_control(result: IngestResult, control: pa.Table) -> None:
+    for row in control.to_pylist():
+        key = (row["ProviderName"], row["BillingAccountId"], reconcile.period_label(row["BillingPeriodStart"]),
+               row["BillingCurrency"])
+        target = result.quarantined if row["quarantined"] else None
+        result.control.add(key, row["amount_sum"] or Decimal(0), row["amount_count"])
+        if target is not None:
+            target.add(key, row["amount_sum"] or Decimal(0), row["amount_count"])
+
+
+def stored_totals(spool_dir: Path) -> reconcile.Totals:
+    """Σ BilledCost per reconciliation key over the spooled Parquet files: the bytes the dataset
+    will hold (uploads are checked by SHA-256)."""
+    totals = reconcile.Totals.empty()
+    columns = list(CONTROL_KEYS) + ["BilledCost"]
+    for paths in spooled_partitions(spool_dir).values():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=1_000_000):
+                grouped = pa.Table.from_batches([batch]).group_by(list(CONTROL_KEYS)).aggregate(
+                    [("BilledCost", "sum"), ("BilledCost", "count")])
+                totals.add_grouped(grouped, "BilledCost_sum", "BilledCost_count")
+    return totals
+
+
+def merge_totals(parts: list[reconcile.Totals]) -> reconcile.Totals:
+    merged = reconcile.Totals.empty()
+    for part in parts:
+        for key, amount in part.amounts.items():
+            merged.add(key, amount, part.rows.get(key, 0))
+    return merged

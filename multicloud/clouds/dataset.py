@@ -1,0 +1,211 @@
+"""The FOCUS dataset: Parquet files partitioned by provider and billing period in any ObjectStore.
+
+    <root>/provider=aws/billing_period=2026-10/<run>-<n>.parquet
+    <root>/provider=aws/billing_period=2026-10/<run>-daily.parquet   (daily sums, for reports)
+    <root>/provider=aws/billing_period=2026-10/_current.json         (which files are the partition)
+
+A partition is exactly the files its `_current.json` names. Ingesting a period again writes new
+files and then replaces that one small object, which every store replaces atomically: a reader
+sees the old partition or the new one, never both, so a restated month never doubles. Files no
+pointer names are removed afterwards. Plain Parquet readers that list the folder would also see
+files of a replaced run until that clean-up ends: read through `read_partition`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from multicloud.core.costs import aggregate
+from multicloud.core.costs.mapping import OUTPUT_SCHEMA
+from multicloud.core.errors import InvalidInput, NotFound
+from multicloud.core.objects import ObjectStore
+
+POINTER = "_current.json"
+PROVIDER_SLUG = {"AWS": "aws", "Microsoft": "azure", "Google Cloud": "gcp"}
+_PERIOD = re.compile(r"^\d{4}-\d{2}$")
+
+
+def partition_prefix(provider: str, period: str) -> str:
+    if not _PERIOD.match(period):
+        raise InvalidInput("billing period must be YYYY-MM", target=period)
+    return f"provider={provider}/billing_period={period}/"
+
+
+def slug(provider_name: str) -> str:
+    return PROVIDER_SLUG.get(provider_name, re.sub(r"[^a-z0-9]+", "-", provider_name.lower()).strip("-"))
+
+
+@dataclass
+class Spool:
+    """A run's FOCUS rows on local disk, one Parquet writer per (provider, period) and producer,
+    with daily sums beside them. Nothing reaches the dataset until `publish`."""
+
+    directory: Path
+    producer: str = "0"
+    writers: dict = field(default_factory=dict)
+    daily: dict = field(default_factory=dict)
+
+    def write(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        periods = pc.strftime(table.column("BillingPeriodStart"), format="%Y-%m")
+        providers = table.column("ProviderName")
+        keys = pa.table({"p": providers, "m": periods}).group_by(["p", "m"]).aggregate([]).to_pylist()
+        for key in keys:
+            part = table if len(keys) == 1 else table.filter(
+                pc.and_(pc.equal(providers, key["p"]), pc.equal(periods, key["m"])))
+            self._writer(slug(key["p"]), key["m"]).write_table(part)
+            self.daily.setdefault((slug(key["p"]), key["m"]), []).append(aggregate.daily_partial(part))
+
+    def _writer(self, provider: str, period: str) -> pq.ParquetWriter:
+        key = (provider, period)
+        if key not in self.writers:
+            folder = self.directory / partition_prefix(provider, period)
+            folder.mkdir(parents=True, exist_ok=True)
+            self.writers[key] = pq.ParquetWriter(folder / f"part-{self.producer}.parquet", OUTPUT_SCHEMA,
+                                                 compression="zstd")
+        return self.writers[key]
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+        for (provider, period), partials in self.daily.items():
+            folder = self.directory / partition_prefix(provider, period)
+            pq.write_table(pa.concat_tables(partials), folder / f"daily-{self.producer}.parquet")
+        self.daily.clear()
+
+
+def spooled_partitions(directory: Path) -> dict[tuple[str, str], list[Path]]:
+    """(provider, period) → the spooled Parquet files of every producer."""
+    found: dict[tuple[str, str], list[Path]] = {}
+    for path in sorted(directory.glob("provider=*/billing_period=*/part-*.parquet")):
+        provider = path.parent.parent.name.split("=", 1)[1]
+        period = path.parent.name.split("=", 1)[1]
+        found.setdefault((provider, period), []).append(path)
+    return found
+
+
+def spooled_daily(directory: Path, provider: str, period: str) -> pa.Table:
+    files = sorted((directory / partition_prefix(provider, period)).glob("daily-*.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]) if files else None
+
+
+@dataclass
+class Published:
+    provider: str
+    period: str
+    run: str
+    files: list[str]
+    rows: int
+    replaced_run: str | None
+
+
+def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
+    """Uploads every spooled partition, checked by SHA-256, then swaps each partition's pointer
+    and removes the files of the run it replaced."""
+    done = []
+    for (provider, period), paths in spooled_partitions(directory).items():
+        prefix = partition_prefix(provider, period)
+        files, rows = [], 0
+        for n, path in enumerate(paths):
+            key = f"{prefix}{run}-{n:03d}.parquet"
+            _upload(store, path, key)
+            files.append(key)
+            rows += pq.ParquetFile(path).metadata.num_rows
+        daily = spooled_daily(directory, provider, period)
+        daily_key = f"{prefix}{run}-daily.parquet"
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
+            pq.write_table(aggregate_daily(daily), tmp.name)
+            _upload(store, Path(tmp.name), daily_key)
+        previous = current(store, provider, period)
+        pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2"}
+        body = json.dumps(pointer, indent=1).encode()
+        store.write(prefix + POINTER, _bytes(body), size=len(body), content_type="application/json")
+        if previous and previous.get("run") != run:
+            stale = [k for k in previous.get("files", []) + [previous.get("daily")] if k and k not in files]
+            store.delete(stale)
+        done.append(Published(provider, period, run, files, rows, previous.get("run") if previous else None))
+    return done
+
+
+def aggregate_daily(daily: pa.Table | None) -> pa.Table:
+    if daily is None:
+        return pa.table({})
+    return pa.Table.from_pandas(aggregate.combine([daily], aggregate.DAILY_KEYS), preserve_index=False)
+
+
+def _bytes(body: bytes):
+    import io
+    return io.BytesIO(body)
+
+
+def _upload(store: ObjectStore, path: Path, key: str) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    with open(path, "rb") as f:
+        store.write(key, f, size=os.path.getsize(path), content_type="application/vnd.apache.parquet",
+                    expected_sha256=digest.hexdigest())
+
+
+def current(store: ObjectStore, provider: str, period: str) -> dict | None:
+    """The partition's pointer, or None when the partition does not exist."""
+    try:
+        with store.open(partition_prefix(provider, period) + POINTER) as f:
+            return json.loads(f.read())
+    except NotFound:
+        return None
+
+
+def partitions(store: ObjectStore) -> list[tuple[str, str]]:
+    """(provider, period) of every published partition."""
+    found = []
+    for meta in store.list("provider="):
+        match = re.match(r"^provider=([^/]+)/billing_period=(\d{4}-\d{2})/" + re.escape(POINTER) + "$", meta.key)
+        if match:
+            found.append((match.group(1), match.group(2)))
+    return found
+
+
+def read_partition(store: ObjectStore, provider: str, period: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """The partition's rows, file by file. Raises NotFound when it was never published."""
+    pointer = current(store, provider, period)
+    if pointer is None:
+        raise NotFound("no such partition", target=partition_prefix(provider, period))
+    from multicloud.clouds.tabular import local_copy
+
+    for key in pointer["files"]:
+        with local_copy(store, key) as path:
+            for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=250_000):
+                yield pa.Table.from_batches([batch])
+
+
+def read_daily(store: ObjectStore, provider: str, period: str) -> pa.Table | None:
+    pointer = current(store, provider, period)
+    if pointer is None or not pointer.get("daily"):
+        return None
+    from multicloud.clouds.tabular import local_copy
+
+    with local_copy(store, pointer["daily"]) as path:
+        return pq.read_table(path)
+
+
+def new_spool_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="focus-spool-"))
+
+
+def remove_spool(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,54 @@
+"""Reading the Google Cloud billing export from extracts in a bucket (BigQuery `EXPORT DATA` to
+Parquet, JSON lines or CSV) and the FOCUS view's extracts. Records become dotted column names
+(`service.description`); repeated fields (labels, credits) stay lists, and CSV extracts, which
+hold them as JSON text, are parsed back into lists."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pyarrow as pa
+
+from multicloud.clouds.tabular import RawChunk, flatten, read_data_files
+from multicloud.core.costs.mapping import map_distinct
+from multicloud.core.objects import ObjectStore
+
+PAIRS = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+CREDITS = pa.list_(pa.struct([("name", pa.string()), ("amount", pa.float64()), ("full_name", pa.string()),
+                              ("id", pa.string()), ("type", pa.string())]))
+REPEATED = {"labels": PAIRS, "system_labels": PAIRS, "project.labels": PAIRS, "credits": CREDITS}
+
+
+def _parse_list(text: str | None, type_: pa.DataType):
+    if text is None or not text.strip():
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
+def adapt(table: pa.Table) -> pa.Table:
+    table = flatten(table)
+    for name, type_ in REPEATED.items():
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            encoded = col.combine_chunks().dictionary_encode()
+            parsed = pa.array([_parse_list(v, type_) for v in encoded.dictionary.to_pylist()], type_)
+            table = table.set_column(table.column_names.index(name), name, parsed.take(encoded.indices))
+        elif pa.types.is_null(col.type):
+            table = table.set_column(table.column_names.index(name), name, pa.nulls(table.num_rows, type_))
+    return table
+
+
+def read_billing_export(store: ObjectStore) -> Iterator[RawChunk]:
+    """Rows of every extract file of the standard or detailed billing export under the store."""
+    yield from read_data_files(store, "gcp-billing-export", adapt=adapt)
+
+
+def read_focus_export(store: ObjectStore) -> Iterator[RawChunk]:
+    yield from read_data_files(store, "gcp-focus")

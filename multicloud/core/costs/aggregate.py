@@ -1,0 +1,143 @@
+"""Cost views over FOCUS rows: daily cost by provider, service, sub-account and region, cost by a
+tag key, month to date with a forecast to month end, top movers day over day, and anomalies with
+the rows that explain them. Pure: tables in, tables out; `as_of` is passed in."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DAILY_KEYS = ["day", "ProviderName", "ServiceName", "SubAccountId", "RegionId"]
+MEASURES = ["BilledCost", "EffectiveCost"]
+
+
+def daily_partial(table: pa.Table) -> pa.Table:
+    """Daily sums of one chunk (combine partials with `combine`)."""
+    day = pc.cast(pc.floor_temporal(table.column("ChargePeriodStart"), unit="day"), pa.date32())
+    keyed = pa.table({"day": day, **{k: table.column(k) for k in DAILY_KEYS[1:]},
+                      **{m: table.column(m) for m in MEASURES}})
+    return keyed.group_by(DAILY_KEYS, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(
+        DAILY_KEYS + MEASURES)
+
+
+def tag_value(tags, key: str):
+    """The value of tag `key` in FOCUS Tags (compact JSON objects), null where absent."""
+    pattern = '"' + re.escape(key).replace('"', '\\"') + r'":"((?:[^"\\]|\\.)*)"'
+    found = pc.extract_regex(tags, pattern)
+    return pc.struct_field(found, [0])
+
+
+def tag_partial(table: pa.Table, key: str) -> pa.Table:
+    """Sums by (billing period, provider, value of tag `key`) for one chunk; untagged as null."""
+    period = pc.strftime(table.column("BillingPeriodStart"), format="%Y-%m")
+    keyed = pa.table({"billing_period": period, "ProviderName": table.column("ProviderName"),
+                      "tag_value": tag_value(table.column("Tags"), key),
+                      **{m: table.column(m) for m in MEASURES}})
+    keys = ["billing_period", "ProviderName", "tag_value"]
+    return keyed.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(keys + MEASURES)
+
+
+def combine(partials: list[pa.Table], keys: list[str]) -> pd.DataFrame:
+    """Partials summed into one frame, money as exact decimals."""
+    if not partials:
+        return pd.DataFrame(columns=keys + MEASURES)
+    table = pa.concat_tables(partials)
+    total = table.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(keys + MEASURES)
+    frame = total.to_pandas()
+    return frame.sort_values(keys, na_position="first").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    month: str
+    as_of: date
+    days_elapsed: int
+    days_in_month: int
+    month_to_date: float
+    daily_run_rate: float
+    forecast: float
+
+
+def month_to_date(daily: pd.DataFrame, as_of: date, measure: str = "EffectiveCost",
+                  trailing_days: int = 7, by: str | None = "ProviderName") -> pd.DataFrame:
+    """Cost of the month of `as_of` up to and including `as_of`, and a forecast to month end:
+    month to date plus the mean of the last `trailing_days` days times the days left."""
+    if daily.empty:
+        return pd.DataFrame(columns=["group", "month", "month_to_date", "daily_run_rate", "forecast"])
+    frame = daily.copy()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    start = as_of.replace(day=1)
+    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
+    left = days_in_month - as_of.day
+    window_start = as_of - timedelta(days=trailing_days - 1)
+    groups = [("All", frame)] + ([(g, f) for g, f in frame.groupby(by)] if by else [])
+    rows = []
+    for name, part in groups:
+        values = part[measure].astype(float)
+        mtd = values[(part["day"] >= start) & (part["day"] <= as_of)].sum()
+        recent = values[(part["day"] >= window_start) & (part["day"] <= as_of)].sum() / trailing_days
+        rows.append({"group": name, "month": f"{as_of:%Y-%m}", "month_to_date": round(mtd, 2),
+                     "daily_run_rate": round(recent, 2), "forecast": round(mtd + recent * left, 2)})
+    return pd.DataFrame(rows)
+
+
+def top_movers(daily: pd.DataFrame, day: date, n: int = 10, measure: str = "EffectiveCost",
+               keys: tuple[str, ...] = ("ProviderName", "ServiceName")) -> pd.DataFrame:
+    """The `n` (provider, service) pairs whose cost changed most from the day before `day`."""
+    frame = daily.copy()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    frame[measure] = frame[measure].astype(float)
+    today = frame[frame["day"] == day].groupby(list(keys))[measure].sum()
+    before = frame[frame["day"] == day - timedelta(days=1)].groupby(list(keys))[measure].sum()
+    moves = pd.DataFrame({"previous": before, "current": today}).fillna(0.0)
+    moves["change"] = moves["current"] - moves["previous"]
+    moves["change_pct"] = (moves["change"] / moves["previous"].where(moves["previous"] != 0)) * 100
+    moves = moves.reindex(moves["change"].abs().sort_values(ascending=False).index).head(n)
+    return moves.reset_index().round({"previous": 2, "current": 2, "change": 2, "change_pct": 1})
+
+
+def anomalies(daily: pd.DataFrame, factor: float = 2.0, trailing_days: int = 7, min_history: int = 3,
+              min_cost: float = 1.0, measure: str = "EffectiveCost",
+              keys: tuple[str, ...] = ("ProviderName", "ServiceName", "SubAccountId")) -> pd.DataFrame:
+    """Days whose cost is more than `factor` × the mean of the `trailing_days` days before it,
+    per (provider, service, sub-account), with at least `min_history` earlier days and a day cost
+    of at least `min_cost` (so a cent becoming three cents is not an alert)."""
+    columns = ["day", *keys, "cost", "trailing_mean", "ratio"]
+    if daily.empty:
+        return pd.DataFrame(columns=columns)
+    frame = daily.copy()
+    frame["day"] = pd.to_datetime(frame["day"])
+    frame[measure] = frame[measure].astype(float)
+    series = frame.groupby([*keys, "day"], dropna=False)[measure].sum().reset_index()
+    found = []
+    for group, part in series.groupby(list(keys), dropna=False):
+        part = part.set_index("day")[measure].asfreq("D", fill_value=0.0)
+        history = part.shift(1).rolling(trailing_days, min_periods=min_history).mean()
+        hits = part[(history > 0) & (part > factor * history) & (part >= min_cost)]
+        for day, cost in hits.items():
+            mean = history[day]
+            found.append({"day": day.date(), **dict(zip(keys, group)), "cost": round(cost, 2),
+                          "trailing_mean": round(mean, 2), "ratio": round(cost / mean, 2)})
+    return pd.DataFrame(found, columns=columns).sort_values(["ratio"], ascending=False).reset_index(drop=True)
+
+
+def explaining_rows(table: pa.Table, anomaly: dict, limit: int = 10, measure: str = "EffectiveCost",
+                    keys: tuple[str, ...] = ("ProviderName", "ServiceName", "SubAccountId")) -> pa.Table:
+    """The rows of `table` behind one anomaly (its day and keys), largest cost first."""
+    day = pc.cast(pc.floor_temporal(table.column("ChargePeriodStart"), unit="day"), pa.date32())
+    mask = pc.equal(day, pa.scalar(anomaly["day"], pa.date32()))
+    for key in keys:
+        value = anomaly[key]
+        mask = pc.and_(mask, pc.is_null(table.column(key)) if value is None or value != value
+                       else pc.equal(table.column(key), value))
+    rows = table.filter(mask).select(["ChargePeriodStart", *keys, "ResourceId", "SkuId", "ChargeDescription",
+                                      "BilledCost", "EffectiveCost", "x_SourceFile", "x_SourceLine"])
+    if rows.num_rows > limit:
+        rows = rows.take(pc.select_k_unstable(rows, limit, [(measure, "descending")]))
+    return rows.sort_by([(measure, "descending")])

@@ -1,0 +1,195 @@
+"""Prefect tasks of the costs flow: ingest one billing export, reconcile, publish the FOCUS
+dataset, and build the reports. The rules live in multicloud.core.costs."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from multicloud.clouds import open_store
+from multicloud.clouds import dataset as ds
+from multicloud.clouds.billing import IngestResult, ingest, merge_totals, stored_totals
+from multicloud.config import CostsConfig, CostSource, load_profile
+from multicloud.core.costs import aggregate, reconcile, report
+from tasks.storage import retry_transient
+
+_PROGRESS_ROWS = 1_000_000
+
+
+@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
+      cache_policy=NO_CACHE, task_run_name="ingest-{source.name}", tags=["costs"])
+def ingest_source(source: CostSource, spool_dir: str, producer: str, profile: str | None) -> IngestResult:
+    """Read one export, map it to FOCUS and spool it; bad rows are quarantined and counted."""
+    logger = get_run_logger()
+    next_report = [_PROGRESS_ROWS]
+
+    def progress(result: IngestResult) -> None:
+        if result.rows_read >= next_report[0]:
+            logger.info("%s: %d rows read, %d written, %d quarantined", source.name, result.rows_read,
+                        result.rows_written, result.rows_quarantined)
+            next_report[0] += _PROGRESS_ROWS
+
+    # A retry starts this producer's spool over.
+    for old in Path(spool_dir).glob(f"provider=*/billing_period=*/*-{producer}.parquet"):
+        old.unlink()
+    result = ingest(source, Path(spool_dir), producer, load_profile(profile), progress=progress)
+    logger.info("%s: %d file(s), %d rows read, %d FOCUS rows, %d represented by other rows, %d quarantined",
+                source.name, len(result.files), result.rows_read, result.rows_written, result.rows_superseded,
+                result.rows_quarantined)
+    if result.rows_quarantined:
+        logger.warning("%s: %d row(s) quarantined (file, line and reason in the quarantine file)",
+                       source.name, result.rows_quarantined)
+    return result
+
+
+@task(cache_policy=NO_CACHE, tags=["costs"])
+def reconcile_totals(results: list[IngestResult], spool_dir: str) -> pd.DataFrame:
+    """Source totals against the spooled FOCUS totals, per provider, account, period, currency."""
+    table = reconcile.reconcile(merge_totals([r.control for r in results]),
+                                merge_totals([r.quarantined for r in results]), stored_totals(Path(spool_dir)))
+    rows = [{k: (f"{v:f}" if hasattr(v, "as_tuple") else v) for k, v in row.items()} for row in table.to_dict("records")]
+    create_table_artifact(rows, key="costs-reconciliation",
+                          description="Σ BilledCost per provider, billing account, period and currency against "
+                          "the source's own total (exact decimals)")
+    bad = reconcile.mismatches(table)
+    if len(bad):
+        get_run_logger().error("reconciliation: %d key(s) do not match their source", len(bad))
+    return table
+
+
+@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
+      cache_policy=NO_CACHE, tags=["costs"])
+def publish_dataset(dataset: str, spool_dir: str, run: str, profile: str | None) -> list[ds.Published]:
+    """Upload the spooled partitions and swap their pointers (a restated period is replaced)."""
+    published = ds.publish(open_store(dataset, load_profile(profile)), Path(spool_dir), run)
+    for p in published:
+        get_run_logger().info("published %s %s: %d rows%s", p.provider, p.period, p.rows,
+                              f" (replaced run {p.replaced_run})" if p.replaced_run else "")
+    return published
+
+
+@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
+      cache_policy=NO_CACHE, tags=["costs"])
+def upload_quarantine(dataset: str, results: list[IngestResult], run: str, profile: str | None) -> list[str]:
+    """Quarantine files to `<dataset>/quarantine/<run>/<source>.jsonl`; returns their URLs."""
+    store = open_store(dataset, load_profile(profile))
+    urls = []
+    for result in results:
+        if result.quarantine_file:
+            key = f"quarantine/{run}/{result.source}.jsonl"
+            path = Path(result.quarantine_file)
+            with open(path, "rb") as f:
+                store.write(key, f, size=path.stat().st_size, content_type="application/x-ndjson")
+            urls.append(_url(dataset, key))
+    return urls
+
+
+def _url(base: str, key: str) -> str:
+    return base.rstrip("/") + "/" + key
+
+
+@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
+      cache_policy=NO_CACHE, tags=["costs"])
+def build_reports(config: CostsConfig, results: list[IngestResult], reconciliation: pd.DataFrame,
+                  spool_dir: str, run: str, as_of: date, profile: str | None, quarantine_urls: list[str]) -> str:
+    """Daily and tag views, month to date, movers, anomalies with their rows, two charts and a
+    CSV next to the dataset, and the markdown summary artifact. Returns the markdown."""
+    p = load_profile(profile)
+    dataset = open_store(config.dataset, p)
+    reports_url = config.reports or _url(config.dataset, "reports")
+    reports = open_store(reports_url, p)
+    daily = _daily_history(dataset, as_of, config.trailing_days)
+    tag_frames = _tag_views(Path(spool_dir), config.tag_keys)
+    mtd = aggregate.month_to_date(daily, as_of, trailing_days=config.trailing_days)
+    movers = aggregate.top_movers(daily, as_of) if len(daily) else pd.DataFrame()
+    found = aggregate.anomalies(daily, config.anomaly_factor, config.trailing_days, min_cost=config.min_anomaly_cost)
+    found = found[found["day"] >= as_of.replace(day=1) - timedelta(days=config.trailing_days)] if len(found) else found
+    explanations = _explain(dataset, found.head(5))
+    links = {}
+    stamp = f"{run}"
+    if len(daily):
+        for name, png in (("daily-cost-by-provider.png", report.daily_by_provider_png(daily)),
+                          ("top-10-services.png", report.top_services_png(daily))):
+            key = f"{stamp}/{name}"
+            reports.write(key, io.BytesIO(png), size=len(png), content_type="image/png")
+            links[name] = _url(reports_url, key)
+        csv = daily.to_csv(index=False).encode()
+        reports.write(f"{stamp}/daily-cost.csv", io.BytesIO(csv), size=len(csv), content_type="text/csv")
+        links["daily-cost.csv"] = _url(reports_url, f"{stamp}/daily-cost.csv")
+    for key, frame in tag_frames.items():
+        body = frame.to_csv(index=False).encode()
+        reports.write(f"{stamp}/cost-by-tag-{key}.csv", io.BytesIO(body), size=len(body), content_type="text/csv")
+        links[f"cost-by-tag-{key}.csv"] = _url(reports_url, f"{stamp}/cost-by-tag-{key}.csv")
+    for url in quarantine_urls:
+        links[url.rsplit("/", 1)[-1] + " (quarantine)"] = url
+    sources = pd.DataFrame([{"source": r.source, "kind": r.kind, "files": len(r.files), "rows read": r.rows_read,
+                             "FOCUS rows": r.rows_written, "represented by other rows": r.rows_superseded,
+                             "quarantined": r.rows_quarantined} for r in results])
+    markdown = report.summary_markdown(reconciliation, sources, mtd, movers, found, links, explanations, as_of)
+    create_markdown_artifact(markdown, key="costs-summary", description="Cost aggregation summary")
+    if len(mtd):
+        create_table_artifact(mtd.to_dict("records"), key="costs-month-to-date")
+    for key, frame in tag_frames.items():
+        create_table_artifact(frame.head(200).to_dict("records"), key=f"costs-by-tag-{_slug(key)}",
+                              description=f"Cost by tag {key!r} per billing period and provider")
+    return markdown
+
+
+def _slug(text: str) -> str:
+    import re
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "tag"
+
+
+def _daily_history(store, as_of: date, trailing_days: int) -> pd.DataFrame:
+    """Daily sums of every published partition from the month before `as_of`'s to its month."""
+    first = (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
+    wanted = {f"{first:%Y-%m}", f"{as_of:%Y-%m}"}
+    partials = []
+    for provider, period in ds.partitions(store):
+        if period in wanted:
+            table = ds.read_daily(store, provider, period)
+            if table is not None and table.num_rows:
+                partials.append(table)
+    if not partials:
+        return pd.DataFrame(columns=aggregate.DAILY_KEYS + aggregate.MEASURES)
+    return aggregate.combine(partials, aggregate.DAILY_KEYS)
+
+
+def _tag_views(spool_dir: Path, keys: list[str]) -> dict[str, pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    partials: dict[str, list] = {k: [] for k in keys}
+    columns = ["BillingPeriodStart", "ProviderName", "Tags"] + aggregate.MEASURES
+    for paths in ds.spooled_partitions(spool_dir).values():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=500_000):
+                table = pa.Table.from_batches([batch])
+                for key in keys:
+                    partials[key].append(aggregate.tag_partial(table, key))
+    return {k: aggregate.combine(v, ["billing_period", "ProviderName", "tag_value"]) for k, v in partials.items()}
+
+
+def _explain(store, found: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    out = {}
+    for index, anomaly in enumerate(found.to_dict("records")):
+        provider = ds.slug(anomaly["ProviderName"])
+        period = f"{anomaly['day']:%Y-%m}"
+        rows = []
+        try:
+            for table in ds.read_partition(store, provider, period):
+                rows.append(aggregate.explaining_rows(table, anomaly))
+        except Exception as exc:  # the partition of an earlier day may be gone; say so
+            get_run_logger().warning("no rows for anomaly %s: %s", anomaly, exc)
+            continue
+        if rows:
+            import pyarrow as pa
+            merged = pa.concat_tables(rows).sort_by([("EffectiveCost", "descending")]).slice(0, 10)
+            out[index] = merged.to_pandas()
+    return out
