@@ -374,9 +374,11 @@ def pairs_json(table: pa.Table, sources: list[tuple[str, str]], strip: str = "")
     n = table.num_rows
     parts = []
     for name, prefix in sources:
-        if name not in table.column_names or pa.types.is_null(table.column(name).type):
+        if name not in table.column_names:
             continue
         col = table.column(name)
+        if not (pa.types.is_list(col.type) or pa.types.is_map(col.type)):
+            continue  # absent from this export (an all-null placeholder)
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         # Offsets index the underlying values (not the flattened view) even in a sliced array.
         if pa.types.is_map(col.type):
