@@ -327,6 +327,11 @@ def parse_decimal(values):
     if pa.types.is_null(values.type):
         return pa.nulls(len(values), focus.DECIMAL), None
     values = _string(values)
+    try:
+        # Fast path: every value is a plain number (the usual case).
+        return pc.cast(values, focus.DECIMAL, safe=False), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     empty = pc.equal(pc.utf8_length(values), 0)
     values = pc.if_else(empty, pa.scalar(None, values.type), values)
     ok = pc.match_substring_regex(values, _NUMBER)
@@ -336,7 +341,23 @@ def parse_decimal(values):
 
 
 def parse_timestamp(values, formats: tuple[str, ...]):
-    """(UTC timestamps, mask of values present but in none of `formats`)."""
+    """(UTC timestamps, mask of values present but in none of `formats`). Exports repeat the same
+    few thousand hours and days, so each distinct text is parsed once."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        encoded = pc.dictionary_encode(values)
+        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+        if sum(len(c.dictionary) for c in chunks) * 4 < len(values):
+            parsed, bad = [], []
+            for chunk in chunks:
+                p, b = _parse_timestamp_values(chunk.dictionary, formats)
+                parsed.append(p.take(chunk.indices))
+                bad.append(pc.fill_null(b.take(chunk.indices), False) if b is not None else
+                           pa.repeat(pa.scalar(False), len(chunk)))
+            return pa.chunked_array(parsed, focus.TIMESTAMP), pa.chunked_array(bad, pa.bool_())
+    return _parse_timestamp_values(values, formats)
+
+
+def _parse_timestamp_values(values, formats: tuple[str, ...]):
     if pa.types.is_timestamp(values.type):
         if values.type.tz is None:
             values = pc.assume_timezone(values, "UTC")
