@@ -52,7 +52,8 @@ def ingest_source(source: CostSource, spool_dir: str, producer: str, profile: st
 def reconcile_totals(results: list[IngestResult], spool_dir: str) -> pd.DataFrame:
     """Source totals against the spooled FOCUS totals, per provider, account, period, currency."""
     table = reconcile.reconcile(merge_totals([r.control for r in results]),
-                                merge_totals([r.quarantined for r in results]), stored_totals(Path(spool_dir)))
+                                merge_totals([r.quarantined for r in results]), stored_totals(Path(spool_dir)),
+                                merge_totals([r.unreadable for r in results]))
     rows = [{k: (f"{v:f}" if hasattr(v, "as_tuple") else v) for k, v in row.items()} for row in table.to_dict("records")]
     create_table_artifact(rows, key="costs-reconciliation",
                           description="Σ BilledCost per provider, billing account, period and currency against "

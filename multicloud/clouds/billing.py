@@ -64,6 +64,7 @@ class IngestResult:
     rows_quarantined: int = 0
     control: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
     quarantined: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
+    unreadable: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
     quarantine_file: str | None = None
 
 
@@ -102,13 +103,11 @@ def ingest(source: CostSource, spool_dir: Path, producer: str, profile: Profile 
 
 
 def _add_control(result: IngestResult, control: pa.Table) -> None:
+    targets = {"source": result.control, "quarantined": result.quarantined, "unreadable": result.unreadable}
     for row in control.to_pylist():
         key = (row["ProviderName"], row["BillingAccountId"], reconcile.period_label(row["BillingPeriodStart"]),
                row["BillingCurrency"])
-        target = result.quarantined if row["quarantined"] else None
-        result.control.add(key, row["amount_sum"] or Decimal(0), row["amount_count"])
-        if target is not None:
-            target.add(key, row["amount_sum"] or Decimal(0), row["amount_count"])
+        targets[row["part"]].add(key, row["amount_sum"] or Decimal(0), row["amount_count_all"])
 
 
 def stored_totals(spool_dir: Path) -> reconcile.Totals:

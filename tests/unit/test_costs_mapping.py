@@ -158,8 +158,8 @@ def test_azure_billed_cost_is_actual_and_effective_cost_is_amortized():
     ]
     assert result.superseded == 2  # actual usage rows, represented by their amortized twins
     # The control total is the actual-cost export's own total.
-    control = {r["quarantined"]: r["amount_sum"] for r in result.control.to_pylist()}
-    assert control[False] == D("35") == sum(r["BilledCost"] for r in got)
+    control = {r["part"]: r["amount_sum"] for r in result.control.to_pylist()}
+    assert control == {"source": D("35")} and sum(r["BilledCost"] for r in got) == D("35")
     assert focus.validate(result.focus) == []
 
 
@@ -278,9 +278,11 @@ def test_bad_rows_are_quarantined_with_file_line_and_reason_and_counted():
     assert all(q["file"] == "s3://cur/report-1.csv.gz" for q in result.quarantine)
     assert "'abc'" in next(q["reason"] for q in result.quarantine if q["line"] == 3)
     assert json.loads(next(q["row"] for q in result.quarantine if q["line"] == 6))["line_item_line_item_type"] == "Bogus"
-    # Quarantined money whose key parses is counted apart, so the totals still reconcile.
-    control = {r["quarantined"]: r["amount_sum"] for r in result.control.to_pylist()}
-    assert control == {False: D("1"), True: D("7")}
+    # Quarantined money whose key parses is counted apart, so the totals still reconcile; rows
+    # whose money or key cannot be read are counted as unreadable (their amount is unknown).
+    parts = {(r["part"], r["BillingAccountId"]): (r["amount_sum"], r["amount_count_all"]) for r in result.control.to_pylist()}
+    assert parts == {("source", "111111111111"): (D("8"), 3), ("quarantined", "111111111111"): (D("7"), 2),
+                     ("unreadable", "111111111111"): (None, 1), ("unreadable", "(unreadable)"): (None, 1)}
 
 
 def test_a_missing_required_column_names_the_file_and_the_column():
@@ -290,6 +292,16 @@ def test_a_missing_required_column_names_the_file_and_the_column():
     with pytest.raises(MappingError) as err:
         normalize_chunk(AWS_CUR, table(rows), "s3://cur/report-1.csv.gz", 2)
     assert "s3://cur/report-1.csv.gz" in str(err.value) and "'line_item_currency_code'" in str(err.value)
+
+
+def test_unreadable_money_makes_a_total_unproven():
+    key = ("AWS", "111", "2026-10", "USD")
+    source, stored, unreadable = reconcile.Totals.empty(), reconcile.Totals.empty(), reconcile.Totals.empty()
+    source.add(key, D("1"), 1)
+    stored.add(key, D("1"), 1)
+    unreadable.add(key, D("0"), 1)
+    table_ = reconcile.reconcile(source, reconcile.Totals.empty(), stored, unreadable)
+    assert list(table_["status"]) == ["unproven"] and list(table_["unreadable_rows"]) == [1]
 
 
 def test_reconciliation_is_exact_and_flags_a_cent():

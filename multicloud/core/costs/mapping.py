@@ -322,7 +322,10 @@ def parse_decimal(values):
     decimals are cut to 18; floats are read from their shortest exact repr."""
     if pa.types.is_decimal(values.type):
         return pc.cast(values, focus.DECIMAL, safe=False), None
-    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+    if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+        return pc.cast(pc.cast(values, pa.string()), focus.DECIMAL, safe=False), None
+    if pa.types.is_integer(values.type):
         return pc.cast(pc.cast(values, pa.string()), focus.DECIMAL, safe=False), None
     if pa.types.is_null(values.type):
         return pa.nulls(len(values), focus.DECIMAL), None
@@ -372,10 +375,13 @@ def _parse_timestamp_values(values, formats: tuple[str, ...]):
     parsed = []
     for fmt in formats:
         if fmt == "iso":
+            # Zone suffix (UTC only) and fractional seconds off; then the forms ISO 8601 allows.
             ok = pc.fill_null(pc.match_substring_regex(values, _ISO), False)
-            bare = pc.replace_substring_regex(values, r"(Z|[+-]00:?00| UTC)$", "")
+            bare = pc.replace_substring_regex(values, r"(\.\d{1,9})?(Z|[+-]00:?00| UTC)?$", "")
             bare = pc.if_else(ok, bare, pa.scalar(None, values.type))
-            parsed.append(pc.cast(pc.cast(bare, pa.timestamp("us")), focus.TIMESTAMP))
+            for iso_fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+                naive = pc.strptime(bare, format=iso_fmt, unit="us", error_is_null=True)
+                parsed.append(pc.cast(pc.assume_timezone(naive, "UTC"), focus.TIMESTAMP))
         else:
             naive = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
             parsed.append(pc.cast(pc.assume_timezone(naive, "UTC"), focus.TIMESTAMP))
@@ -520,19 +526,52 @@ def _focus_table(spec: SourceSpec, table: pa.Table, file: str, first_line: int) 
     return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)
 
 
+UNREADABLE = "(unreadable)"
+
+
 def _control(spec: SourceSpec, table: pa.Table, good) -> pa.Table:
-    """The source's own billed amount per reconciliation key, for all rows whose key and amount
-    parse, and separately for the quarantined ones among them."""
-    keys = [evaluate(spec.columns[k], table) for k in CONTROL_KEYS]
-    keys = [_as(k, focus.BY_NAME[name].type) for k, name in zip(keys, CONTROL_KEYS)]
+    """Reconciliation inputs of one chunk, per key and `part`:
+
+    - "source": the source's own amount (spec.control) of every row whose key and amount parse;
+    - "quarantined": the BilledCost quarantined rows would have had (rows the source keeps);
+    - "unreadable": rows whose money could not be read (counted; their amount is unknown).
+
+    Quarantined rows whose key does not parse are counted under the key (provider, "(unreadable)",
+    ...): their money cannot be put to an account."""
+    n = table.num_rows
+    keys = [_as(evaluate(spec.columns[k], table), focus.BY_NAME[k].type) for k in CONTROL_KEYS]
     amount = _as(evaluate(spec.control, table), focus.DECIMAL)
-    quarantined = pa.repeat(pa.scalar(False), table.num_rows) if good is None else pc.invert(good)
-    frame = pa.Table.from_arrays(keys + [amount, quarantined], names=list(CONTROL_KEYS) + ["amount", "quarantined"])
-    valid = pc.is_valid(amount)
-    for k in keys:
-        valid = pc.and_(valid, pc.is_valid(k))
-    frame = frame.filter(valid)
-    return frame.group_by(list(CONTROL_KEYS) + ["quarantined"]).aggregate([("amount", "sum"), ("amount", "count")])
+    bad = pa.repeat(pa.scalar(False), n) if good is None else pc.invert(good)
+    key_ok = pc.is_valid(keys[0])
+    for k in keys[1:]:
+        key_ok = pc.and_(key_ok, pc.is_valid(k))
+    kept = condition(spec.keep, table) if spec.keep is not None else pa.repeat(pa.scalar(True), n)
+    billed = _as(evaluate(spec.columns["BilledCost"], table), focus.DECIMAL)
+    parts = []
+
+    def part(name, mask, values, keys_=keys):
+        frame = pa.Table.from_arrays(keys_ + [values], names=list(CONTROL_KEYS) + ["amount"]).filter(mask)
+        if frame.num_rows:
+            grouped = frame.group_by(list(CONTROL_KEYS)).aggregate([("amount", "sum"), ([], "count_all")]).rename_columns(list(CONTROL_KEYS) + ["amount_sum", "amount_count_all"])
+            parts.append(grouped.append_column("part", pa.repeat(pa.scalar(name), grouped.num_rows)))
+
+    part("source", pc.and_(key_ok, pc.is_valid(amount)), amount)
+    if good is not None:
+        bad_kept = pc.and_(bad, kept)
+        part("quarantined", pc.and_(pc.and_(bad_kept, key_ok), pc.is_valid(billed)), billed)
+        lost = pc.or_(pc.and_(bad, pc.is_null(amount)), pc.and_(bad_kept, pc.is_null(billed)))
+        part("unreadable", pc.and_(key_ok, lost), pa.nulls(n, focus.DECIMAL))
+        unkeyed = pc.and_(bad, pc.invert(key_ok))
+        if pc.any(unkeyed).as_py():
+            provider = pa.repeat(pa.scalar(spec.columns["ProviderName"].value), n)
+            anon = [provider, pa.repeat(pa.scalar(UNREADABLE), n), pa.nulls(n, focus.TIMESTAMP),
+                    pa.repeat(pa.scalar(UNREADABLE), n)]
+            part("unreadable", unkeyed, pa.nulls(n, focus.DECIMAL), anon)
+    if not parts:
+        schema = pa.schema([(k, focus.BY_NAME[k].type) for k in CONTROL_KEYS] + [
+            ("amount_sum", focus.DECIMAL), ("amount_count_all", pa.int64()), ("part", pa.string())])
+        return schema.empty_table()
+    return pa.concat_tables(parts, promote_options="permissive")
 
 
 def _quarantine_rows(raw: pa.Table, reasons, bad_any, file: str, first_line: int) -> list[dict]:

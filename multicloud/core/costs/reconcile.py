@@ -41,14 +41,19 @@ class Totals:
 def period_label(value) -> str:
     """A billing period's name, `YYYY-MM`, from its start. Google's periods start at midnight
     Pacific time (07:00 or 08:00 UTC on the 1st), still the same month."""
+    if value is None:
+        return "(unreadable)"
     return f"{value.year:04d}-{value.month:02d}"
 
 
-def reconcile(source: Totals, quarantined: Totals, stored: Totals) -> pd.DataFrame:
+def reconcile(source: Totals, quarantined: Totals, stored: Totals, unreadable: Totals | None = None) -> pd.DataFrame:
     """One row per key: source total, quarantined part, stored FOCUS total, difference
-    (source − quarantined − stored) and status `ok` or `mismatch` (|difference| ≥ half a cent,
-    which rounds to a cent or more)."""
-    keys = sorted(set(source.amounts) | set(stored.amounts) | set(quarantined.amounts), key=lambda k: tuple(map(str, k)))
+    (source − quarantined − stored) and status: `unproven` when rows of that key had money that
+    could not be read (their amount is unknown, so no total can be proven), else `mismatch` when
+    |difference| ≥ half a cent (it rounds to a cent or more), else `ok`."""
+    unreadable = unreadable or Totals.empty()
+    keys = sorted(set(source.amounts) | set(stored.amounts) | set(quarantined.amounts) | set(unreadable.rows),
+                  key=lambda k: tuple(map(str, k)))
     rows = []
     for key in keys:
         src = source.amounts.get(key, Decimal(0))
@@ -58,11 +63,11 @@ def reconcile(source: Totals, quarantined: Totals, stored: Totals) -> pd.DataFra
         rows.append(dict(zip(KEYS, key)) | {
             "source_total": src, "quarantined_total": quar, "focus_total": got, "difference": diff,
             "source_rows": source.rows.get(key, 0), "quarantined_rows": quarantined.rows.get(key, 0),
-            "focus_rows": stored.rows.get(key, 0),
-            "status": "ok" if abs(diff) < HALF_CENT else "mismatch",
+            "focus_rows": stored.rows.get(key, 0), "unreadable_rows": unreadable.rows.get(key, 0),
+            "status": ("unproven" if unreadable.rows.get(key, 0) else "ok" if abs(diff) < HALF_CENT else "mismatch"),
         })
     columns = KEYS + ["source_total", "quarantined_total", "focus_total", "difference", "source_rows",
-                      "quarantined_rows", "focus_rows", "status"]
+                      "quarantined_rows", "focus_rows", "unreadable_rows", "status"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -330,7 +330,8 @@ def _gcp_prepare(table: pa.Table) -> pa.Table:
 def _credit_columns(credits, n: int):
     """(Σ credits.amount per row as exact decimals, first CUD credit id, its type)."""
     credits = credits.combine_chunks() if isinstance(credits, pa.ChunkedArray) else credits
-    if pa.types.is_null(credits.type) or not len(credits):
+    if (pa.types.is_null(credits.type) or not len(credits) or not pa.types.is_list(credits.type)
+            or not pa.types.is_struct(credits.type.value_type)):
         zero = pa.repeat(pa.scalar(0, focus.DECIMAL), n)
         return zero, pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
     parents = pc.list_parent_indices(credits)
@@ -377,8 +378,8 @@ def pairs_json(table: pa.Table, sources: list[tuple[str, str]], strip: str = "")
         if name not in table.column_names:
             continue
         col = table.column(name)
-        if not (pa.types.is_list(col.type) or pa.types.is_map(col.type)):
-            continue  # absent from this export (an all-null placeholder)
+        if not (pa.types.is_map(col.type) or (pa.types.is_list(col.type) and pa.types.is_struct(col.type.value_type))):
+            continue  # absent from this export, or empty in every row of this chunk
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         # Offsets index the underlying values (not the flattened view) even in a sliced array.
         if pa.types.is_map(col.type):
