@@ -36,7 +36,8 @@ def latest_run_files(store: ObjectStore, periods: list[str] | None = None) -> li
         runs.setdefault(meta.key[:match.end()], {}).setdefault(run, []).append(meta)
     chosen = []
     for folder, by_run in sorted(runs.items()):
-        newest = max(by_run.values(), key=lambda metas: max(m.last_modified for m in metas))
+        # Newest run by its files' time; runs written within the same second by name.
+        _, newest = max(by_run.items(), key=lambda item: (max(m.last_modified for m in item[1]), item[0]))
         chosen.extend(sorted(m.key for m in newest))
     return chosen
 
