@@ -11,7 +11,6 @@ from prefect.runtime import flow_run
 
 from multicloud.clouds import dataset as ds
 from multicloud.config import CostsConfig, load_costs_config
-from multicloud.core.costs import reconcile
 from multicloud.core.errors import InvalidInput
 from tasks.costs import build_reports, ingest_source, publish_dataset, reconcile_totals, upload_quarantine
 
@@ -39,17 +38,25 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
         table = reconcile_totals(results, str(spool))
         quarantined = sum(r.rows_quarantined for r in results)
         quarantine_urls = upload_quarantine(config.dataset, results, run, profile) if quarantined else []
-        failed = reconcile.mismatches(table)
-        if len(failed) == 0 and not (config.fail_on_quarantine and quarantined):
+        # Money that appeared or vanished on the way: nothing is published. Money the source itself
+        # holds unreadably (quarantined rows): the readable rows are published, and the run fails.
+        mismatched = table[table["status"] == "mismatch"]
+        unproven = table[table["status"] == "unproven"]
+        if len(mismatched) == 0 and not (config.fail_on_quarantine and quarantined):
             published = publish_dataset(config.dataset, str(spool), run, profile)
         else:
             published = []
-            logger.error("dataset not updated: %s", "reconciliation failed" if len(failed) else "rows were quarantined")
+            logger.error("dataset not updated: %s", "reconciliation failed" if len(mismatched) else "rows were quarantined")
         build_reports(config, results, table, str(spool), run, as_of, profile, quarantine_urls)
-        if len(failed):
+        if len(mismatched):
             keys = ", ".join(f"{r.provider}/{r.billing_account}/{r.billing_period}/{r.currency} "
-                             f"(difference {r.difference:f})" for r in failed.itertuples())
-            raise ReconciliationFailed(f"{len(failed)} total(s) do not match their source: {keys}")
+                             f"(difference {r.difference:f})" for r in mismatched.itertuples())
+            raise ReconciliationFailed(f"{len(mismatched)} total(s) do not match their source: {keys}")
+        if len(unproven):
+            keys = ", ".join(f"{r.provider}/{r.billing_account}/{r.billing_period}/{r.currency} "
+                             f"({r.unreadable_rows} row(s))" for r in unproven.itertuples())
+            raise ReconciliationFailed(f"totals cannot be proven: rows with unreadable money were quarantined "
+                                       f"for {keys}; see {', '.join(quarantine_urls)}")
         if config.fail_on_quarantine and quarantined:
             raise InvalidInput(f"{quarantined} row(s) quarantined: {', '.join(quarantine_urls)}", target="sources")
         return {"run": run, "rows": sum(r.rows_written for r in results), "quarantined": quarantined,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -135,11 +136,20 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     markdown = report.summary_markdown(reconciliation, sources, mtd, movers, found, links, explanations, as_of)
     create_markdown_artifact(markdown, key="costs-summary", description="Cost aggregation summary")
     if len(mtd):
-        create_table_artifact(mtd.to_dict("records"), key="costs-month-to-date")
+        create_table_artifact(_records(mtd), key="costs-month-to-date")
     for key, frame in tag_frames.items():
-        create_table_artifact(frame.head(200).to_dict("records"), key=f"costs-by-tag-{_slug(key)}",
-                              description=f"Cost by tag {key!r} per billing period and provider")
+        create_table_artifact(_records(frame.head(200)), key=f"costs-by-tag-{_slug(key)}",
+                              description=f"Cost by tag {key!r} per billing period and provider (untagged: empty)")
     return markdown
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows for a table artifact: money to the cent as text (the CSV keeps every digit)."""
+    out = []
+    for row in frame.to_dict("records"):
+        out.append({k: (f"{v.quantize(reconcile.CENT)}" if isinstance(v, Decimal) else
+                        None if isinstance(v, float) and v != v else v) for k, v in row.items()})
+    return out
 
 
 def _slug(text: str) -> str:

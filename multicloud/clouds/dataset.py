@@ -143,7 +143,7 @@ def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
 def aggregate_daily(daily: pa.Table | None) -> pa.Table:
     if daily is None:
         return pa.table({})
-    return pa.Table.from_pandas(aggregate.combine([daily], aggregate.DAILY_KEYS), preserve_index=False)
+    return aggregate.combine_table([daily], aggregate.DAILY_KEYS)
 
 
 def _bytes(body: bytes):

@@ -5,6 +5,7 @@ the rows that explain them. Pure: tables in, tables out; `as_of` is passed in.""
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -12,6 +13,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from multicloud.core.costs import focus
 
 DAILY_KEYS = ["day", "ProviderName", "ServiceName", "SubAccountId", "RegionId"]
 MEASURES = ["BilledCost", "EffectiveCost"]
@@ -28,7 +31,8 @@ def daily_partial(table: pa.Table) -> pa.Table:
 
 def tag_value(tags, key: str):
     """The value of tag `key` in FOCUS Tags (compact JSON objects), null where absent."""
-    pattern = '"' + re.escape(key).replace('"', '\\"') + r'":"((?:[^"\\]|\\.)*)"'
+    name = json.dumps(key)[1:-1]  # as the key is written inside the JSON text
+    pattern = r'"' + re.escape(name) + r'":"(?P<value>(?:[^"\\]|\\.)*)"'
     found = pc.extract_regex(tags, pattern)
     return pc.struct_field(found, [0])
 
@@ -43,14 +47,26 @@ def tag_partial(table: pa.Table, key: str) -> pa.Table:
     return keyed.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(keys + MEASURES)
 
 
+def combine_table(partials: list[pa.Table], keys: list[str]) -> pa.Table:
+    """Partials summed into one table (money decimal128(38, 18), keys as strings or days)."""
+    def canonical(table: pa.Table) -> pa.Table:
+        fields = [pa.field(k, pa.date32() if k == "day" else pa.string()) for k in keys]
+        fields += [pa.field(m, focus.DECIMAL) for m in MEASURES]
+        return table.select(keys + MEASURES).cast(pa.schema(fields), safe=False)
+
+    table = pa.concat_tables([canonical(p) for p in partials]) if partials else pa.table({})
+    if not partials:
+        return canonical(pa.table({**{k: pa.array([], pa.string()) for k in keys},
+                                   **{m: pa.array([], focus.DECIMAL) for m in MEASURES}}))
+    total = table.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(keys + MEASURES)
+    return canonical(total).sort_by([(k, "ascending") for k in keys])
+
+
 def combine(partials: list[pa.Table], keys: list[str]) -> pd.DataFrame:
     """Partials summed into one frame, money as exact decimals."""
     if not partials:
         return pd.DataFrame(columns=keys + MEASURES)
-    table = pa.concat_tables(partials)
-    total = table.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(keys + MEASURES)
-    frame = total.to_pandas()
-    return frame.sort_values(keys, na_position="first").reset_index(drop=True)
+    return combine_table(partials, keys).to_pandas()
 
 
 @dataclass(frozen=True)

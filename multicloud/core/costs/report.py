@@ -62,18 +62,24 @@ def summary_markdown(reconciliation: pd.DataFrame, sources: pd.DataFrame, mtd: p
                      movers: pd.DataFrame, anomalies: pd.DataFrame, links: dict[str, str],
                      explanations: dict[int, pd.DataFrame] | None = None, as_of=None) -> str:
     """The run's summary: every number in it can be checked against the tables it names."""
-    ok = (reconciliation["status"] == "ok").all() if len(reconciliation) else True
+    statuses = set(reconciliation["status"]) if len(reconciliation) else {"ok"}
     lines = [f"# Cost aggregation{f' as of {as_of}' if as_of else ''}", ""]
-    lines.append(("**Reconciled**: every total matches its source to the cent." if ok else
-                  "**Reconciliation failed**: the rows marked `mismatch` differ from their source; the "
-                  "dataset was not updated.") + "")
+    if "mismatch" in statuses:
+        lines.append("**Reconciliation failed**: the rows marked `mismatch` differ from their source; the dataset "
+                     "was not updated.")
+    elif "unproven" in statuses:
+        lines.append("**Reconciliation unproven**: rows marked `unproven` have source rows whose money could not be "
+                     "read; they are in the quarantine file. The readable rows were published.")
+    else:
+        lines.append("**Reconciled**: every total matches its source to the cent.")
     lines += ["", "## Reconciliation (exact decimals; difference = source − quarantined − FOCUS)", "",
-              "| provider | billing account | period | currency | source total | quarantined | FOCUS total | difference | status |",
-              "|---|---|---|---|---:|---:|---:|---:|---|"]
+              "| provider | billing account | period | currency | source total | quarantined | FOCUS total | "
+              "difference | unreadable rows | status |",
+              "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
     for row in reconciliation.itertuples():
         lines.append(f"| {row.provider} | {row.billing_account} | {row.billing_period} | {row.currency} | "
                      f"{cents(row.source_total)} | {cents(row.quarantined_total)} | {cents(row.focus_total)} | "
-                     f"{row.difference.normalize():f} | {row.status} |")
+                     f"{row.difference.normalize():f} | {row.unreadable_rows} | {row.status} |")
     lines += ["", "## Sources", "", _table(sources)]
     if len(mtd):
         lines += ["", "## Month to date and forecast to month end (EffectiveCost)", "", _table(mtd)]

@@ -873,8 +873,15 @@ def _write_csv(path: Path, tables, gz: bool = False) -> int:
     return rows
 
 
-def _inject_bad_rows(table: pa.Table, columns: dict[str, str], export: SampleExport, key: str) -> pa.Table:
-    """Spoil one row per (column, bad value), rows 1, 2, 3... of the first chunk of a CSV file."""
+BAD_VALUES = ("cost", "date", "currency")
+
+
+def _inject_bad_rows(table: pa.Table, columns: dict[str, str], export: SampleExport, key: str,
+                     which: bool | tuple[str, ...] = True) -> pa.Table:
+    """Spoil one row per (column, bad value), rows 1, 2, 3... of the first chunk of a CSV file;
+    `which` picks among BAD_VALUES (True: all)."""
+    wanted = BAD_VALUES if which is True else which
+    columns = {c: v for (c, v), name in zip(columns.items(), BAD_VALUES) if name in wanted}
     for i, (column, value) in enumerate(columns.items()):
         row = i + 1
         values = table.column(column).to_pylist()
@@ -885,12 +892,12 @@ def _inject_bad_rows(table: pa.Table, columns: dict[str, str], export: SampleExp
 
 
 def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", period: str = "2026-10",
-                 seed: int = 0, restated: bool = False, bad_rows: bool = False, fmt: str = "parquet",
+                 seed: int = 0, restated: bool = False, bad_rows: bool | tuple[str, ...] = False, fmt: str = "parquet",
                  run: str = "run-1", chunk_rows: int = CHUNK_ROWS) -> SampleExport:
     """Write one export of `kind` (see KINDS) under `directory`/`prefix` in the provider's layout.
     `restated` writes the month as the provider would after a restatement (a new assembly or run
     folder, or appended corrections); `bad_rows` spoils a number, a date and a currency in CSV
-    kinds; `fmt` is parquet, jsonl or csv for gcp-standard/gcp-detailed."""
+    kinds (True), or those of BAD_VALUES named; `fmt` is parquet, jsonl or csv for gcp-standard/gcp-detailed."""
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; expected one of {KINDS}")
     root = Path(directory)
@@ -913,7 +920,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
                 _accumulate(export, table, period)
                 if bad_rows and first:
                     table = _inject_bad_rows(table, {"lineItem/UnblendedCost": "abc", "lineItem/UsageStartDate": "10/32/2026",
-                                                     "lineItem/CurrencyCode": "usd$"}, export, rel(key_path))
+                                                     "lineItem/CurrencyCode": "usd$"}, export, rel(key_path), bad_rows)
                 first = False
                 yield table
         export.rows = _write_csv(key_path, counted(), gz=True)
@@ -959,7 +966,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
                     date = "date" if mca else "Date"
                     currency = "billingCurrency" if mca else "BillingCurrencyCode"
                     actual = _inject_bad_rows(actual, {cost: "12,5", date: "2026-13-45", currency: "EURO"}, export,
-                                              rel(paths["actual"]))
+                                              rel(paths["actual"]), bad_rows)
                 first = False
                 yield actual
         export.rows = _write_csv(paths["actual"], actual_stream())

@@ -1,0 +1,188 @@
+"""The costs flow end to end: exports in the three emulated clouds, a real Prefect server, the
+FOCUS dataset in S3. Reconciliation, partitions, restatements, quarantine, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
+
+from flows.costs import ReconciliationFailed, costs
+from multicloud.clouds import create_bucket, open_store
+from multicloud.clouds import dataset as ds
+from multicloud.config import CostsConfig, CostSource
+from multicloud.core.costs import focus, samples
+from tests.conftest import unique_name
+from tests.integration.test_cost_readers import upload
+
+AS_OF = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="module")
+def buckets(local_profile):
+    names = {"s3": unique_name("costs"), "az": unique_name("costs"), "gs": unique_name("costs")}
+    for scheme, cloud in (("s3", "aws"), ("az", "azure"), ("gs", "gcp")):
+        create_bucket(local_profile.connection_for(cloud), names[scheme])
+    return names
+
+
+def seed(kind: str, scheme: str, bucket: str, tmp: Path, profile, **options) -> tuple[str, samples.SampleExport]:
+    local = tmp / unique_name("e")
+    export = samples.write_export(kind, options.pop("rows", 3_000), local, chunk_rows=1_000, **options)
+    url = f"{scheme}://{bucket}/{unique_name('src')}"
+    upload(local, url, profile)
+    return url, export
+
+
+def source(name: str, kind: str, url: str) -> CostSource:
+    if kind == "azure-cost-details":
+        return CostSource(name=name, kind=kind, url=f"{url}/actual", amortized_url=f"{url}/amortized")
+    return CostSource(name=name, kind=kind, url=url)
+
+
+async def artifact(key: str):
+    async with get_client() as client:
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                            sort=ArtifactSort.CREATED_DESC, limit=1)
+        return found[0] if found else None
+
+
+def partition_rows(store, provider: str, period: str = "2026-10") -> pa.Table:
+    return pa.concat_tables(list(ds.read_partition(store, provider, period)))
+
+
+def test_three_clouds_to_one_reconciled_focus_dataset_with_reports(buckets, local_profile, tmp_path):
+    aws_url, aws = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile)
+    az_url, az = seed("azure-ea", "az", buckets["az"], tmp_path, local_profile)
+    gcp_url, gcp = seed("gcp-standard", "gs", buckets["gs"], tmp_path, local_profile)
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    config = CostsConfig(sources=[source("aws", "aws-cur", aws_url), source("azure", "azure-cost-details", az_url),
+                                  source("gcp", "gcp-billing-export", gcp_url)],
+                         dataset=dataset, tag_keys=["team"])
+    result = costs(config=config, profile="local", as_of=AS_OF)
+    assert sorted(result["partitions"]) == ["aws/2026-10", "azure/2026-10", "gcp/2026-10"]
+    assert result["quarantined"] == 0
+    store = open_store(dataset, profile=local_profile)
+    rows = {p: partition_rows(store, p) for p in ("aws", "azure", "gcp")}
+    assert rows["aws"].num_rows == aws.rows and rows["gcp"].num_rows == gcp.rows
+    for provider, export in (("aws", aws), ("azure", az), ("gcp", gcp)):
+        table = rows[provider]
+        assert focus.validate(table.select([c.name for c in focus.COLUMNS])) == []
+        billed = {}
+        for r in table.group_by(["ProviderName", "BillingAccountId", "BillingCurrency"]).aggregate(
+                [("BilledCost", "sum")]).to_pylist():
+            billed[(r["ProviderName"], r["BillingAccountId"], "2026-10", r["BillingCurrency"])] = r["BilledCost_sum"]
+        assert billed == export.billed  # stored, read back, to the last digit
+
+    reconciliation = asyncio.run(artifact("costs-reconciliation"))
+    recon_rows = json.loads(reconciliation.data)
+    assert len(recon_rows) == 6 and {r["status"] for r in recon_rows} == {"ok"}
+    assert {r["currency"] for r in recon_rows} == {"USD", "EUR"}
+    summary = asyncio.run(artifact("costs-summary")).data
+    assert "**Reconciled**" in summary and "## Anomalies" in summary and "Month to date" in summary
+    links = dict(line[3:].split("](") for line in summary.splitlines() if line.startswith("- ["))
+    reports = open_store(f"{dataset}/reports", profile=local_profile)
+    for name in ("daily-cost-by-provider.png", "top-10-services.png"):
+        key = links[name].rstrip(")").split("/reports/", 1)[1]
+        with reports.open(key) as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    key = links["daily-cost.csv"].rstrip(")").split("/reports/", 1)[1]
+    with reports.open(key) as f:
+        daily = pacsv.read_csv(io.BytesIO(f.read()))
+    total = sum(Decimal(str(v)) for v in daily.column("BilledCost").to_pylist())
+    assert total == sum(aws.billed.values()) + sum(az.billed.values()) + sum(gcp.billed.values())
+    tags = asyncio.run(artifact("costs-by-tag-team"))
+    assert "payments" in tags.data
+
+
+def test_a_restated_month_replaces_its_partition_without_duplicates(buckets, local_profile, tmp_path):
+    local = tmp_path / "cur"
+    samples.write_export("aws-cur", 2_000, local, seed=9)
+    url = f"s3://{buckets['s3']}/{unique_name('src')}"
+    upload(local, url, local_profile)
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    config = CostsConfig(sources=[source("aws", "aws-cur", url)], dataset=dataset)
+    costs(config=config, profile="local", as_of=AS_OF)
+    store = open_store(dataset, profile=local_profile)
+    first = ds.current(store, "aws", "2026-10")
+
+    restated = samples.write_export("aws-cur", 2_500, local, seed=9, restated=True)
+    upload(local, url, local_profile)
+    costs(config=config, profile="local", as_of=AS_OF)
+    second = ds.current(store, "aws", "2026-10")
+    assert second["run"] != first["run"]
+    table = partition_rows(store, "aws")
+    assert table.num_rows == 2_500
+    billed = sum(r["BilledCost_sum"] for r in table.group_by("BillingAccountId").aggregate([("BilledCost", "sum")]).to_pylist())
+    assert billed == sum(restated.billed.values())
+    keys = {m.key for m in store.list("provider=aws/")}
+    assert not any(first["run"] in k for k in keys)  # the replaced run's files are gone
+
+
+def test_money_lost_between_exports_fails_the_run_and_publishes_nothing(buckets, local_profile, tmp_path):
+    local = tmp_path / "az"
+    samples.write_export("azure-mca", 1_000, local, seed=4)
+    # The amortized export disagrees with the actual one on an on-demand row: money appeared.
+    amortized = next(local.rglob("amortized/**/*.csv"))
+    table = pacsv.read_csv(amortized, convert_options=pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in samples.AZURE_MCA_COLUMNS}))
+    costs_ = table.column("costInBillingCurrency").to_pylist()
+    models = table.column("pricingModel").to_pylist()
+    row = models.index("OnDemand")
+    costs_[row] = str(Decimal(costs_[row]) + Decimal("0.25"))
+    table = table.set_column(table.column_names.index("costInBillingCurrency"), "costInBillingCurrency", pa.array(costs_))
+    pacsv.write_csv(table, amortized)
+    url = f"az://{buckets['az']}/{unique_name('src')}"
+    upload(local, url, local_profile)
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    config = CostsConfig(sources=[source("azure", "azure-cost-details", url)], dataset=dataset)
+    with pytest.raises(ReconciliationFailed, match=r"difference -0\.25"):
+        costs(config=config, profile="local", as_of=AS_OF)
+    assert ds.partitions(open_store(dataset, profile=local_profile)) == []
+    recon = json.loads(asyncio.run(artifact("costs-reconciliation")).data)
+    assert "mismatch" in {r["status"] for r in recon}
+    assert "**Reconciliation failed**" in asyncio.run(artifact("costs-summary")).data
+
+
+def test_quarantined_rows_are_counted_uploaded_and_reconciled(buckets, local_profile, tmp_path):
+    url, export = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=1_500, bad_rows=("date",))
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    result = costs(config=CostsConfig(sources=[source("aws", "aws-cur", url)], dataset=dataset), profile="local",
+                   as_of=AS_OF)
+    assert result["quarantined"] == 1 and result["rows"] == 1_499
+    store = open_store(dataset, profile=local_profile)
+    [meta] = list(store.list("quarantine/"))
+    with store.open(meta.key) as f:
+        [entry] = [json.loads(line) for line in f.read().decode().splitlines()]
+    (key, line, column, value), = export.bad_rows
+    assert entry["file"] == key and entry["line"] == line and "line_item_usage_start_date" in entry["reason"]
+    recon = json.loads(asyncio.run(artifact("costs-reconciliation")).data)
+    assert {r["status"] for r in recon} == {"ok"}
+    assert sum(Decimal(r["quarantined_total"]) for r in recon) > 0
+    assert "(quarantine)" in asyncio.run(artifact("costs-summary")).data
+
+
+def test_unreadable_money_publishes_the_readable_rows_and_fails_loudly(buckets, local_profile, tmp_path):
+    url, export = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=1_000, bad_rows=("cost",))
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    with pytest.raises(ReconciliationFailed, match="cannot be proven"):
+        costs(config=CostsConfig(sources=[source("aws", "aws-cur", url)], dataset=dataset), profile="local", as_of=AS_OF)
+    assert partition_rows(open_store(dataset, profile=local_profile), "aws").num_rows == 999
+
+
+def test_bad_config_names_the_field(tmp_path):
+    path = tmp_path / "costs.yaml"
+    path.write_text("sources:\n  - name: a\n    kind: aws-cur\n    url: s3://b/p\n    periods: ['2026-13']\ndataset: s3://d\n")
+    from multicloud.core.errors import InvalidInput
+    with pytest.raises(InvalidInput, match="2026-13"):
+        costs(config_file=str(path))
