@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from multicloud.clouds import open_store
 from multicloud.clouds.dataset import Spool, spooled_partitions
 from multicloud.clouds.tabular import RawChunk
+from multicloud.clouds.transfer import prefetch
 from multicloud.config import CostSource, Profile
 from multicloud.core.costs import reconcile
 from multicloud.core.costs.mapping import CONTROL_KEYS, normalize_chunk
@@ -79,7 +80,8 @@ def ingest(source: CostSource, spool_dir: Path, producer: str, profile: Profile 
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(quarantine_path, "w", encoding="utf-8") as quarantine:
-            for chunk in (chunks if chunks is not None else read_source(source, profile)):
+            # Reading (download, decompress, parse) runs one chunk ahead of mapping and writing.
+            for chunk in prefetch(chunks if chunks is not None else read_source(source, profile), depth=2):
                 if not result.files or result.files[-1] != chunk.file:
                     result.files.append(chunk.file)
                 mapped = normalize_chunk(spec, chunk.table(), chunk.file, chunk.first_line)

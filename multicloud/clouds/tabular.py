@@ -5,7 +5,6 @@ Memory stays at a few chunks whatever the file's size."""
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 import shutil
@@ -25,7 +24,7 @@ from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import ObjectStore
 
 BLOCK_BYTES = 8 << 20
-BATCH_ROWS = 250_000
+BATCH_ROWS = 100_000
 
 
 @dataclass
@@ -97,7 +96,12 @@ class _Replay(io.RawIOBase):
 
 def _csv_chunks(store, key, gzipped, rename) -> Iterator[tuple[pa.Table, int]]:
     with store.open(key) as raw:
-        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        # Arrow's own gzip decoder: about 1.5x Python's, and it runs without the GIL.
+        if gzipped:
+            plain = io.BufferedReader(_Replay(b"", raw), buffer_size=4 << 20)
+            stream = pa.input_stream(pa.PythonFile(plain, mode="r"), compression="gzip")
+        else:
+            stream = raw
         head = b""
         while b"\n" not in head:
             data = stream.read(65536)
@@ -115,20 +119,27 @@ def _csv_chunks(store, key, gzipped, rename) -> Iterator[tuple[pa.Table, int]]:
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         reader = pacsv.open_csv(
-            io.BufferedReader(_Replay(head, stream), buffer_size=1 << 20),
+            io.BufferedReader(_Replay(head, stream), buffer_size=4 << 20),
             read_options=pacsv.ReadOptions(column_names=final, skip_rows=1, block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in final},
                                                  strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
-        line = 2
+        line, pending, rows = 2, [], 0
         try:
+            # The reader's batches are one block (~10k rows) each; per-chunk work is cheaper on
+            # fewer, larger chunks.
             for batch in reader:
                 if batch.num_rows:
-                    yield pa.Table.from_batches([batch]), line
-                    line += batch.num_rows
+                    pending.append(batch)
+                    rows += batch.num_rows
+                if rows >= BATCH_ROWS:
+                    yield pa.Table.from_batches(pending).combine_chunks(), line
+                    line, pending, rows = line + rows, [], 0
         except pa.ArrowInvalid as exc:
-            raise InvalidInput(f"malformed CSV after line {line}: {exc}", target=key) from exc
+            raise InvalidInput(f"malformed CSV after line {line + rows}: {exc}", target=key) from exc
+        if pending:
+            yield pa.Table.from_batches(pending).combine_chunks(), line
 
 
 @contextmanager
