@@ -893,11 +893,12 @@ def _inject_bad_rows(table: pa.Table, columns: dict[str, str], export: SampleExp
 
 def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", period: str = "2026-10",
                  seed: int = 0, restated: bool = False, bad_rows: bool | tuple[str, ...] = False, fmt: str = "parquet",
-                 run: str = "run-1", chunk_rows: int = CHUNK_ROWS) -> SampleExport:
+                 run: str = "run-1", chunk_rows: int = CHUNK_ROWS, compress: bool = True) -> SampleExport:
     """Write one export of `kind` (see KINDS) under `directory`/`prefix` in the provider's layout.
     `restated` writes the month as the provider would after a restatement (a new assembly or run
     folder, or appended corrections); `bad_rows` spoils a number, a date and a currency in CSV
-    kinds (True), or those of BAD_VALUES named; `fmt` is parquet, jsonl or csv for gcp-standard/gcp-detailed."""
+    kinds (True), or those of BAD_VALUES named; `fmt` is parquet, jsonl or csv for gcp-standard/gcp-detailed;
+    `compress=False` writes the CUR as plain CSV (AWS offers both)."""
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; expected one of {KINDS}")
     root = Path(directory)
@@ -911,7 +912,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
     if kind == "aws-cur":
         report = "cur-hourly"
         assembly = f"{'b' if restated else 'a'}{seed:07d}-0000-4000-8000-{tag}00000000"
-        key_path = root / f"{prefix}{report}/{folder}/{assembly}/{report}-1.csv.gz"
+        key_path = root / f"{prefix}{report}/{folder}/{assembly}/{report}-1.csv{'.gz' if compress else ''}"
         tables = aws_cur_tables(rows, period, seed, restated, chunk_rows)
 
         def counted():
@@ -923,7 +924,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
                                                      "lineItem/CurrencyCode": "usd$"}, export, rel(key_path), bad_rows)
                 first = False
                 yield table
-        export.rows = _write_csv(key_path, counted(), gz=True)
+        export.rows = _write_csv(key_path, counted(), gz=compress)
         export.keys.append(rel(key_path))
         _manifest(root, f"{prefix}{report}/{folder}/{report}-Manifest.json", report, period, assembly, export.keys,
                   "text/csv", export)

@@ -1,0 +1,164 @@
+"""Cost aggregation speed and memory: generated exports of all three providers (1M and 10M rows by
+default) read, mapped to FOCUS, reconciled, published and aggregated, each size in a fresh process
+(so peak RSS is that run's own); and, on one shared AWS CUR CSV, the same pipeline side by side
+with the FinOps Foundation's focus-converter 1.0.0 in its own virtual environment.
+
+    python bench/costs.py [--rows 1000000 10000000] [--peer-rows 1000000] [--data DIR]
+
+Last line: `costs: rows=N seconds=S peak_rss_mib=M vs_focus_converter_ratio=R`, N the largest
+size, R = our seconds ÷ focus-converter's seconds on the shared input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from benchlib import peak_rss_mib  # noqa: E402
+
+GENERATOR_VERSION = "1"
+
+
+def generate(directory: Path, rows: int, mixed: bool) -> list[dict]:
+    """Exports for one run (reused when already there), and the sources that read them."""
+    from multicloud.core.costs import samples
+
+    stamp = directory / ".complete"
+    want = json.dumps({"rows": rows, "mixed": mixed, "version": GENERATOR_VERSION})
+    parts = samples.mixed(rows) if mixed else [("aws-cur", rows)]
+    if not (stamp.exists() and stamp.read_text() == want):
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        started = time.perf_counter()
+        for n, (kind, count) in enumerate(parts):
+            samples.write_export(kind, count, directory, prefix=f"{kind}/", seed=n,
+                                 compress=mixed)  # the shared input is plain CSV: the peer reads no gzip
+        stamp.write_text(want)
+        print(f"  generated {rows:,} rows in {time.perf_counter() - started:.0f}s under {directory}", flush=True)
+    sources = []
+    for kind, _ in parts:
+        if kind == "azure-ea":
+            sources.append({"name": kind, "kind": "azure-cost-details", "url": f"file://{directory}/{kind}/actual",
+                            "amortized_url": f"file://{directory}/{kind}/amortized"})
+        else:
+            sources.append({"name": kind, "kind": {"aws-cur": "aws-cur", "gcp-standard": "gcp-billing-export"}[kind],
+                            "url": f"file://{directory}/{kind}"})
+    return sources
+
+
+def run_ours(sources: list[dict], work: Path) -> dict:
+    """The costs flow's work without the orchestrator: ingest every source (one thread each),
+    reconcile, publish the partitions, and build the daily, tag, month-to-date, movers and anomaly
+    views. Returns seconds and this process's peak RSS."""
+    from multicloud.clouds import dataset as ds
+    from multicloud.clouds import open_store
+    from multicloud.clouds.billing import ingest, merge_totals, stored_totals
+    from multicloud.config import CostSource
+    from multicloud.core.costs import aggregate, reconcile
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    configs = [CostSource(**s) for s in sources]
+    spool = work / "spool"
+    spool.mkdir(parents=True)
+    (work / "dataset").mkdir()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(configs)) as pool:
+        results = list(pool.map(lambda item: ingest(item[1], spool, str(item[0])), enumerate(configs)))
+    table = reconcile.reconcile(merge_totals([r.control for r in results]), merge_totals([r.quarantined for r in results]),
+                                stored_totals(spool), merge_totals([r.unreadable for r in results]))
+    store = open_store(f"file://{work / 'dataset'}")
+    ds.publish(store, spool, "bench")
+    partials = [ds.read_daily(store, p, m) for p, m in ds.partitions(store)]
+    daily = aggregate.combine(partials, aggregate.DAILY_KEYS)
+    tags = []
+    for paths in ds.spooled_partitions(spool).values():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(columns=["BillingPeriodStart", "ProviderName", "Tags",
+                                                                    *aggregate.MEASURES], batch_size=500_000):
+                tags.append(aggregate.tag_partial(pa.Table.from_batches([batch]), "team"))
+    by_team = aggregate.combine(tags, ["billing_period", "ProviderName", "tag_value"])
+    as_of = date(2026, 10, 31)
+    aggregate.month_to_date(daily, as_of)
+    aggregate.top_movers(daily, as_of)
+    anomalies = aggregate.anomalies(daily)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib(), "rows": sum(r.rows_written for r in results),
+            "read": sum(r.rows_read for r in results), "statuses": sorted(set(table["status"])),
+            "daily_rows": len(daily), "tag_rows": len(by_team), "anomalies": len(anomalies)}
+
+
+def measure_ours(sources: list[dict]) -> dict:
+    """`run_ours` in a fresh interpreter, so the peak RSS is this run's alone."""
+    work = Path(tempfile.mkdtemp(prefix="bench-costs-"))
+    try:
+        out = subprocess.run([sys.executable, __file__, "--ours", json.dumps(sources), str(work)],
+                             capture_output=True, text=True, cwd=REPO)
+        if out.returncode != 0:
+            raise SystemExit(f"our pipeline failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--peer-rows", type=int, default=1_000_000,
+                        help="rows of the shared AWS CUR CSV (focus-converter holds a CSV in memory: ~3 GB per 1M rows)")
+    parser.add_argument("--data", type=Path, default=REPO / ".local" / "bench-costs")
+    parser.add_argument("--ours", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ours:
+        print(json.dumps(run_ours(json.loads(args.ours[0]), Path(args.ours[1]))))
+        return
+
+    import focus_peer
+
+    print("focus-converter venv:", focus_peer.ensure_venv(), flush=True)
+    shared = args.data / f"shared-cur-{args.peer_rows}"
+    sources = generate(shared, args.peer_rows, mixed=False)
+    csv_file = next(shared.rglob("*.csv"))
+    ours = measure_ours(sources)
+    peer_out = Path(tempfile.mkdtemp(prefix="bench-focus-converter-"))
+    try:
+        peer = focus_peer.run_focus_converter_measured(csv_file, peer_out)
+        peer_rows = focus_peer.count_output_rows(peer_out)
+    finally:
+        shutil.rmtree(peer_out, ignore_errors=True)
+    ratio = ours["seconds"] / peer["seconds"]
+    print(f"shared AWS CUR CSV, {args.peer_rows:,} rows ({csv_file.stat().st_size / 2**20:.0f} MiB):")
+    print(f"  ours            {ours['seconds']:7.2f}s  peak RSS {ours['peak_rss_mib']:7.0f} MiB  "
+          f"{ours['rows']:,} FOCUS rows, reconciliation {ours['statuses']}")
+    print(f"  focus-converter {peer['seconds']:7.2f}s  peak RSS {peer['peak_tree_rss_mib'] or 0:7.0f} MiB  "
+          f"{peer_rows:,} rows (process tree)")
+    print(f"  ratio (ours / focus-converter) = {ratio:.2f}", flush=True)
+
+    last = None
+    for rows in args.rows:
+        sources = generate(args.data / f"mixed-{rows}", rows, mixed=True)
+        result = measure_ours(sources)
+        print(f"mixed {rows:,} rows (AWS CUR csv.gz 40%, Azure EA actual+amortized csv 30%, GCP export parquet 30%): "
+              f"{result['seconds']:.1f}s, peak RSS {result['peak_rss_mib']:.0f} MiB, {result['rows']:,} FOCUS rows "
+              f"from {result['read']:,} read, reconciliation {result['statuses']}, "
+              f"{result['rows'] / result['seconds']:,.0f} rows/s", flush=True)
+        last = (rows, result)
+    rows, result = last
+    print(f"costs: rows={rows} seconds={result['seconds']:.1f} peak_rss_mib={result['peak_rss_mib']:.0f} "
+          f"vs_focus_converter_ratio={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
