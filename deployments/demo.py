@@ -1,5 +1,6 @@
 """`make demo`: local clouds, a local Prefect server (SQLite), a process work pool with one
-worker, every deployment of prefect.yaml, a little seeded data, then the inventory run.
+worker, every deployment of prefect.yaml, a little seeded data, then the inventory, replication,
+costs and failover runs.
 
     python -m deployments.demo up | down
 """
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from deployments import cloudstack
 from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server
@@ -74,17 +75,71 @@ def seed_replication_source(count: int = 300) -> None:
                         cache_control="max-age=3600", metadata={"pipeline": "demo"})
 
 
+COSTS_STATE = STATE / "costs"
+
+
+def seed_costs(rows: int = 20_000) -> date:
+    """Billing exports where each provider writes them: an AWS CUR in S3, Azure actual and
+    amortized cost details in Blob, Google's billing export extracts in GCS; last month in full
+    and this month through yesterday, with one day of unusual EC2 spend. Returns yesterday."""
+    import tempfile
+    from datetime import timedelta
+    from pathlib import Path
+
+    from multicloud.core.costs import samples
+
+    profile = cloudstack.local_profile()
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    this_month = f"{yesterday:%Y-%m}"
+    last_month = f"{yesterday.replace(day=1) - timedelta(days=1):%Y-%m}"
+    spike = (f"{yesterday - timedelta(days=1)}", 8.0) if yesterday.day > 3 else None
+    buckets = {"aws": ("s3", "demo-billing-aws", "cur"), "azure": ("az", "demo-billing-azure", ""),
+               "gcp": ("gs", "demo-billing-gcp", "export")}
+    for cloud, (_, bucket, _) in buckets.items():
+        create_bucket(profile.connection_for(cloud), bucket)
+    create_bucket(profile.connection_for("aws"), "demo-focus")
+    with tempfile.TemporaryDirectory() as tmp:
+        for month, through in ((last_month, None), (this_month, f"{yesterday + timedelta(days=1)}")):
+            for n, (kind, cloud) in enumerate((("aws-cur", "aws"), ("azure-ea", "azure"), ("gcp-standard", "gcp"))):
+                samples.write_export(kind, rows, Path(tmp) / cloud, period=month, seed=n, through=through,
+                                     spike=spike if kind == "aws-cur" and month == this_month else None)
+        for cloud, (scheme, bucket, prefix) in buckets.items():
+            store = open_store(f"{scheme}://{bucket}/{prefix}".rstrip("/"), profile=profile)
+            root = Path(tmp) / cloud
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                with open(path, "rb") as f:
+                    store.write(path.relative_to(root).as_posix(), f, size=path.stat().st_size)
+    print(f"billing exports: {last_month} and {this_month} through {yesterday}, {rows:,} rows a month per cloud")
+    return yesterday
+
+
+def save_cost_charts() -> None:
+    """The latest run's charts and CSV from the reports store to .local/demo/costs/, to open."""
+    profile = cloudstack.local_profile()
+    store = open_store("s3://demo-focus/reports", profile=profile)
+    keys = sorted(m.key for m in store.list())
+    if not keys:
+        return
+    run = keys[-1].split("/", 1)[0]
+    COSTS_STATE.mkdir(parents=True, exist_ok=True)
+    for key in (k for k in keys if k.startswith(run + "/")):
+        target = COSTS_STATE / key.split("/", 1)[1]
+        with store.open(key) as src:
+            target.write_bytes(src.read())
+        print("  saved", target)
+
+
 def run(cmd: list[str]) -> None:
     env = {**os.environ, **prefect_env()}
     subprocess.run(cmd, check=True, env=env, cwd=REPO_ROOT)
 
 
-async def run_and_report(deployment: str) -> None:
+async def run_and_report(deployment: str, parameters: dict | None = None) -> None:
     """Run a deployment, wait for it, print its artifacts and the UI address of the run."""
     from prefect.deployments import run_deployment
 
     started = time.monotonic()
-    flow_run = await run_deployment(deployment, timeout=600, poll_interval=2)
+    flow_run = await run_deployment(deployment, parameters=parameters or {}, timeout=600, poll_interval=2)
     print(f"\n== {deployment}: run {flow_run.name} {flow_run.state.name} in {time.monotonic() - started:.0f}s")
     await show_artifacts(flow_run)
     if not flow_run.state.is_completed():
@@ -223,6 +278,10 @@ def up() -> None:
     # Replication S3 -> Azure + GCS, then again: the second run copies nothing.
     asyncio.run(run_and_report("replicate/demo-to-azure-and-gcs"))
     asyncio.run(run_and_report("replicate/demo-to-azure-and-gcs"))
+    # Costs: three providers' exports -> one FOCUS dataset, reconciled to the cent, charts and CSV.
+    yesterday = seed_costs()
+    asyncio.run(run_and_report("costs/daily-costs", {"as_of": str(yesterday)}))
+    save_cost_charts()
     # Failover: an Alertmanager alert -> receiver -> Prefect event -> automation -> failover run (auto mode).
     prepare_failover()
     print("alert receiver:", "started" if receiver().ensure() else "already running", f"http://{HOST}:{ALERT_PORT}")

@@ -185,7 +185,17 @@ class SampleExport:
 # --------------------------------------------------------------------------------------------
 # AWS
 
-def _aws_chunk(rng, n: int, period: str, restated: bool) -> dict:
+def usage_end(period: str, through: str | None) -> datetime:
+    """End of the usage window: the period's end, or the day `through` (YYYY-MM-DD, exclusive),
+    for an export of a month still in progress."""
+    _, end = period_bounds(period)
+    if through is None:
+        return end
+    return min(end, datetime.fromisoformat(through).replace(tzinfo=UTC))
+
+
+def _aws_chunk(rng, n: int, period: str, restated: bool, through: str | None = None,
+               spike: tuple[str, float] | None = None) -> dict:
     """Columns (numpy / arrow) of n CUR rows, SP-covered usage followed by its negation."""
     start, end = period_bounds(period)
     kinds = np.array(["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "Tax", "Credit", "Refund", "Fee"])
@@ -200,11 +210,14 @@ def _aws_chunk(rng, n: int, period: str, restated: bool) -> dict:
     account = rng.integers(0, len(AWS_ACCOUNTS), n_base)
     service = rng.integers(0, len(AWS_SERVICES), n_base)
     region = rng.integers(0, len(AWS_REGIONS), n_base)
-    usage_start = hours(rng, n_base, start, end)
+    usage_start = hours(rng, n_base, start, usage_end(period, through))
     amount = np.round(rng.gamma(2.0, 3.0, n_base), 6)
     od = cost_units(rng, n_base)
     if restated:
         od = od + od // 20  # a 5% restatement
+    if spike is not None:  # one day on which EC2 costs `factor` times as much: an anomaly to find
+        hit = (usage_start.astype("datetime64[D]") == np.datetime64(spike[0])) & (service == 0)
+        od = np.where(hit, (od * spike[1]).astype(np.int64), od)
     unblended = od.copy()
     names = kinds[kind]
     unblended[kind == 1] = 0                                   # RI-covered usage is billed by the RIFee
@@ -376,7 +389,8 @@ def _units(values) -> np.ndarray:
 
 
 def aws_cur_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bool = False,
-                   chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
+                   chunk_rows: int = CHUNK_ROWS, through: str | None = None,
+                   spike: tuple[str, float] | None = None) -> Iterator[pa.Table]:
     """Legacy CUR rows (CSV column names, all text), chunk by chunk; the last chunk ends with
     the period's Savings Plan and RI fee rows."""
     rng = np.random.default_rng(seed)
@@ -385,7 +399,7 @@ def aws_cur_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: 
     left, serial = max(rows - 2 * len(AWS_PAYERS), 1), 0
     while left > 0:
         n = min(chunk_rows, left)
-        cols = _aws_chunk(rng, n, period, restated)
+        cols = _aws_chunk(rng, n, period, restated, through, spike)
         for payer in range(len(AWS_PAYERS)):
             mine = cols["payer"] == payer
             sp_used[payer] = sp_used.get(payer, 0) + int(cols["sp_eff"][mine].sum())
@@ -516,7 +530,7 @@ def _azure_tags(mca: bool) -> np.ndarray:
 
 
 def azure_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bool = False, mca: bool = False,
-                 chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pa.Table, pa.Table]]:
+                 chunk_rows: int = CHUNK_ROWS, through: str | None = None) -> Iterator[tuple[pa.Table, pa.Table]]:
     """(actual, amortized) cost-details chunks of one month. Usage rows appear in both, identical
     except commitment-covered usage (0 in actual, amortized cost in amortized); the last chunk
     adds each commitment's purchase (actual only) and unused part (amortized only), sized so both
@@ -539,7 +553,7 @@ def azure_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bo
         charge = np.full(n, "Usage", dtype=object)
         market = (rng.random(n) < 0.01) & (model == 0)
         charge[market] = "Purchase"
-        day = hours(rng, n, start, end).astype("datetime64[D]")
+        day = hours(rng, n, start, usage_end(period, through)).astype("datetime64[D]")
         base = _azure_columns(rng, n, acct, model, charge, day, period, mca)
         actual_cost = np.where(np.isin(model, (1, 2)), 0, cost)
         yield _azure_pair(base, actual_cost, cost, acct, mca)
@@ -667,11 +681,12 @@ _CREDIT = pa.struct([("name", pa.string()), ("amount", pa.float64()), ("full_nam
 
 
 def gcp_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bool = False, detailed: bool = False,
-               chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
+               chunk_rows: int = CHUNK_ROWS, through: str | None = None) -> Iterator[pa.Table]:
     """Billing export rows, nested as BigQuery holds them. A restatement appends corrections
     (rows with a later export_time), as Google does."""
     rng = np.random.default_rng(seed + 13)
-    start, end = period_bounds(period)
+    start, _ = period_bounds(period)
+    end = usage_end(period, through)
     # Google's months are Pacific time: usage of the invoice month runs 07:00/08:00 UTC to the next.
     left = rows
     while left > 0:
@@ -893,12 +908,15 @@ def _inject_bad_rows(table: pa.Table, columns: dict[str, str], export: SampleExp
 
 def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", period: str = "2026-10",
                  seed: int = 0, restated: bool = False, bad_rows: bool | tuple[str, ...] = False, fmt: str = "parquet",
-                 run: str = "run-1", chunk_rows: int = CHUNK_ROWS, compress: bool = True) -> SampleExport:
+                 run: str = "run-1", chunk_rows: int = CHUNK_ROWS, compress: bool = True, through: str | None = None,
+                 spike: tuple[str, float] | None = None) -> SampleExport:
     """Write one export of `kind` (see KINDS) under `directory`/`prefix` in the provider's layout.
     `restated` writes the month as the provider would after a restatement (a new assembly or run
     folder, or appended corrections); `bad_rows` spoils a number, a date and a currency in CSV
     kinds (True), or those of BAD_VALUES named; `fmt` is parquet, jsonl or csv for gcp-standard/gcp-detailed;
-    `compress=False` writes the CUR as plain CSV (AWS offers both)."""
+    `compress=False` writes the CUR as plain CSV (AWS offers both); `through` (YYYY-MM-DD) ends usage
+    that day, as in a month still in progress; `spike` (day, factor) makes one day of AWS EC2 cost
+    `factor` times as much."""
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; expected one of {KINDS}")
     root = Path(directory)
@@ -913,7 +931,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
         report = "cur-hourly"
         assembly = f"{'b' if restated else 'a'}{seed:07d}-0000-4000-8000-{tag}00000000"
         key_path = root / f"{prefix}{report}/{folder}/{assembly}/{report}-1.csv{'.gz' if compress else ''}"
-        tables = aws_cur_tables(rows, period, seed, restated, chunk_rows)
+        tables = aws_cur_tables(rows, period, seed, restated, chunk_rows, through, spike)
 
         def counted():
             first = True
@@ -936,7 +954,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
             key_path = root / f"{prefix}{report}/data/BILLING_PERIOD={period}/{report}-00001.snappy.parquet"
         key_path.parent.mkdir(parents=True, exist_ok=True)
         writer = None
-        for table in aws_cur_tables(rows, period, seed, restated, chunk_rows):
+        for table in aws_cur_tables(rows, period, seed, restated, chunk_rows, through, spike):
             _accumulate(export, table, period)
             typed = _snake_typed(table) if kind == "aws-cur-parquet" else _cur2(table)
             typed = typed.replace_schema_metadata(None)
@@ -951,7 +969,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
     elif kind in ("azure-ea", "azure-mca"):
         mca = kind == "azure-mca"
         paths = {d: root / f"{prefix}{d}/costs-{d}/{folder}/{run}/part_0_0001.csv" for d in ("actual", "amortized")}
-        pairs = azure_tables(rows, period, seed, restated, mca, chunk_rows)
+        pairs = azure_tables(rows, period, seed, restated, mca, chunk_rows, through)
         actual_chunks, amortized_chunks = [], []
         # Two files from one stream: spool the amortized side to disk chunk by chunk.
         spool = paths["amortized"].with_suffix(".parts")
@@ -980,7 +998,7 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
         detailed = kind == "gcp-detailed"
         key_path = root / f"{prefix}billing-export/{period}/{'corrections' if restated else 'part'}-000000000000.{fmt}"
         key_path.parent.mkdir(parents=True, exist_ok=True)
-        tables = gcp_tables(rows, period, seed, restated, detailed, chunk_rows)
+        tables = gcp_tables(rows, period, seed, restated, detailed, chunk_rows, through)
         if fmt == "parquet":
             writer = None
             for table in tables:
