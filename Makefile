@@ -36,6 +36,7 @@ cloud-down:
 bench: install
 	$(PY) bench/storage.py
 	$(PY) bench/replication.py
+	$(PY) bench/costs.py
 
 clean: demo-down
 	rm -rf .local
