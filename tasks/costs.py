@@ -55,7 +55,9 @@ def reconcile_totals(results: list[IngestResult], spool_dir: str) -> pd.DataFram
     table = reconcile.reconcile(merge_totals([r.control for r in results]),
                                 merge_totals([r.quarantined for r in results]), stored_totals(Path(spool_dir)),
                                 merge_totals([r.unreadable for r in results]))
-    rows = [{k: (f"{v:f}" if hasattr(v, "as_tuple") else v) for k, v in row.items()} for row in table.to_dict("records")]
+    # Totals to the cent for reading; the difference exact, as computed.
+    rows = [{k: (f"{v.normalize():f}" if k == "difference" else f"{v.quantize(reconcile.CENT)}")
+             if isinstance(v, Decimal) else v for k, v in row.items()} for row in table.to_dict("records")]
     create_table_artifact(rows, key="costs-reconciliation",
                           description="Σ BilledCost per provider, billing account, period and currency against "
                           "the source's own total (exact decimals)")
@@ -111,7 +113,9 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     mtd = aggregate.month_to_date(daily, as_of, trailing_days=config.trailing_days)
     movers = aggregate.top_movers(daily, as_of) if len(daily) else pd.DataFrame()
     found = aggregate.anomalies(daily, config.anomaly_factor, config.trailing_days, min_cost=config.min_anomaly_cost)
-    found = found[found["day"] >= as_of.replace(day=1) - timedelta(days=config.trailing_days)] if len(found) else found
+    if len(found):  # this month's (and the days just before), up to as_of
+        found = found[(found["day"] >= as_of.replace(day=1) - timedelta(days=config.trailing_days))
+                      & (found["day"] <= as_of)].head(20).reset_index(drop=True)
     explanations = _explain(dataset, found.head(5))
     links = {}
     stamp = f"{run}"

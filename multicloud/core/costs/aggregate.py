@@ -122,9 +122,10 @@ def anomalies(daily: pd.DataFrame, factor: float = 2.0, trailing_days: int = 7, 
               min_cost: float = 1.0, measure: str = "EffectiveCost",
               keys: tuple[str, ...] = ("ProviderName", "ServiceName", "SubAccountId")) -> pd.DataFrame:
     """Days whose cost is more than `factor` × the mean of the `trailing_days` days before it,
-    per (provider, service, sub-account), with at least `min_history` earlier days and a day cost
-    of at least `min_cost` (so a cent becoming three cents is not an alert)."""
-    columns = ["day", *keys, "cost", "trailing_mean", "ratio"]
+    per (provider, service, sub-account), with at least `min_history` earlier days with a cost,
+    and an excess over that mean of at least `min_cost` (so a cent becoming three cents is not
+    an alert). Largest excess first."""
+    columns = ["day", *keys, "cost", "trailing_mean", "excess", "ratio"]
     if daily.empty:
         return pd.DataFrame(columns=columns)
     frame = daily.copy()
@@ -134,13 +135,17 @@ def anomalies(daily: pd.DataFrame, factor: float = 2.0, trailing_days: int = 7, 
     found = []
     for group, part in series.groupby(list(keys), dropna=False):
         part = part.set_index("day")[measure].asfreq("D", fill_value=0.0)
-        history = part.shift(1).rolling(trailing_days, min_periods=min_history).mean()
-        hits = part[(history > 0) & (part > factor * history) & (part >= min_cost)]
+        earlier = part.shift(1)
+        history = earlier.rolling(trailing_days, min_periods=1).mean()
+        days_with_cost = (earlier > 0).astype(float).rolling(trailing_days, min_periods=1).sum()
+        hits = part[(days_with_cost >= min_history) & (history > 0) & (part > factor * history)
+                    & (part - history >= min_cost)]
         for day, cost in hits.items():
             mean = history[day]
             found.append({"day": day.date(), **dict(zip(keys, group)), "cost": round(cost, 2),
-                          "trailing_mean": round(mean, 2), "ratio": round(cost / mean, 2)})
-    return pd.DataFrame(found, columns=columns).sort_values(["ratio"], ascending=False).reset_index(drop=True)
+                          "trailing_mean": round(mean, 2), "excess": round(cost - mean, 2),
+                          "ratio": round(cost / mean, 2)})
+    return pd.DataFrame(found, columns=columns).sort_values(["excess"], ascending=False).reset_index(drop=True)
 
 
 def explaining_rows(table: pa.Table, anomaly: dict, limit: int = 10, measure: str = "EffectiveCost",

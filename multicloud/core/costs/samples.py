@@ -185,6 +185,11 @@ class SampleExport:
 # --------------------------------------------------------------------------------------------
 # AWS
 
+def _month_seed(period: str) -> int:
+    """Each month its own numbers, for one seed."""
+    return int(period.replace("-", ""))
+
+
 def usage_end(period: str, through: str | None) -> datetime:
     """End of the usage window: the period's end, or the day `through` (YYYY-MM-DD, exclusive),
     for an export of a month still in progress."""
@@ -393,7 +398,7 @@ def aws_cur_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: 
                    spike: tuple[str, float] | None = None) -> Iterator[pa.Table]:
     """Legacy CUR rows (CSV column names, all text), chunk by chunk; the last chunk ends with
     the period's Savings Plan and RI fee rows."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, _month_seed(period)])
     sp_used: dict[int, int] = {}
     ri_eff: dict[int, int] = {}
     left, serial = max(rows - 2 * len(AWS_PAYERS), 1), 0
@@ -535,7 +540,7 @@ def azure_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bo
     except commitment-covered usage (0 in actual, amortized cost in amortized); the last chunk
     adds each commitment's purchase (actual only) and unused part (amortized only), sized so both
     files total the same."""
-    rng = np.random.default_rng(seed + 7)
+    rng = np.random.default_rng([seed + 7, _month_seed(period)])
     start, end = period_bounds(period)
     used: dict[tuple[int, int], int] = {}
     left = max(rows - 2 * len(AZ_ACCOUNTS) * len(_BENEFITS), 1)
@@ -684,7 +689,7 @@ def gcp_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bool
                chunk_rows: int = CHUNK_ROWS, through: str | None = None) -> Iterator[pa.Table]:
     """Billing export rows, nested as BigQuery holds them. A restatement appends corrections
     (rows with a later export_time), as Google does."""
-    rng = np.random.default_rng(seed + 13)
+    rng = np.random.default_rng([seed + 13, _month_seed(period)])
     start, _ = period_bounds(period)
     end = usage_end(period, through)
     # Google's months are Pacific time: usage of the invoice month runs 07:00/08:00 UTC to the next.
@@ -800,7 +805,7 @@ _FOCUS_ACCOUNTS = {"AWS": [("111122223333", "Example Corp", "USD")], "Microsoft"
 def focus_tables(provider: str, rows: int, period: str = "2026-10", seed: int = 0, restated: bool = False,
                  chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
     """Rows of a provider's native FOCUS 1.2 export (typed as Parquet holds them)."""
-    rng = np.random.default_rng(seed + 29)
+    rng = np.random.default_rng([seed + 29, _month_seed(period)])
     start, end = period_bounds(period)
     left = rows
     while left > 0:
