@@ -17,8 +17,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.integration.localserver import LocalServer, Recorded
 
 _PROFILE_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.network/"
@@ -30,15 +32,6 @@ _ENDPOINT_TYPES = {"externalendpoints": "externalEndpoints", "azureendpoints": "
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: dict | None
-    authorization: str | None
-
-
-@dataclass
 class _Profile:
     sub: str
     rg: str
@@ -47,7 +40,9 @@ class _Profile:
     endpoints: dict[str, dict] = field(default_factory=dict)  # lower(name) -> endpoint JSON
 
 
-class FakeArm:
+class FakeArm(LocalServer):
+    name = "fake-arm"
+
     """In-memory Traffic Manager profiles behind an HTTP server. Use as a context manager or
     call start()/stop(). `fail_next(n, status)` makes the next n requests answer `status`;
     `delay_next(n, seconds)` makes the next n requests wait that long before answering."""
@@ -59,7 +54,7 @@ class FakeArm:
         self._lock = threading.Lock()
         self._failures: list[int] = []
         self._delays: list[float] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -234,27 +229,6 @@ class FakeArm:
         return Handler
 
     # ---- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> "FakeArm":
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-arm", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
-
-    def __enter__(self) -> "FakeArm":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _error(code: str, message: str) -> dict:

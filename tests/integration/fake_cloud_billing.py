@@ -19,8 +19,10 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.integration.localserver import LocalServer
 
 #: USD -> currency rates the fake converts prices with.
 RATES = {"USD": Decimal(1), "EUR": Decimal("0.9"), "JPY": Decimal("150")}
@@ -74,7 +76,9 @@ def sku(service_id: str, service_name: str, sku_id: str, description: str, tiers
     }
 
 
-class FakeCloudBilling:
+class FakeCloudBilling(LocalServer):
+    name = "fake-cloud-billing"
+
     """Services and their SKUs behind an HTTP server; `with FakeCloudBilling(port) as api:`."""
 
     def __init__(self, port: int, host: str = "127.0.0.1", page_size: int = 5000):
@@ -85,7 +89,7 @@ class FakeCloudBilling:
         self._tokens: dict[str, tuple[str, int]] = {}  # page token -> (listing path, offset)
         self._faults: list[int] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -179,27 +183,6 @@ class FakeCloudBilling:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         return Handler
-
-    def start(self) -> "FakeCloudBilling":
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-cloud-billing", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
-
-    def __enter__(self) -> "FakeCloudBilling":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _converted(sku_json: dict, currency: str) -> dict:

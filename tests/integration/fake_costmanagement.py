@@ -24,8 +24,10 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.integration.localserver import LocalServer, Recorded
 
 _QUERY_PATH = re.compile(r"^/(?P<scope>.+?)/providers/microsoft\.costmanagement/query/?$", re.IGNORECASE)
 DIMENSIONS = ("SubscriptionId", "SubscriptionName", "ResourceGroupName", "ResourceLocation", "ServiceName",
@@ -40,21 +42,14 @@ _ERRORS = {
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: dict | None
-    authorization: str | None
-
-
-@dataclass
 class _Fault:
     status: int
     retry_after: int | None
 
 
-class FakeCostManagement:
+class FakeCostManagement(LocalServer):
+    name = "fake-costmanagement"
+
     """Cost records behind an HTTP server; `with FakeCostManagement(port) as fake:` starts and stops it.
 
     `add_costs(scope, records)`: each record is a dict with `date` (a date), the dimensions it
@@ -71,7 +66,7 @@ class FakeCostManagement:
         self._delays: list[float] = []
         self.link_base: str | None = None
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -194,27 +189,6 @@ class FakeCostManagement:
             do_GET = do_POST = do_PUT = do_DELETE = _answer
 
         return Handler
-
-    def start(self) -> "FakeCostManagement":
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-costmanagement", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
-
-    def __enter__(self) -> "FakeCostManagement":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _scope_key(scope: str) -> str:

@@ -11,7 +11,6 @@ from typing import Iterator
 import pyarrow as pa
 
 from multicloud.clouds.tabular import RawChunk, flatten, read_data_files
-from multicloud.core.costs.mapping import map_distinct
 from multicloud.core.objects import ObjectStore
 
 PAIRS = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))

@@ -7,7 +7,6 @@ independent of the code under test."""
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -723,7 +722,7 @@ def _gcp_table(rng, n, period, start, end, detailed, corrections) -> pa.Table:
     has_sud = (rng.random(n) < 0.25) & (services[:, 1] == "Compute Engine") & (cost_type == "regular")
     has_cud = (rng.random(n) < 0.10) & (cost_type == "regular") & ~has_sud
     has_promo = (rng.random(n) < 0.02) & (cost_type == "regular")
-    credit_units, offsets, names, amounts, ids, types = [], [0], [], [], [], []
+    offsets, names, amounts, ids, types = [0], [], [], [], []
     sud_amount = -(cost * 2 // 10)
     cud_amount = -(cost * 3 // 10)
     promo_amount = -(cost // 10)
@@ -975,7 +974,6 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
         mca = kind == "azure-mca"
         paths = {d: root / f"{prefix}{d}/costs-{d}/{folder}/{run}/part_0_0001.csv" for d in ("actual", "amortized")}
         pairs = azure_tables(rows, period, seed, restated, mca, chunk_rows, through)
-        actual_chunks, amortized_chunks = [], []
         # Two files from one stream: spool the amortized side to disk chunk by chunk.
         spool = paths["amortized"].with_suffix(".parts")
         spool.mkdir(parents=True, exist_ok=True)
