@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
 from multicloud.clouds import dataset as ds
@@ -34,6 +36,9 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
     spool = ds.new_spool_dir()
     try:
         futures = [ingest_source.submit(source, str(spool), str(n), profile) for n, source in enumerate(config.sources)]
+        progress = create_progress_artifact(0.0, description=f"costs: sources ingested of {len(futures)}")
+        for done, _ in enumerate(as_completed(futures), start=1):
+            update_progress_artifact(progress, 100.0 * done / len(futures))
         results = [f.result() for f in futures]
         table = reconcile_totals(results, str(spool))
         quarantined = sum(r.rows_quarantined for r in results)

@@ -13,6 +13,7 @@ files of a replaced run until that clean-up ends: read through `read_partition`.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -168,7 +169,7 @@ def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
         previous = current(store, provider, period)
         pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2"}
         body = json.dumps(pointer, indent=1).encode()
-        store.write(prefix + POINTER, _bytes(body), size=len(body), content_type="application/json")
+        store.write(prefix + POINTER, io.BytesIO(body), size=len(body), content_type="application/json")
         if previous and previous.get("run") != run:
             stale = [k for k in previous.get("files", []) + [previous.get("daily")] if k and k not in files]
             store.delete(stale)
@@ -180,11 +181,6 @@ def aggregate_daily(daily: pa.Table | None) -> pa.Table:
     if daily is None:
         return pa.table({})
     return aggregate.combine_table([daily], aggregate.DAILY_KEYS)
-
-
-def _bytes(body: bytes):
-    import io
-    return io.BytesIO(body)
 
 
 def _upload(store: ObjectStore, path: Path, key: str) -> None:
