@@ -4,6 +4,8 @@ FOCUS, and their control totals checked against the generator's exact totals."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from pathlib import Path
@@ -143,7 +145,6 @@ def test_bad_rows_are_quarantined_and_make_their_totals_unproven(buckets, local_
 def test_a_file_without_a_required_column_is_refused_naming_both(buckets, local_profile, tmp_path):
     store = open_store(f"gs://{buckets['gs']}/{unique_name('m')}", profile=local_profile)
     body = b"billing_account_id,cost,currency\nA,1.0,USD\n"
-    import io
     store.write("billing-export/2026-10/part-0.csv", io.BytesIO(body), size=len(body))
     source = CostSource(name="t", kind="gcp-billing-export", url=store.url)
     with pytest.raises(MappingError) as err:
@@ -155,3 +156,23 @@ def test_a_cur_folder_without_a_manifest_is_not_found(buckets, local_profile, tm
     url = f"s3://{buckets['s3']}/{unique_name('e')}"
     with pytest.raises(NotFound):
         run(CostSource(name="t", kind="aws-cur", url=url), tmp_path, local_profile)
+
+
+def test_credits_that_are_not_json_are_quarantined_not_dropped(buckets, local_profile, tmp_path):
+    local = tmp_path / "export"
+    samples.write_export("gcp-standard", 500, local, seed=6, fmt="csv")
+    path = next(local.rglob("*.csv"))
+    lines = path.read_text().splitlines()
+    header, row = next(csv.reader([lines[0]])), next(csv.reader([lines[5]]))
+    row[header.index("credits")] = "[{broken"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row)
+    lines[5] = out.getvalue()
+    path.write_text("\n".join(lines) + "\n")
+    base = f"gs://{buckets['gs']}/{unique_name('c')}"
+    upload(local, base, local_profile)
+    result, table, rows = run(CostSource(name="t", kind="gcp-billing-export", url=base), tmp_path, local_profile)
+    assert result.rows_quarantined == 1 and rows.num_rows == 499
+    [entry] = [json.loads(line) for line in open(result.quarantine_file)]
+    assert entry["line"] == 6 and "credits: not a JSON list" in entry["reason"]
+    assert "unproven" in set(table["status"])  # the row's credits, so its billed cost, are unknown

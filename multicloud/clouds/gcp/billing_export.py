@@ -9,6 +9,7 @@ import json
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from multicloud.clouds.tabular import RawChunk, flatten, read_data_files
 from multicloud.core.objects import ObjectStore
@@ -30,7 +31,11 @@ def _parse_list(text: str | None, type_: pa.DataType):
 
 
 def adapt(table: pa.Table) -> pa.Table:
+    """Flattened records; repeated fields held as JSON text parsed back into lists. A row whose
+    text is not a JSON list gets `_reader_error` (the mapping quarantines it): its credits, say,
+    must not silently become none."""
     table = flatten(table)
+    errors = None
     for name, type_ in REPEATED.items():
         if name not in table.column_names:
             continue
@@ -38,9 +43,16 @@ def adapt(table: pa.Table) -> pa.Table:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             encoded = col.combine_chunks().dictionary_encode()
             parsed = pa.array([_parse_list(v, type_) for v in encoded.dictionary.to_pylist()], type_)
-            table = table.set_column(table.column_names.index(name), name, parsed.take(encoded.indices))
+            values = parsed.take(encoded.indices)
+            bad = pc.fill_null(pc.and_(pc.is_null(values), pc.is_valid(col.combine_chunks())), False)
+            if pc.any(bad).as_py():
+                message = pa.scalar(f"{name}: not a JSON list")
+                errors = pc.if_else(bad, message, errors if errors is not None else pa.nulls(len(bad), pa.string()))
+            table = table.set_column(table.column_names.index(name), name, values)
         elif pa.types.is_null(col.type):
             table = table.set_column(table.column_names.index(name), name, pa.nulls(table.num_rows, type_))
+    if errors is not None:
+        table = table.append_column("_reader_error", errors)
     return table
 
 

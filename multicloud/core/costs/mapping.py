@@ -200,6 +200,8 @@ def render_cond(cond) -> str:
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]00:?00| UTC)?$"
 _CURRENCY = r"^[A-Z]{3}$"
+# A reader's note on a row it could not fully read (e.g. a repeated field that is not JSON).
+READER_ERROR = "_reader_error"
 
 
 def evaluate(expr, table: pa.Table):
@@ -477,6 +479,8 @@ def normalize_chunk(spec: SourceSpec, table: pa.Table, file: str, first_line: in
         values, bad = parse_currency(table.column(name))
         replace(name, values)
         reasons.append((bad, name, "not a three-letter currency code"))
+    if READER_ERROR in table.column_names:  # the reader could not read part of these rows
+        reasons.append((pc.is_valid(table.column(READER_ERROR)), READER_ERROR, "unreadable"))
     for name, allowed in spec.strict.items():
         bad = pc.fill_null(pc.invert(pc.is_in(table.column(name), pa.array(allowed))), True)
         reasons.append((bad, name, "not one of " + ", ".join(allowed)))

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from multicloud.core.costs import focus, lookups
 from multicloud.core.costs.mapping import (
     Add, All, AnyOf, Case, Coalesce, Col, Const, Contains, In, Lookup, Mul, Negative, Not, PlusDays,
-    Present, SourceSpec, Sub, map_distinct,
+    READER_ERROR, Present, SourceSpec, Sub, map_distinct,
 )
 
 ZERO = Const(0)
@@ -320,6 +320,8 @@ def _gcp_prepare(table: pa.Table) -> pa.Table:
     starts = map_distinct(month, lambda m: invoice_month_bounds(m)[0], focus.TIMESTAMP)
     ends = map_distinct(month, lambda m: invoice_month_bounds(m)[1], focus.TIMESTAMP)
     credits, cud_id, cud_type = _credit_columns(table.column("credits"), n)
+    if READER_ERROR in table.column_names:  # credits that could not be read are unknown, not zero
+        credits = pc.if_else(pc.is_valid(table.column(READER_ERROR)), pa.scalar(None, focus.DECIMAL), credits)
     tags = _gcp_tags(table)
     for name, values in (("_bp_start", starts), ("_bp_end", ends), ("_credits", credits), ("_cud_id", cud_id),
                          ("_cud_type", cud_type), ("_tags", tags)):
