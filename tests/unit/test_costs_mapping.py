@@ -42,7 +42,7 @@ def cur_row(kind: str, cost: str, **extra) -> dict:
         "line_item_line_item_type": kind, "line_item_usage_start_date": "2026-10-05T00:00:00Z",
         "line_item_usage_end_date": "2026-10-05T01:00:00Z", "line_item_product_code": "AmazonEC2",
         "line_item_currency_code": "USD", "line_item_unblended_cost": cost, "product_product_name": "Amazon Elastic Compute Cloud",
-        "product_region_code": "us-east-1",
+        "product_region_code": "us-east-1", "line_item_usage_amount": "1", "pricing_unit": "Hrs",
     }
     return base | extra
 
@@ -87,15 +87,16 @@ def test_cur_golden_rows_cover_every_line_item_type():
          "PricingCategory": "Committed", "CommitmentDiscountType": "Savings Plan", "CommitmentDiscountStatus": "Used",
          "Tags": "{}"},
         {"ChargeCategory": "Usage", "ChargeClass": None, "BilledCost": D("-2"), "EffectiveCost": D("0"),
-         "PricingCategory": "Committed", "CommitmentDiscountType": "Savings Plan", "CommitmentDiscountStatus": None,
+         "PricingCategory": "Committed", "CommitmentDiscountType": "Savings Plan", "CommitmentDiscountStatus": "Used",
          "Tags": "{}"},
         {"ChargeCategory": "Purchase", "ChargeClass": None, "BilledCost": D("1.5"), "EffectiveCost": D("0.1"),
-         "PricingCategory": None, "CommitmentDiscountType": "Savings Plan", "CommitmentDiscountStatus": None, "Tags": "{}"},
+         "PricingCategory": "Committed", "CommitmentDiscountType": "Savings Plan", "CommitmentDiscountStatus": None,
+         "Tags": "{}"},
         {"ChargeCategory": "Usage", "ChargeClass": None, "BilledCost": D("0"), "EffectiveCost": D("0.8"),
          "PricingCategory": "Committed", "CommitmentDiscountType": "Reserved Instance",
          "CommitmentDiscountStatus": "Used", "Tags": "{}"},
         {"ChargeCategory": "Purchase", "ChargeClass": None, "BilledCost": D("0.9"), "EffectiveCost": D("0.1"),
-         "PricingCategory": None, "CommitmentDiscountType": "Reserved Instance", "CommitmentDiscountStatus": None,
+         "PricingCategory": "Committed", "CommitmentDiscountType": "Reserved Instance", "CommitmentDiscountStatus": None,
          "Tags": "{}"},
         {"ChargeCategory": "Tax", "ChargeClass": None, "BilledCost": D("0.4"), "EffectiveCost": D("0.4"),
          "PricingCategory": None, "CommitmentDiscountType": None, "CommitmentDiscountStatus": None, "Tags": "{}"},
@@ -129,7 +130,7 @@ def az_row(dataset: str, charge: str, model: str, cost: str, **extra) -> dict:
             "subscriptionid": "sub-1", "subscriptionname": "prod", "metercategory": "Virtual Machines",
             "consumedservice": "Microsoft.Compute", "costinbillingcurrency": cost, "billingcurrencycode": "EUR",
             "chargetype": charge, "pricingmodel": model, "resourcelocation": "EastUS",
-            "tags": '"env": "prod","team": "web"', "unitofmeasure": "10 Hours"}
+            "tags": '"env": "prod","team": "web"', "unitofmeasure": "10 Hours", "quantity": "2"}
     return base | extra
 
 
@@ -201,7 +202,8 @@ def gcp_table(rows: list[dict]) -> pa.Table:
         "usage_start_time": col("start"), "usage_end_time": col("end"), "cost": col("cost", pa.float64()),
         "currency": col("currency"), "invoice.month": col("month"), "cost_type": col("cost_type"),
         "credits": col("credits", pa.list_(CREDIT)), "labels": col("labels", PAIRS),
-        "project.id": col("project"),
+        "project.id": col("project"), "usage.amount_in_pricing_units": col("pricing_amount", pa.float64()),
+        "usage.pricing_unit": col("pricing_unit"),
     })
 
 
@@ -209,7 +211,7 @@ def gcp_row(cost_type: str, cost: float, credits=(), **extra) -> dict:
     return {"account": "01A2B3-C4D5E6-F7A8B9", "service": "Compute Engine", "start": "2026-10-05T07:00:00Z",
             "end": "2026-10-05T08:00:00Z", "cost": cost, "currency": "USD", "month": "202610",
             "cost_type": cost_type, "credits": list(credits), "labels": [{"key": "team", "value": "ml"}],
-            "project": "proj-a"} | extra
+            "project": "proj-a", "pricing_amount": 1.0, "pricing_unit": "hour"} | extra
 
 
 def test_gcp_regular_is_usage_and_credits_are_in_billed_cost():
@@ -257,7 +259,8 @@ def focus_row(**extra) -> dict:
             "ChargePeriodStart": "2026-10-02T00:00:00Z", "ChargePeriodEnd": "2026-10-03T00:00:00Z",
             "ContractedCost": "1.5", "EffectiveCost": "1.2", "InvoiceIssuerName": "AWS", "ListCost": "2",
             "PricingQuantity": "3", "PricingUnit": "Hours", "ProviderName": "AWS", "PublisherName": "AWS",
-            "ServiceCategory": "Compute", "ServiceName": "EC2", "x_UsageType": "BoxUsage"} | extra
+            "ServiceCategory": "Compute", "ServiceName": "EC2", "PricingCategory": "Standard",
+            "x_UsageType": "BoxUsage"} | extra
 
 
 def test_native_focus_rows_are_carried_as_they_are():
@@ -326,3 +329,12 @@ def test_validate_reports_broken_rules():
     result = normalize_chunk(AWS_FOCUS, table([focus_row(ChargeClass="Oops", ServiceCategory="Bogus")]), "f", 1)
     rules = {(v.column, v.rule.split(" ")[0]) for v in focus.validate(result.focus)}
     assert ("ChargeClass", "value") in rules and ("ServiceCategory", "value") in rules
+
+
+def test_validate_checks_the_conditional_rules():
+    rows = [focus_row(ChargeCategory="Tax"), focus_row(PricingUnit=None, PricingCategory="Standard"),
+            focus_row(PricingCategory="Standard", CommitmentDiscountId="c-1")]
+    found = {(v.column, v.rule, v.rows) for v in focus.validate(normalize_chunk(AWS_FOCUS, table(rows), "f", 1).focus)}
+    assert ("PricingQuantity", "not null on a Tax row", 1) in found
+    assert ("PricingUnit", "null on a Usage or Purchase row that is not a correction", 1) in found
+    assert ("CommitmentDiscountStatus", "null on a Usage row with a CommitmentDiscountId", 1) in found

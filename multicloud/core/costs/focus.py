@@ -103,9 +103,11 @@ class Violation:
 
 def validate(table: pa.Table) -> list[Violation]:
     """Every FOCUS 1.2 rule `table` breaks: mandatory columns present with the spec's types, no
-    nulls where the spec forbids them, enumerated values in their allowed sets, half-open periods
-    (start before end), Tags a JSON object, currency a three-letter code, and any column outside
-    the spec named with the `x_` prefix. An empty list means the table conforms."""
+    nulls where the spec forbids them (also the conditional rules: pricing columns on usage and
+    purchases but not on tax, commitment status, type and category with a commitment id and only
+    then), enumerated values in their allowed sets, half-open periods (start before end), Tags a
+    JSON object, currency a three-letter code, and any column outside the spec named with the `x_`
+    prefix. An empty list means the table conforms."""
     found: list[Violation] = []
     names = set(table.column_names)
     for col in COLUMNS:
@@ -133,11 +135,40 @@ def validate(table: pa.Table) -> list[Violation]:
         _flag(found, table, "BillingCurrency",
               pc.invert(pc.match_substring_regex(table.column("BillingCurrency"), r"^[A-Z]{3}$")),
               "not an ISO 4217 code")
+    for column, rule, mask in _conditional(table, names):
+        _flag(found, table, column, mask, rule)
     if "Tags" in names:
         tags = table.column("Tags")
         _flag(found, table, "Tags", pc.and_(pc.is_valid(tags), pc.invert(
             pc.match_substring_regex(tags, r"^\{.*\}$"))), "not a JSON object")
     return found
+
+
+def _conditional(table: pa.Table, names: set[str]):
+    """FOCUS 1.2's nullability rules that depend on other columns, as (column, rule, mask)."""
+    if not {"ChargeCategory", "ChargeClass"} <= names:
+        return
+    category, charge_class = table.column("ChargeCategory"), table.column("ChargeClass")
+    regular = pc.and_(pc.is_in(category, pa.array(["Usage", "Purchase"])), pc.is_null(charge_class))
+    tax = pc.equal(category, "Tax")
+    for column in ("PricingQuantity", "PricingUnit", "PricingCategory"):
+        if column in names:
+            values = table.column(column)
+            yield column, "null on a Usage or Purchase row that is not a correction", pc.and_(regular, pc.is_null(values))
+            yield column, "not null on a Tax row", pc.and_(tax, pc.is_valid(values))
+    if "CommitmentDiscountId" in names:
+        committed = pc.is_valid(table.column("CommitmentDiscountId"))
+        if "CommitmentDiscountStatus" in names:
+            status = table.column("CommitmentDiscountStatus")
+            yield ("CommitmentDiscountStatus", "null on a Usage row with a CommitmentDiscountId",
+                   pc.and_(pc.and_(committed, pc.equal(category, "Usage")), pc.is_null(status)))
+            yield "CommitmentDiscountStatus", "not null without a CommitmentDiscountId", pc.and_(
+                pc.invert(committed), pc.is_valid(status))
+        for column in ("CommitmentDiscountType", "CommitmentDiscountCategory"):
+            if column in names:
+                yield column, "null with a CommitmentDiscountId", pc.and_(committed, pc.is_null(table.column(column)))
+                yield column, "not null without a CommitmentDiscountId", pc.and_(
+                    pc.invert(committed), pc.is_valid(table.column(column)))
 
 
 def _flag(found: list[Violation], table: pa.Table, column: str, mask, rule: str) -> None:

@@ -841,6 +841,8 @@ def focus_tables(provider: str, rows: int, period: str = "2026-10", seed: int = 
                 pick(rng, ["sub-a", "sub-b", "sub-c"], n)), "Tags": pa.array(tags),
             "PricingCategory": pa.array(np.where(committed, "Committed", np.where(usage, "Standard", None))),
             "CommitmentDiscountId": pa.array(np.where(committed, "commitment-1", None)),
+            "CommitmentDiscountType": pa.array(np.where(committed, "Savings Plan", None)),
+            "CommitmentDiscountCategory": pa.array(np.where(committed, "Spend", None)),
             "CommitmentDiscountStatus": pa.array(np.where(committed, "Used", None)),
             "x_UsageType": pa.array(np.where(usage, "BoxUsage", None)),
             "x_ResourceGroupName": full("rg-web" if provider == "Microsoft" else None),

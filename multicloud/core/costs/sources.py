@@ -92,6 +92,7 @@ _AWS_COST = Coalesce((Col("line_item_net_unblended_cost"), Col("line_item_unblen
 _AWS_SP = "savings_plan_savings_plan_a_r_n"
 _AWS_RI = "reservation_reservation_a_r_n"
 _AWS_USAGE = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage")
+_AWS_PURCHASES = ("Fee", "RIFee", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee")
 
 AWS_CUR = SourceSpec(
     name="aws-cur",
@@ -148,8 +149,13 @@ AWS_CUR = SourceSpec(
         ), _AWS_COST),
         "InvoiceIssuerName": Coalesce((Col("bill_invoicing_entity"), Const("Amazon Web Services, Inc."))),
         "ListCost": Case(((In(_AWS_TYPE, _AWS_USAGE), Coalesce((Col("pricing_public_on_demand_cost"), _AWS_COST))),), ZERO),
-        "PricingQuantity": Col("line_item_usage_amount"),
-        "PricingUnit": Col("pricing_unit"),
+        # Tax rows carry no pricing; a purchase without a unit in the CUR is priced per unit.
+        "PricingQuantity": Case(((In(_AWS_TYPE, ("Tax",)), Const(None)),
+                                 (In(_AWS_TYPE, _AWS_PURCHASES), Coalesce((Col("line_item_usage_amount"), Const(1))))),
+                                Col("line_item_usage_amount")),
+        "PricingUnit": Case(((In(_AWS_TYPE, ("Tax",)), Const(None)),
+                             (In(_AWS_TYPE, _AWS_PURCHASES), Coalesce((Col("pricing_unit"), Const("Units"))))),
+                            Col("pricing_unit")),
         "ProviderName": Const("AWS"),
         "PublisherName": Const("AWS"),
         "ServiceCategory": Lookup("line_item_product_code", lookups.AWS_SERVICE_CATEGORY, "Other"),
@@ -168,6 +174,8 @@ AWS_CUR = SourceSpec(
             (In(_AWS_TYPE, ("DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")), Const("Committed")),
             (All((In(_AWS_TYPE, ("Usage",)), Contains("line_item_usage_type", "SpotUsage"))), Const("Dynamic")),
             (In(_AWS_TYPE, ("Usage",)), Const("Standard")),
+            (In(_AWS_TYPE, ("RIFee", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee")), Const("Committed")),
+            (In(_AWS_TYPE, ("Fee",)), Const("Standard")),
         )),
         "ConsumedQuantity": Case(((In(_AWS_TYPE, _AWS_USAGE), Col("line_item_usage_amount")),)),
         "ConsumedUnit": Case(((In(_AWS_TYPE, _AWS_USAGE), Col("pricing_unit")),)),
@@ -175,7 +183,8 @@ AWS_CUR = SourceSpec(
         "CommitmentDiscountType": Case(((Present(_AWS_SP), Const("Savings Plan")),
                                         (Present(_AWS_RI), Const("Reserved Instance")))),
         "CommitmentDiscountCategory": Case(((Present(_AWS_SP), Const("Spend")), (Present(_AWS_RI), Const("Usage")))),
-        "CommitmentDiscountStatus": Case(((In(_AWS_TYPE, ("DiscountedUsage", "SavingsPlanCoveredUsage")), Const("Used")),)),
+        "CommitmentDiscountStatus": Case(((In(_AWS_TYPE, ("DiscountedUsage", "SavingsPlanCoveredUsage",
+                                                          "SavingsPlanNegation")), Const("Used")),)),
         "InvoiceId": Col("bill_invoice_id"),
     },
     extensions={"x_ChargeType": Col(_AWS_TYPE), "x_UsageType": Col("line_item_usage_type"),
@@ -441,8 +450,8 @@ GCP_BILLING_EXPORT = SourceSpec(
         "EffectiveCost": _GCP_BILLED,
         "InvoiceIssuerName": Const("Google"),
         "ListCost": Coalesce((Col("cost_at_list"), Col("cost"))),
-        "PricingQuantity": Col("usage.amount_in_pricing_units"),
-        "PricingUnit": Col("usage.pricing_unit"),
+        "PricingQuantity": Case(((In("cost_type", ("tax",)), Const(None)),), Col("usage.amount_in_pricing_units")),
+        "PricingUnit": Case(((In("cost_type", ("tax",)), Const(None)),), Col("usage.pricing_unit")),
         "ProviderName": Const("Google Cloud"),
         "PublisherName": Coalesce((Col("seller_name"), Const("Google Cloud"))),
         "ServiceCategory": Lookup("service.description", lookups.GCP_SERVICE_CATEGORY, "Other"),
