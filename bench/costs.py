@@ -85,10 +85,10 @@ def run_ours(sources: list[dict], work: Path) -> dict:
     tags = []
     for paths in ds.spooled_partitions(spool).values():
         for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(columns=["BillingPeriodStart", "ProviderName", "Tags",
+            for batch in pq.ParquetFile(path).iter_batches(columns=["BillingPeriodStart", "BillingCurrency", "ProviderName", "Tags",
                                                                     *aggregate.MEASURES], batch_size=500_000):
                 tags.append(aggregate.tag_partial(pa.Table.from_batches([batch]), "team"))
-    by_team = aggregate.combine(tags, ["billing_period", "ProviderName", "tag_value"])
+    by_team = aggregate.combine(tags, aggregate.TAG_KEYS)
     as_of = date(2026, 10, 31)
     aggregate.month_to_date(daily, as_of)
     aggregate.top_movers(daily, as_of)

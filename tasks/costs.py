@@ -119,12 +119,17 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     explanations = _explain(dataset, found.head(5))
     links = {}
     stamp = f"{run}"
-    if len(daily):
-        for name, png in (("daily-cost-by-provider.png", report.daily_by_provider_png(daily)),
-                          ("top-10-services.png", report.top_services_png(daily))):
+    shown = daily[pd.to_datetime(daily["day"]).dt.date <= as_of] if len(daily) else daily
+    currencies = sorted(shown["BillingCurrency"].unique()) if len(shown) else []
+    for currency in currencies:  # one pair of charts per currency: money of two currencies is never added
+        part = shown[shown["BillingCurrency"] == currency]
+        suffix = f"-{currency}" if len(currencies) > 1 else ""
+        for name, png in ((f"daily-cost-by-provider{suffix}.png", report.daily_by_provider_png(part, currency=currency)),
+                          (f"top-10-services{suffix}.png", report.top_services_png(part, currency=currency))):
             key = f"{stamp}/{name}"
             reports.write(key, io.BytesIO(png), size=len(png), content_type="image/png")
             links[name] = _url(reports_url, key)
+    if len(daily):
         csv = daily.to_csv(index=False).encode()
         reports.write(f"{stamp}/daily-cost.csv", io.BytesIO(csv), size=len(csv), content_type="text/csv")
         links["daily-cost.csv"] = _url(reports_url, f"{stamp}/daily-cost.csv")
@@ -181,14 +186,14 @@ def _tag_views(spool_dir: Path, keys: list[str]) -> dict[str, pd.DataFrame]:
     import pyarrow.parquet as pq
 
     partials: dict[str, list] = {k: [] for k in keys}
-    columns = ["BillingPeriodStart", "ProviderName", "Tags"] + aggregate.MEASURES
+    columns = ["BillingPeriodStart", "BillingCurrency", "ProviderName", "Tags"] + aggregate.MEASURES
     for paths in ds.spooled_partitions(spool_dir).values():
         for path in paths:
             for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=500_000):
                 table = pa.Table.from_batches([batch])
                 for key in keys:
                     partials[key].append(aggregate.tag_partial(table, key))
-    return {k: aggregate.combine(v, ["billing_period", "ProviderName", "tag_value"]) for k, v in partials.items()}
+    return {k: aggregate.combine(v, aggregate.TAG_KEYS) for k, v in partials.items()}
 
 
 def _explain(store, found: pd.DataFrame) -> dict[int, pd.DataFrame]:

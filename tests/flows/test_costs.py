@@ -92,7 +92,9 @@ def test_three_clouds_to_one_reconciled_focus_dataset_with_reports(buckets, loca
     assert "**Reconciled**" in summary and "## Anomalies" in summary and "Month to date" in summary
     links = dict(line[3:].split("](") for line in summary.splitlines() if line.startswith("- ["))
     reports = open_store(f"{dataset}/reports", profile=local_profile)
-    for name in ("daily-cost-by-provider.png", "top-10-services.png"):
+    # One pair of charts per currency (the Azure EA sample bills one account in EUR).
+    for name in ("daily-cost-by-provider-USD.png", "daily-cost-by-provider-EUR.png", "top-10-services-USD.png",
+                 "top-10-services-EUR.png"):
         key = links[name].rstrip(")").split("/reports/", 1)[1]
         with reports.open(key) as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"

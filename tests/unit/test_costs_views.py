@@ -21,7 +21,7 @@ def rows(entries: list[tuple[date, str, str, str]], **extra) -> pa.Table:
                                       focus.TIMESTAMP),
         "BillingPeriodStart": pa.array([datetime(d.year, d.month, 1, tzinfo=UTC) for d, *_ in entries], focus.TIMESTAMP),
         "ProviderName": [p for _, p, _, _ in entries], "ServiceName": [s for _, _, s, _ in entries],
-        "SubAccountId": ["acct"] * n, "RegionId": ["r1"] * n,
+        "SubAccountId": ["acct"] * n, "RegionId": ["r1"] * n, "BillingCurrency": ["USD"] * n,
         "BilledCost": pa.array([Decimal(c) for *_, c in entries], focus.DECIMAL),
         "EffectiveCost": pa.array([Decimal(c) for *_, c in entries], focus.DECIMAL),
         "Tags": extra.get("tags", ["{}"] * n),
@@ -50,6 +50,18 @@ def test_cost_by_tag_reads_the_json_tags_and_keeps_untagged_apart():
     frame = aggregate.combine([aggregate.tag_partial(table, "team")], ["billing_period", "ProviderName", "tag_value"])
     got = {(r.tag_value if isinstance(r.tag_value, str) else None): r.BilledCost for r in frame.itertuples()}
     assert got == {None: Decimal("4"), "data": Decimal("1"), 'web \\"x\\"': Decimal("2")}
+
+
+def test_views_never_add_up_two_currencies():
+    day = date(2026, 11, 2)
+    usd = rows([(day, "Microsoft", "VM", "10")])
+    eur = rows([(day, "Microsoft", "VM", "7")])
+    eur = eur.set_column(eur.column_names.index("BillingCurrency"), "BillingCurrency", pa.array(["EUR"]))
+    daily = aggregate.combine([aggregate.daily_partial(usd), aggregate.daily_partial(eur)], aggregate.DAILY_KEYS)
+    assert sorted(zip(daily["BillingCurrency"], daily["BilledCost"])) == [("EUR", Decimal("7")), ("USD", Decimal("10"))]
+    mtd = aggregate.month_to_date(daily, day)
+    totals = {r.currency: r.month_to_date for r in mtd[mtd["group"] == "All"].itertuples()}
+    assert totals == {"EUR": 7.0, "USD": 10.0}
 
 
 def test_month_to_date_and_forecast():

@@ -16,7 +16,9 @@ import pyarrow.compute as pc
 
 from multicloud.core.costs import focus
 
-DAILY_KEYS = ["day", "ProviderName", "ServiceName", "SubAccountId", "RegionId"]
+# Money of different currencies is never added up: every view keeps BillingCurrency.
+DAILY_KEYS = ["day", "BillingCurrency", "ProviderName", "ServiceName", "SubAccountId", "RegionId"]
+TAG_KEYS = ["billing_period", "BillingCurrency", "ProviderName", "tag_value"]
 MEASURES = ["BilledCost", "EffectiveCost"]
 
 
@@ -40,11 +42,11 @@ def tag_value(tags, key: str):
 def tag_partial(table: pa.Table, key: str) -> pa.Table:
     """Sums by (billing period, provider, value of tag `key`) for one chunk; untagged as null."""
     period = pc.strftime(table.column("BillingPeriodStart"), format="%Y-%m")
-    keyed = pa.table({"billing_period": period, "ProviderName": table.column("ProviderName"),
-                      "tag_value": tag_value(table.column("Tags"), key),
+    keyed = pa.table({"billing_period": period, "BillingCurrency": table.column("BillingCurrency"),
+                      "ProviderName": table.column("ProviderName"), "tag_value": tag_value(table.column("Tags"), key),
                       **{m: table.column(m) for m in MEASURES}})
-    keys = ["billing_period", "ProviderName", "tag_value"]
-    return keyed.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(keys + MEASURES)
+    return keyed.group_by(TAG_KEYS, use_threads=False).aggregate([(m, "sum") for m in MEASURES]).rename_columns(
+        TAG_KEYS + MEASURES)
 
 
 def combine_table(partials: list[pa.Table], keys: list[str]) -> pa.Table:
@@ -83,29 +85,31 @@ class MonthToDate:
 def month_to_date(daily: pd.DataFrame, as_of: date, measure: str = "EffectiveCost",
                   trailing_days: int = 7, by: str | None = "ProviderName") -> pd.DataFrame:
     """Cost of the month of `as_of` up to and including `as_of`, and a forecast to month end:
-    month to date plus the mean of the last `trailing_days` days times the days left."""
+    month to date plus the mean of the last `trailing_days` days times the days left; per
+    currency ("All") and per currency and `by`."""
     if daily.empty:
-        return pd.DataFrame(columns=["group", "month", "month_to_date", "daily_run_rate", "forecast"])
+        return pd.DataFrame(columns=["currency", "group", "month", "month_to_date", "daily_run_rate", "forecast"])
     frame = daily.copy()
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     start = as_of.replace(day=1)
     days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
     left = days_in_month - as_of.day
     window_start = as_of - timedelta(days=trailing_days - 1)
-    groups = [("All", frame)] + ([(g, f) for g, f in frame.groupby(by)] if by else [])
     rows = []
-    for name, part in groups:
-        values = part[measure].astype(float)
-        mtd = values[(part["day"] >= start) & (part["day"] <= as_of)].sum()
-        recent = values[(part["day"] >= window_start) & (part["day"] <= as_of)].sum() / trailing_days
-        rows.append({"group": name, "month": f"{as_of:%Y-%m}", "month_to_date": round(mtd, 2),
-                     "daily_run_rate": round(recent, 2), "forecast": round(mtd + recent * left, 2)})
+    for currency, money in frame.groupby("BillingCurrency"):
+        groups = [("All", money)] + ([(g, f) for g, f in money.groupby(by)] if by else [])
+        for name, part in groups:
+            values = part[measure].astype(float)
+            mtd = values[(part["day"] >= start) & (part["day"] <= as_of)].sum()
+            recent = values[(part["day"] >= window_start) & (part["day"] <= as_of)].sum() / trailing_days
+            rows.append({"currency": currency, "group": name, "month": f"{as_of:%Y-%m}", "month_to_date": round(mtd, 2),
+                         "daily_run_rate": round(recent, 2), "forecast": round(mtd + recent * left, 2)})
     return pd.DataFrame(rows)
 
 
 def top_movers(daily: pd.DataFrame, day: date, n: int = 10, measure: str = "EffectiveCost",
-               keys: tuple[str, ...] = ("ProviderName", "ServiceName")) -> pd.DataFrame:
-    """The `n` (provider, service) pairs whose cost changed most from the day before `day`."""
+               keys: tuple[str, ...] = ("BillingCurrency", "ProviderName", "ServiceName")) -> pd.DataFrame:
+    """The `n` (currency, provider, service) whose cost changed most from the day before `day`."""
     frame = daily.copy()
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     frame[measure] = frame[measure].astype(float)
@@ -120,7 +124,8 @@ def top_movers(daily: pd.DataFrame, day: date, n: int = 10, measure: str = "Effe
 
 def anomalies(daily: pd.DataFrame, factor: float = 2.0, trailing_days: int = 7, min_history: int = 3,
               min_cost: float = 1.0, measure: str = "EffectiveCost",
-              keys: tuple[str, ...] = ("ProviderName", "ServiceName", "SubAccountId")) -> pd.DataFrame:
+              keys: tuple[str, ...] = ("BillingCurrency", "ProviderName", "ServiceName", "SubAccountId")
+              ) -> pd.DataFrame:
     """Days whose cost is more than `factor` × the mean of the `trailing_days` days before it,
     per (provider, service, sub-account), with at least `min_history` earlier days with a cost,
     and an excess over that mean of at least `min_cost` (so a cent becoming three cents is not
@@ -149,7 +154,8 @@ def anomalies(daily: pd.DataFrame, factor: float = 2.0, trailing_days: int = 7, 
 
 
 def explaining_rows(table: pa.Table, anomaly: dict, limit: int = 10, measure: str = "EffectiveCost",
-                    keys: tuple[str, ...] = ("ProviderName", "ServiceName", "SubAccountId")) -> pa.Table:
+                    keys: tuple[str, ...] = ("BillingCurrency", "ProviderName", "ServiceName", "SubAccountId")
+                    ) -> pa.Table:
     """The rows of `table` behind one anomaly (its day and keys), largest cost first."""
     day = pc.cast(pc.floor_temporal(table.column("ChargePeriodStart"), unit="day"), pa.date32())
     mask = pc.equal(day, pa.scalar(anomaly["day"], pa.date32()))

@@ -17,8 +17,8 @@ from multicloud.core.costs.reconcile import cents  # noqa: E402
 PROVIDER_COLORS = {"AWS": "#ff9900", "Microsoft": "#0078d4", "Google Cloud": "#34a853"}
 
 
-def daily_by_provider_png(daily: pd.DataFrame, measure: str = "EffectiveCost") -> bytes:
-    """Stacked bars: one per day, one colour per provider."""
+def daily_by_provider_png(daily: pd.DataFrame, measure: str = "EffectiveCost", currency: str = "") -> bytes:
+    """Stacked bars: one per day, one colour per provider (rows of one currency)."""
     frame = daily.copy()
     frame[measure] = frame[measure].astype(float)
     pivot = frame.pivot_table(index="day", columns="ProviderName", values=measure, aggfunc="sum", fill_value=0.0)
@@ -29,15 +29,15 @@ def daily_by_provider_png(daily: pd.DataFrame, measure: str = "EffectiveCost") -
         ax.bar([str(d) for d in pivot.index], values, bottom=bottom, label=provider,
                color=PROVIDER_COLORS.get(provider))
         bottom = values if bottom is None else bottom + values
-    ax.set_title(f"Daily cost by provider ({measure})")
-    ax.set_ylabel("cost")
+    ax.set_title(f"Daily cost by provider ({measure}{', ' + currency if currency else ''})")
+    ax.set_ylabel(currency or "cost")
     ax.legend()
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     return _png(fig)
 
 
-def top_services_png(daily: pd.DataFrame, n: int = 10, measure: str = "EffectiveCost") -> bytes:
-    """Horizontal bars: the `n` services with the highest cost over the data shown."""
+def top_services_png(daily: pd.DataFrame, n: int = 10, measure: str = "EffectiveCost", currency: str = "") -> bytes:
+    """Horizontal bars: the `n` services with the highest cost over the data shown (one currency)."""
     frame = daily.copy()
     frame[measure] = frame[measure].astype(float)
     top = frame.groupby(["ProviderName", "ServiceName"])[measure].sum().nlargest(n).iloc[::-1]
@@ -45,8 +45,8 @@ def top_services_png(daily: pd.DataFrame, n: int = 10, measure: str = "Effective
     labels = [f"{service} ({provider})" for provider, service in top.index]
     colors = [PROVIDER_COLORS.get(provider, "#888888") for provider, _ in top.index]
     ax.barh(labels, top.values, color=colors)
-    ax.set_title(f"Top {n} services ({measure})")
-    ax.set_xlabel("cost")
+    ax.set_title(f"Top {n} services ({measure}{', ' + currency if currency else ''})")
+    ax.set_xlabel(currency or "cost")
     fig.tight_layout()
     return _png(fig)
 
@@ -90,7 +90,8 @@ def summary_markdown(reconciliation: pd.DataFrame, sources: pd.DataFrame, mtd: p
         lines.append(_table(anomalies))
         for index, rows in (explanations or {}).items():
             a = anomalies.iloc[index]
-            lines += ["", f"Rows behind {a['day']} {a['ProviderName']} / {a['ServiceName']} / {a['SubAccountId']}:", "",
+            lines += ["", f"Rows behind {a['day']} {a['ProviderName']} / {a['ServiceName']} / {a['SubAccountId']} "
+                      f"({a['BillingCurrency']}):", "",
                       _table(rows)]
     else:
         lines.append("None.")
