@@ -14,7 +14,9 @@ from prefect.runtime import flow_run
 from multicloud.clouds import dataset as ds
 from multicloud.config import CostsConfig, load_costs_config
 from multicloud.core.errors import InvalidInput
-from tasks.costs import build_reports, ingest_source, publish_dataset, reconcile_totals, upload_quarantine
+from tasks.costs import (
+    build_reports, compare_provider_totals, ingest_source, publish_dataset, reconcile_totals, upload_quarantine,
+)
 
 
 class ReconciliationFailed(Exception):
@@ -41,6 +43,7 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
             update_progress_artifact(progress, 100.0 * done / len(futures))
         results = [f.result() for f in futures]
         table = reconcile_totals(results, str(spool))
+        provider = compare_provider_totals(config, table, profile) if config.provider_totals else None
         quarantined = sum(r.rows_quarantined for r in results)
         quarantine_urls = upload_quarantine(config.dataset, results, run, profile) if quarantined else []
         # Money that appeared or vanished on the way: nothing is published. Money the source itself
@@ -66,7 +69,10 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
             raise InvalidInput(f"{quarantined} row(s) quarantined: {', '.join(quarantine_urls)}", target="sources")
         return {"run": run, "rows": sum(r.rows_written for r in results), "quarantined": quarantined,
                 "partitions": [f"{p.provider}/{p.period}" for p in published],
-                "reconciled": len(table)}
+                "reconciled": len(table),
+                "provider_totals": {} if provider is None else dict(zip(
+                    (f"{r.provider}/{r.billing_account}/{r.billing_period}" for r in provider.itertuples()),
+                    provider["status"]))}
     finally:
         ds.remove_spool(spool)
 

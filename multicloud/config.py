@@ -419,10 +419,24 @@ class CostSource(BaseModel):
         return self
 
 
+class ProviderTotals(BaseModel):
+    """A provider's own spend API, asked for the total of every period the run reconciles for one
+    billing account: a second, independent check beside the export's own totals."""
+
+    kind: Literal["aws-cost-explorer"] = Field(
+        description="aws-cost-explorer: GetCostAndUsage, MONTHLY, no grouping, with the payer's credentials.")
+    billing_account: str = Field(min_length=1, description="The billing account (AWS payer) these totals are for.")
+    connection: str | None = Field(default=None, description="Connection name in the profile (default: the first).")
+    metric: Literal["UnblendedCost", "NetUnblendedCost"] = Field(
+        default="UnblendedCost", description="Which total: the one the export's BilledCost comes from.")
+
+
 class CostsConfig(BaseModel):
     """What the costs flow reads, where it writes the FOCUS dataset, and how it reports."""
 
     sources: list[CostSource] = Field(min_length=1, description="Billing exports to ingest.")
+    provider_totals: list[ProviderTotals] = Field(
+        default_factory=list, description="Spend APIs to compare the reconciled totals with (each request may cost).")
     dataset: str = Field(description="Store URL of the FOCUS Parquet dataset (partitioned by provider and period).")
     reports: str | None = Field(default=None, description="Store URL for charts and CSV (default: <dataset>/reports/).")
     tag_keys: list[str] = Field(default_factory=lambda: ["team"], description="Tag keys to report cost by.")

@@ -69,6 +69,38 @@ def reconcile_totals(results: list[IngestResult], spool_dir: str) -> pd.DataFram
 
 @task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
       cache_policy=NO_CACHE, tags=["costs"])
+def compare_provider_totals(config: CostsConfig, reconciliation: pd.DataFrame, profile: str | None) -> pd.DataFrame:
+    """Ask each configured spend API for the total of every period reconciled for its billing
+    account, and compare. A difference is reported and logged, not fatal: the APIs refresh on
+    their own schedule, so they can lag the exports."""
+    from multicloud.clouds.aws.costexplorer import monthly_totals
+
+    p = load_profile(profile)
+    totals: dict[tuple, Decimal] = {}
+    for entry in config.provider_totals:
+        mine = reconciliation[(reconciliation["provider"] == "AWS")
+                              & (reconciliation["billing_account"] == entry.billing_account)]
+        conn = p.connection_for("aws", entry.connection)
+        for period in sorted(set(mine["billing_period"])):
+            start = date.fromisoformat(f"{period}-01")
+            end = (start + timedelta(days=32)).replace(day=1)
+            frame = monthly_totals(conn, start, end, metric=entry.metric)
+            for row in frame.to_dict("records"):
+                key = ("AWS", entry.billing_account, period, row[f"{entry.metric}Unit"])
+                totals[key] = totals.get(key, Decimal(0)) + Decimal(row[entry.metric])
+    table = reconcile.compare_with_provider(reconciliation, totals)
+    rows = [{k: (f"{v.normalize():f}" if k == "difference" else f"{v.quantize(reconcile.CENT)}")
+             if isinstance(v, Decimal) else v for k, v in row.items()} for row in table.to_dict("records")]
+    create_table_artifact(rows, key="costs-provider-totals",
+                          description="Reconciled source totals against the provider's own spend API")
+    for row in table[table["status"] == "differs"].itertuples():
+        get_run_logger().warning("%s %s %s: the export totals %s, the provider's API %s", row.provider,
+                                 row.billing_account, row.billing_period, row.source_total, row.provider_total)
+    return table
+
+
+@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
+      cache_policy=NO_CACHE, tags=["costs"])
 def publish_dataset(dataset: str, spool_dir: str, run: str, profile: str | None) -> list[ds.Published]:
     """Upload the spooled partitions and swap their pointers (a restated period is replaced)."""
     published = ds.publish(open_store(dataset, load_profile(profile)), Path(spool_dir), run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -188,3 +188,33 @@ def test_bad_config_names_the_field(tmp_path):
     from multicloud.core.errors import InvalidInput
     with pytest.raises(InvalidInput, match="2026-13"):
         costs(config_file=str(path))
+
+
+def _queue_monthly_total(profile, period: str, amount: str) -> None:
+    """What Cost Explorer (moto) answers to the next MONTHLY UnblendedCost request it has not seen."""
+    import requests
+
+    start = date.fromisoformat(f"{period}-01")
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    result = {"ResultsByTime": [{"TimePeriod": {"Start": str(start), "End": str(end)}, "Estimated": False, "Groups": [],
+                                 "Total": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}],
+              "DimensionValueAttributes": []}
+    endpoint = profile.connection_for("aws").endpoint
+    resp = requests.post(f"{endpoint}/moto-api/static/ce/cost-and-usage-results", json={"results": [result]}, timeout=10)
+    assert resp.status_code == 201
+
+
+@pytest.mark.parametrize("period,offset,status", [("2024-03", "0", "agrees"), ("2024-04", "1.00", "differs")])
+def test_totals_are_compared_with_the_providers_own_spend_api(period, offset, status, buckets, local_profile, tmp_path):
+    # Each period is its own Cost Explorer request; the samples are deterministic, so a moto that
+    # already answered it (a reused local stack) answers with the same total.
+    url, export = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=1_000, period=period, seed=11)
+    payer = "111122223333"
+    total = export.billed[("AWS", payer, period, "USD")] + Decimal(offset)
+    _queue_monthly_total(local_profile, period, f"{total:f}")
+    config = CostsConfig(sources=[source("aws", "aws-cur", url)], dataset=f"s3://{buckets['s3']}/{unique_name('focus')}",
+                         provider_totals=[{"kind": "aws-cost-explorer", "billing_account": payer}])
+    result = costs(config=config, profile="local", as_of=date.fromisoformat(f"{period}-28"))
+    assert result["provider_totals"] == {f"AWS/{payer}/{period}": status}  # a difference warns, it does not fail
+    rows = json.loads(asyncio.run(artifact("costs-provider-totals")).data)
+    assert [(r["billing_period"], r["status"]) for r in rows] == [(period, status)]

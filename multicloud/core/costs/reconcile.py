@@ -77,3 +77,20 @@ def mismatches(table: pd.DataFrame) -> pd.DataFrame:
 
 def cents(value: Decimal) -> str:
     return f"{value.quantize(CENT):,}"
+
+
+def compare_with_provider(table: pd.DataFrame, provider_totals: dict[tuple, Decimal]) -> pd.DataFrame:
+    """The reconciled source totals beside the provider API's totals for the same keys: `agrees`
+    when they differ by less than half a cent, else `differs`; keys the API was not asked about
+    are left out."""
+    rows = []
+    for row in table.to_dict("records"):
+        key = tuple(row[k] for k in KEYS)
+        if key not in provider_totals:
+            continue
+        api = provider_totals[key]
+        diff = row["source_total"] - api
+        rows.append(dict(zip(KEYS, key)) | {"source_total": row["source_total"], "provider_total": api,
+                                             "difference": diff,
+                                             "status": "agrees" if abs(diff) < HALF_CENT else "differs"})
+    return pd.DataFrame(rows, columns=KEYS + ["source_total", "provider_total", "difference", "status"])
