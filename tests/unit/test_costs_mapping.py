@@ -338,3 +338,22 @@ def test_validate_checks_the_conditional_rules():
     assert ("PricingQuantity", "not null on a Tax row", 1) in found
     assert ("PricingUnit", "null on a Usage or Purchase row that is not a correction", 1) in found
     assert ("CommitmentDiscountStatus", "null on a Usage row with a CommitmentDiscountId", 1) in found
+
+
+def test_numbers_too_large_to_hold_and_missing_keys_are_quarantined_not_garbled():
+    rows = [cur_row("Usage", "99999999999999999999999"), cur_row("Usage", "1e25"), cur_row("Usage", ""),
+            cur_row("Usage", "1", bill_billing_period_start_date=""), cur_row("Usage", "2")]
+    result = normalize_chunk(AWS_CUR, table(rows), "cur.csv", 2)
+    assert result.focus.column("BilledCost").to_pylist() == [D("2")]
+    reasons = {q["line"]: q["reason"] for q in result.quarantine}
+    assert "10^20" in reasons[2] and "10^20" in reasons[3]
+    assert reasons[4].startswith("BilledCost: missing") and reasons[5].startswith("BillingPeriodStart: missing")
+
+
+def test_a_difference_is_a_mismatch_even_when_rows_were_unreadable():
+    key = ("AWS", "111", "2026-10", "USD")
+    source, stored, unreadable = reconcile.Totals.empty(), reconcile.Totals.empty(), reconcile.Totals.empty()
+    source.add(key, D("1000"), 10)
+    stored.add(key, D("400"), 4)
+    unreadable.add(key, D("0"), 1)
+    assert list(reconcile.reconcile(source, reconcile.Totals.empty(), stored, unreadable)["status"]) == ["mismatch"]

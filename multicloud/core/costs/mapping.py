@@ -319,29 +319,39 @@ def _dec(values):
 # Parsing with quarantine.
 
 
+_LIMIT = 1e20  # decimal128(38, 18) holds 20 integer digits
+
+
 def parse_decimal(values):
-    """(decimal values, mask of values present but not numbers). Numbers with more than 18
-    decimals are cut to 18; floats are read from their shortest exact repr."""
+    """(decimal values, mask of values present but not numbers, or too large: 10^20 or more).
+    Numbers with more than 18 decimals are cut to 18; floats are read from their shortest exact
+    repr."""
     if pa.types.is_decimal(values.type):
-        return pc.cast(values, focus.DECIMAL, safe=False), None
-    if pa.types.is_floating(values.type):
+        return pc.cast(values, focus.DECIMAL), None
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        values = pc.cast(values, pa.float64()) if pa.types.is_integer(values.type) else values
+        # NaN is how dataframe writers store a missing float: null, not bad.
         values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
-        return pc.cast(pc.cast(values, pa.string()), focus.DECIMAL, safe=False), None
-    if pa.types.is_integer(values.type):
-        return pc.cast(pc.cast(values, pa.string()), focus.DECIMAL, safe=False), None
+        bad = pc.fill_null(pc.greater_equal(pc.abs(values), _LIMIT), False)
+        clean = pc.if_else(bad, pa.scalar(None, values.type), values)
+        return pc.cast(pc.cast(clean, pa.string()), focus.DECIMAL, safe=False), (bad if pc.any(bad).as_py() else None)
     if pa.types.is_null(values.type):
         return pa.nulls(len(values), focus.DECIMAL), None
     values = _string(values)
-    try:
-        # Fast path: every value is a plain number (the usual case).
-        return pc.cast(values, focus.DECIMAL, safe=False), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    longest = pc.max(pc.utf8_length(values)).as_py() or 0
+    if longest <= 20 and not pc.any(pc.match_substring(values, "e", ignore_case=True)).as_py():
+        try:
+            # Fast path: plain numbers too short to overflow (the usual case).
+            return pc.cast(values, focus.DECIMAL, safe=False), None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     empty = pc.equal(pc.utf8_length(values), 0)
     values = pc.if_else(empty, pa.scalar(None, values.type), values)
-    ok = pc.match_substring_regex(values, _NUMBER)
-    bad = pc.fill_null(pc.invert(ok), False)
-    clean = pc.if_else(bad, pa.scalar(None, values.type), pc.utf8_trim_whitespace(values))
+    ok = pc.fill_null(pc.match_substring_regex(values, _NUMBER), True)
+    clean = pc.if_else(ok, pc.utf8_trim_whitespace(values), pa.scalar(None, values.type))
+    huge = pc.fill_null(pc.greater_equal(pc.abs(pc.cast(clean, pa.float64())), _LIMIT), False)
+    bad = pc.or_(pc.invert(ok), huge)
+    clean = pc.if_else(huge, pa.scalar(None, values.type), clean)
     return pc.cast(clean, focus.DECIMAL, safe=False), bad
 
 
@@ -435,6 +445,18 @@ OUTPUT_SCHEMA = pa.schema(list(focus.SCHEMA) + list(EXTENSIONS))
 CONTROL_KEYS = ("ProviderName", "BillingAccountId", "BillingPeriodStart", "BillingCurrency")
 
 
+# FOCUS values every stored row must have: reconciliation keys, money, and the charge period.
+REQUIRED_VALUES = ("BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "BillingCurrency", "BilledCost",
+                   "ChargePeriodStart", "ChargePeriodEnd")
+
+
+def _or_all(masks):
+    result = masks[0]
+    for mask in masks[1:]:
+        result = pc.or_(result, mask)
+    return result
+
+
 def check_columns(spec: SourceSpec, present: list[str], file: str) -> None:
     """Raises MappingError naming the file and every required column it lacks."""
     missing = [c for c in spec.required if c not in present]
@@ -469,7 +491,7 @@ def normalize_chunk(spec: SourceSpec, table: pa.Table, file: str, first_line: in
         values, bad = parse_decimal(table.column(name))
         replace(name, values)
         if bad is not None:
-            reasons.append((bad, name, "not a number"))
+            reasons.append((bad, name, "not a number (or 10^20 or more)"))
     for name, formats in spec.timestamps.items():
         values, bad = parse_timestamp(table.column(name), formats)
         replace(name, values)
@@ -486,6 +508,15 @@ def normalize_chunk(spec: SourceSpec, table: pa.Table, file: str, first_line: in
         reasons.append((bad, name, "not one of " + ", ".join(allowed)))
     if spec.prepare is not None:
         table = spec.prepare(table)
+    # A row without what reconciles and places it (account, period, currency, billed cost, charge
+    # period) cannot be stored or counted: quarantined, never a row of nulls.
+    failed = pc.fill_null(_or_all([m for m, _, _ in reasons]), False) if reasons else None
+    for name in REQUIRED_VALUES:
+        missing = pc.is_null(evaluate(spec.columns[name], table))
+        if failed is not None:  # a value that did not parse is already named
+            missing = pc.and_(missing, pc.invert(failed))
+        if pc.any(missing).as_py():
+            reasons.append((missing, name, "missing (from " + render(spec.columns[name]) + ")"))
 
     bad_any = None
     for mask, _, _ in reasons:

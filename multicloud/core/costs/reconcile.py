@@ -48,9 +48,9 @@ def period_label(value) -> str:
 
 def reconcile(source: Totals, quarantined: Totals, stored: Totals, unreadable: Totals | None = None) -> pd.DataFrame:
     """One row per key: source total, quarantined part, stored FOCUS total, difference
-    (source − quarantined − stored) and status: `unproven` when rows of that key had money that
-    could not be read (their amount is unknown, so no total can be proven), else `mismatch` when
-    |difference| ≥ half a cent (it rounds to a cent or more), else `ok`."""
+    (source − quarantined − stored) and status: `mismatch` when |difference| ≥ half a cent (it
+    rounds to a cent or more), else `unproven` when rows of that key had money that could not be
+    read (their amount is unknown, so the total is not proven), else `ok`."""
     unreadable = unreadable or Totals.empty()
     keys = sorted(set(source.amounts) | set(stored.amounts) | set(quarantined.amounts) | set(unreadable.rows),
                   key=lambda k: tuple(map(str, k)))
@@ -64,7 +64,7 @@ def reconcile(source: Totals, quarantined: Totals, stored: Totals, unreadable: T
             "source_total": src, "quarantined_total": quar, "focus_total": got, "difference": diff,
             "source_rows": source.rows.get(key, 0), "quarantined_rows": quarantined.rows.get(key, 0),
             "focus_rows": stored.rows.get(key, 0), "unreadable_rows": unreadable.rows.get(key, 0),
-            "status": ("unproven" if unreadable.rows.get(key, 0) else "ok" if abs(diff) < HALF_CENT else "mismatch"),
+            "status": ("mismatch" if abs(diff) >= HALF_CENT else "unproven" if unreadable.rows.get(key, 0) else "ok"),
         })
     columns = KEYS + ["source_total", "quarantined_total", "focus_total", "difference", "source_rows",
                       "quarantined_rows", "focus_rows", "unreadable_rows", "status"]
