@@ -75,7 +75,7 @@ def run_ours(sources: list[dict], work: Path) -> dict:
     (work / "dataset").mkdir()
     started = time.perf_counter()
     with ThreadPoolExecutor(len(configs)) as pool:
-        results = list(pool.map(lambda item: ingest(item[1], spool, str(item[0])), enumerate(configs)))
+        results = list(pool.map(lambda source: ingest(source, spool, source.name), configs))
     table = reconcile.reconcile(merge_totals([r.control for r in results]), merge_totals([r.quarantined for r in results]),
                                 stored_totals(spool), merge_totals([r.unreadable for r in results]))
     store = open_store(f"file://{work / 'dataset'}")

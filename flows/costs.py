@@ -37,7 +37,7 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
     run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{(flow_run.get_id() or 'local')[:8]}"
     spool = ds.new_spool_dir()
     try:
-        futures = [ingest_source.submit(source, str(spool), str(n), profile) for n, source in enumerate(config.sources)]
+        futures = [ingest_source.submit(source, str(spool), source.name, profile) for source in config.sources]
         progress = create_progress_artifact(0.0, description=f"costs: sources ingested of {len(futures)}")
         for done, _ in enumerate(as_completed(futures), start=1):
             update_progress_artifact(progress, 100.0 * done / len(futures))
@@ -50,12 +50,19 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
         # holds unreadably (quarantined rows): the readable rows are published, and the run fails.
         mismatched = table[table["status"] == "mismatch"]
         unproven = table[table["status"] == "unproven"]
+        refused = None
         if len(mismatched) == 0 and not (config.fail_on_quarantine and quarantined):
-            published = publish_dataset(config.dataset, str(spool), run, profile)
+            try:
+                published = publish_dataset(config.dataset, str(spool), run, profile)
+            except InvalidInput as exc:  # sources overlap, or a stored source is missing: nothing uploaded
+                refused, published = exc, []
+                logger.error("dataset not updated: %s", exc)
         else:
             published = []
             logger.error("dataset not updated: %s", "reconciliation failed" if len(mismatched) else "rows were quarantined")
         build_reports(config, results, table, str(spool), run, as_of, profile, quarantine_urls)
+        if refused is not None:
+            raise refused
         if len(mismatched):
             keys = ", ".join(f"{r.provider}/{r.billing_account}/{r.billing_period}/{r.currency} "
                              f"(difference {r.difference:f})" for r in mismatched.itertuples())

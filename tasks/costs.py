@@ -36,9 +36,7 @@ def ingest_source(source: CostSource, spool_dir: str, producer: str, profile: st
                         result.rows_written, result.rows_quarantined)
             next_report[0] += _PROGRESS_ROWS
 
-    # A retry starts this producer's spool over.
-    for old in Path(spool_dir).glob(f"provider=*/billing_period=*/*-{producer}.parquet"):
-        old.unlink()
+    ds.Spool(Path(spool_dir), producer).discard()  # a retry starts this source's spool over
     result = ingest(source, Path(spool_dir), producer, load_profile(profile), progress=progress)
     logger.info("%s: %d file(s), %d rows read, %d FOCUS rows, %d represented by other rows, %d quarantined",
                 source.name, len(result.files), result.rows_read, result.rows_written, result.rows_superseded,

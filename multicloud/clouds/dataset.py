@@ -64,6 +64,7 @@ class Spool:
     producer: str = "0"
     writers: dict = field(default_factory=dict)
     daily: dict = field(default_factory=dict)
+    accounts: dict = field(default_factory=dict)
     _queue: queue.Queue | None = None
     _thread: threading.Thread | None = None
     _error: BaseException | None = None
@@ -97,8 +98,13 @@ class Spool:
         for key in keys:
             part = table if len(keys) == 1 else table.filter(
                 pc.and_(pc.equal(providers, key["p"]), pc.equal(periods, key["m"])))
-            self._writer(slug(key["p"]), key["m"]).write_table(part)
-            self.daily.setdefault((slug(key["p"]), key["m"]), []).append(aggregate.daily_partial(part))
+            where = (slug(key["p"]), key["m"])
+            self._writer(*where).write_table(part)
+            self.accounts.setdefault(where, set()).update(pc.unique(part.column("BillingAccountId")).to_pylist())
+            partials = self.daily.setdefault(where, [])
+            partials.append(aggregate.daily_partial(part))
+            if len(partials) >= 32:  # keep the daily sums small whatever the number of rows
+                self.daily[where] = [aggregate.combine_table(partials, aggregate.DAILY_KEYS)]
 
     def _writer(self, provider: str, period: str) -> pq.ParquetWriter:
         key = (provider, period)
@@ -119,9 +125,49 @@ class Spool:
         self.writers.clear()
         for (provider, period), partials in self.daily.items():
             folder = self.directory / partition_prefix(provider, period)
-            pq.write_table(pa.concat_tables(partials), folder / f"daily-{self.producer}.parquet")
+            pq.write_table(aggregate.combine_table(partials, aggregate.DAILY_KEYS), folder / f"daily-{self.producer}.parquet")
+            accounts = sorted(a for a in self.accounts.get((provider, period), ()) if a is not None)
+            (folder / f"accounts-{self.producer}.json").write_text(json.dumps(accounts))
         self.daily.clear()
         self._raise()
+
+    def discard(self) -> None:
+        """Remove what this producer spooled (a retried ingest starts over)."""
+        for pattern in (f"part-{self.producer}.parquet", f"daily-{self.producer}.parquet",
+                        f"accounts-{self.producer}.json"):
+            for path in self.directory.glob(f"provider=*/billing_period=*/{pattern}"):
+                path.unlink()
+
+
+def spooled_sources(directory: Path, provider: str, period: str) -> dict[str, list[str]]:
+    """Producer (source name) → the billing accounts it spooled for one partition."""
+    folder = directory / partition_prefix(provider, period)
+    return {path.name[len("accounts-"):-len(".json")]: json.loads(path.read_text())
+            for path in sorted(folder.glob("accounts-*.json"))}
+
+
+def check_ownership(store: ObjectStore, directory: Path) -> None:
+    """Refuses, before anything is uploaded, a run that would double rows or delete another
+    source's: two sources billing the same account in one partition, or a partition that now
+    holds rows of a source this run did not produce for it. Raises InvalidInput naming them."""
+    problems = []
+    for provider, period in spooled_partitions(directory):
+        sources = spooled_sources(directory, provider, period)
+        seen: dict[str, str] = {}
+        for name, accounts in sources.items():
+            for account in accounts:
+                if account in seen:
+                    problems.append(f"{provider}/{period}: sources {seen[account]!r} and {name!r} both bill account "
+                                    f"{account!r} (its rows would count twice)")
+                seen.setdefault(account, name)
+        previous = current(store, provider, period)
+        missing = sorted(set((previous or {}).get("sources", {})) - set(sources))
+        if missing:
+            problems.append(f"{provider}/{period}: the stored partition also holds rows of source(s) {missing}, which "
+                            "this run did not read for that period; replacing it would delete them (ingest them in "
+                            "the same run, or remove the partition first)")
+    if problems:
+        raise InvalidInput("; ".join(problems), target=getattr(store, "url", "dataset"))
 
 
 def spooled_partitions(directory: Path) -> dict[tuple[str, str], list[Path]]:
@@ -151,7 +197,9 @@ class Published:
 
 def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
     """Uploads every spooled partition, checked by SHA-256, then swaps each partition's pointer
-    and removes the files of the run it replaced."""
+    and removes the files of the run it replaced. Raises InvalidInput (nothing uploaded) when
+    sources overlap or a stored partition holds a source this run lacks (`check_ownership`)."""
+    check_ownership(store, directory)
     done = []
     for (provider, period), paths in spooled_partitions(directory).items():
         prefix = partition_prefix(provider, period)
@@ -167,7 +215,8 @@ def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
             pq.write_table(aggregate_daily(daily), tmp.name)
             _upload(store, Path(tmp.name), daily_key)
         previous = current(store, provider, period)
-        pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2"}
+        pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2",
+                   "sources": spooled_sources(directory, provider, period)}
         body = json.dumps(pointer, indent=1).encode()
         store.write(prefix + POINTER, io.BytesIO(body), size=len(body), content_type="application/json")
         if previous and previous.get("run") != run:

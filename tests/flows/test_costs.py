@@ -218,3 +218,27 @@ def test_totals_are_compared_with_the_providers_own_spend_api(period, offset, st
     assert result["provider_totals"] == {f"AWS/{payer}/{period}": status}  # a difference warns, it does not fail
     rows = json.loads(asyncio.run(artifact("costs-provider-totals")).data)
     assert [(r["billing_period"], r["status"]) for r in rows] == [(period, status)]
+
+
+def test_two_sources_billing_the_same_account_are_refused_before_anything_is_stored(buckets, local_profile, tmp_path):
+    url, _ = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=500)
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    config = CostsConfig(sources=[source("cur-a", "aws-cur", url), source("cur-b", "aws-cur", url)], dataset=dataset)
+    from multicloud.core.errors import InvalidInput
+    with pytest.raises(InvalidInput, match="both bill account '111122223333'"):
+        costs(config=config, profile="local", as_of=AS_OF)
+    assert ds.partitions(open_store(dataset, profile=local_profile)) == []
+
+
+def test_a_partition_is_not_replaced_by_a_run_that_lacks_one_of_its_sources(buckets, local_profile, tmp_path):
+    url, _ = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=500)
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    costs(config=CostsConfig(sources=[source("cur-a", "aws-cur", url)], dataset=dataset), profile="local", as_of=AS_OF)
+    store = open_store(dataset, profile=local_profile)
+    before = ds.current(store, "aws", "2026-10")
+    assert before["sources"] == {"cur-a": ["111122223333", "444455556666"]}
+    from multicloud.core.errors import InvalidInput
+    with pytest.raises(InvalidInput, match=r"source\(s\) \['cur-a'\]"):
+        costs(config=CostsConfig(sources=[source("cur-renamed", "aws-cur", url)], dataset=dataset), profile="local",
+              as_of=AS_OF)
+    assert ds.current(store, "aws", "2026-10") == before
