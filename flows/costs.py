@@ -43,7 +43,6 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
             update_progress_artifact(progress, 100.0 * done / len(futures))
         results = [f.result() for f in futures]
         table = reconcile_totals(results, str(spool))
-        provider = compare_provider_totals(config, table, profile) if config.provider_totals else None
         quarantined = sum(r.rows_quarantined for r in results)
         quarantine_urls = upload_quarantine(config.dataset, results, run, profile) if quarantined else []
         # Money that appeared or vanished on the way: nothing is published. Money the source itself
@@ -60,6 +59,7 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
         else:
             published = []
             logger.error("dataset not updated: %s", "reconciliation failed" if len(mismatched) else "rows were quarantined")
+        provider = compare_provider_totals(config, table, profile) if config.provider_totals else None
         build_reports(config, results, table, str(spool), run, as_of, profile, quarantine_urls)
         if refused is not None:
             raise refused

@@ -428,7 +428,8 @@ class ProviderTotals(BaseModel):
     billing_account: str = Field(min_length=1, description="The billing account (AWS payer) these totals are for.")
     connection: str | None = Field(default=None, description="Connection name in the profile (default: the first).")
     metric: Literal["UnblendedCost", "NetUnblendedCost"] = Field(
-        default="UnblendedCost", description="Which total: the one the export's BilledCost comes from.")
+        default="UnblendedCost", description="Which total: the one the export's BilledCost comes from "
+        "(NetUnblendedCost when the CUR carries lineItem/NetUnblendedCost).")
 
 
 class CostsConfig(BaseModel):

@@ -69,12 +69,14 @@ def reconcile_totals(results: list[IngestResult], spool_dir: str) -> pd.DataFram
       cache_policy=NO_CACHE, tags=["costs"])
 def compare_provider_totals(config: CostsConfig, reconciliation: pd.DataFrame, profile: str | None) -> pd.DataFrame:
     """Ask each configured spend API for the total of every period reconciled for its billing
-    account, and compare. A difference is reported and logged, not fatal: the APIs refresh on
-    their own schedule, so they can lag the exports."""
+    account, and compare. A difference, or an API that does not answer, is reported and logged,
+    not fatal: the APIs refresh on their own schedule, so they can lag the exports. Runs after
+    the dataset is published, so it never holds the data back."""
     from multicloud.clouds.aws.costexplorer import monthly_totals
 
     p = load_profile(profile)
     totals: dict[tuple, Decimal] = {}
+    unavailable: set[tuple] = set()
     for entry in config.provider_totals:
         mine = reconciliation[(reconciliation["provider"] == "AWS")
                               & (reconciliation["billing_account"] == entry.billing_account)]
@@ -82,11 +84,17 @@ def compare_provider_totals(config: CostsConfig, reconciliation: pd.DataFrame, p
         for period in sorted(set(mine["billing_period"])):
             start = date.fromisoformat(f"{period}-01")
             end = (start + timedelta(days=32)).replace(day=1)
-            frame = monthly_totals(conn, start, end, metric=entry.metric)
+            try:
+                frame = monthly_totals(conn, start, end, metric=entry.metric)
+            except Exception as exc:  # the API is a second opinion: its failure is reported, not fatal
+                get_run_logger().warning("Cost Explorer total for %s %s unavailable: %s", entry.billing_account,
+                                         period, exc)
+                unavailable.add(("AWS", entry.billing_account, period))
+                continue
             for row in frame.to_dict("records"):
                 key = ("AWS", entry.billing_account, period, row[f"{entry.metric}Unit"])
                 totals[key] = totals.get(key, Decimal(0)) + Decimal(row[entry.metric])
-    table = reconcile.compare_with_provider(reconciliation, totals)
+    table = reconcile.compare_with_provider(reconciliation, totals, unavailable)
     rows = [{k: (f"{v.normalize():f}" if k == "difference" else f"{v.quantize(reconcile.CENT)}")
              if isinstance(v, Decimal) else v for k, v in row.items()} for row in table.to_dict("records")]
     create_table_artifact(rows, key="costs-provider-totals",

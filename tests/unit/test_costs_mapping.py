@@ -357,3 +357,15 @@ def test_a_difference_is_a_mismatch_even_when_rows_were_unreadable():
     stored.add(key, D("400"), 4)
     unreadable.add(key, D("0"), 1)
     assert list(reconcile.reconcile(source, reconcile.Totals.empty(), stored, unreadable)["status"]) == ["mismatch"]
+
+
+def test_provider_totals_agree_differ_or_are_unavailable():
+    source, stored = reconcile.Totals.empty(), reconcile.Totals.empty()
+    for account in ("A", "B", "C"):
+        source.add(("AWS", account, "2026-10", "USD"), D("10"), 1)
+        stored.add(("AWS", account, "2026-10", "USD"), D("10"), 1)
+    table_ = reconcile.reconcile(source, reconcile.Totals.empty(), stored)
+    compared = reconcile.compare_with_provider(
+        table_, {("AWS", "A", "2026-10", "USD"): D("10.004"), ("AWS", "B", "2026-10", "USD"): D("10.01")},
+        {("AWS", "C", "2026-10")})
+    assert dict(zip(compared["billing_account"], compared["status"])) == {"A": "agrees", "B": "differs", "C": "unavailable"}

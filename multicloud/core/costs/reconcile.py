@@ -79,13 +79,18 @@ def cents(value: Decimal) -> str:
     return f"{value.quantize(CENT):,}"
 
 
-def compare_with_provider(table: pd.DataFrame, provider_totals: dict[tuple, Decimal]) -> pd.DataFrame:
+def compare_with_provider(table: pd.DataFrame, provider_totals: dict[tuple, Decimal],
+                          unavailable: set[tuple] = frozenset()) -> pd.DataFrame:
     """The reconciled source totals beside the provider API's totals for the same keys: `agrees`
-    when they differ by less than half a cent, else `differs`; keys the API was not asked about
-    are left out."""
+    when they differ by less than half a cent, else `differs`; `unavailable` for (provider,
+    account, period) the API did not answer; keys the API was not asked about are left out."""
     rows = []
     for row in table.to_dict("records"):
         key = tuple(row[k] for k in KEYS)
+        if key[:3] in unavailable:
+            rows.append(dict(zip(KEYS, key)) | {"source_total": row["source_total"], "provider_total": None,
+                                                 "difference": None, "status": "unavailable"})
+            continue
         if key not in provider_totals:
             continue
         api = provider_totals[key]
