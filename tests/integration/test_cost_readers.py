@@ -176,3 +176,18 @@ def test_credits_that_are_not_json_are_quarantined_not_dropped(buckets, local_pr
     [entry] = [json.loads(line) for line in open(result.quarantine_file)]
     assert entry["line"] == 6 and "credits: not a JSON list" in entry["reason"]
     assert "unproven" in set(table["status"])  # the row's credits, so its billed cost, are unknown
+
+
+def test_an_azure_run_still_uploading_is_not_read(buckets, local_profile, tmp_path):
+    base = f"az://{buckets['az']}/{unique_name('u')}"
+    done, partial = tmp_path / "done", tmp_path / "partial"
+    first = samples.write_export("azure-mca", 800, done, seed=8, run="run-1")
+    upload(done, base, local_profile)
+    samples.write_export("azure-mca", 800, partial, seed=8, restated=True, run="run-2")
+    for manifest in partial.rglob("manifest.json"):
+        manifest.unlink()  # run-2's files are there, its manifests not yet
+    time.sleep(1.1)
+    upload(partial, base, local_profile)
+    source = CostSource(name="t", kind="azure-cost-details", url=f"{base}/actual", amortized_url=f"{base}/amortized")
+    result, table, _ = run(source, tmp_path, local_profile)
+    assert all("/run-1/" in f for f in result.files) and result.control.amounts == first.billed

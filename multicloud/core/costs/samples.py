@@ -999,6 +999,11 @@ def write_export(kind: str, rows: int, directory: Path | str, prefix: str = "", 
             p.unlink()
         spool.rmdir()
         export.keys += [rel(paths["actual"]), rel(paths["amortized"])]
+        for dataset in ("actual", "amortized"):  # the run's manifest, written last, as Azure does
+            manifest = paths[dataset].parent / "manifest.json"
+            manifest.write_text(json.dumps({"manifestVersion": "2024-04-01", "blobCount": 1, "blobs": [
+                {"blobName": rel(paths[dataset]), "byteCount": paths[dataset].stat().st_size}]}))
+            export.keys.append(rel(manifest))
     elif kind in ("gcp-standard", "gcp-detailed"):
         detailed = kind == "gcp-detailed"
         key_path = root / f"{prefix}billing-export/{period}/{'corrections' if restated else 'part'}-000000000000.{fmt}"
