@@ -44,6 +44,8 @@ def ingest_source(source: CostSource, spool_dir: str, producer: str, profile: st
     if result.rows_quarantined:
         logger.warning("%s: %d row(s) quarantined (file, line and reason in the quarantine file)",
                        source.name, result.rows_quarantined)
+    for rule, rows in result.violations.items():
+        logger.warning("%s: FOCUS 1.2 check %s: %d row(s)", source.name, rule, rows)
     return result
 
 
@@ -179,7 +181,9 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
         links[url.rsplit("/", 1)[-1] + " (quarantine)"] = url
     sources = pd.DataFrame([{"source": r.source, "kind": r.kind, "files": len(r.files), "rows read": r.rows_read,
                              "FOCUS rows": r.rows_written, "represented by other rows": r.rows_superseded,
-                             "quarantined": r.rows_quarantined} for r in results])
+                             "quarantined": r.rows_quarantined,
+                             "FOCUS check failures": "; ".join(f"{k}: {v}" for k, v in r.violations.items()) or "none"}
+                            for r in results])
     markdown = report.summary_markdown(reconciliation, sources, mtd, movers, found, links, explanations, as_of)
     create_markdown_artifact(markdown, key="costs-summary", description="Cost aggregation summary")
     if len(mtd):

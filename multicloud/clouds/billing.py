@@ -18,7 +18,7 @@ from multicloud.clouds.dataset import Spool, spooled_partitions
 from multicloud.clouds.tabular import RawChunk
 from multicloud.clouds.transfer import prefetch
 from multicloud.config import CostSource, Profile
-from multicloud.core.costs import reconcile
+from multicloud.core.costs import focus, reconcile
 from multicloud.core.costs.mapping import CONTROL_KEYS, normalize_chunk
 from multicloud.core.costs.sources import SOURCES
 
@@ -67,6 +67,7 @@ class IngestResult:
     quarantined: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
     unreadable: reconcile.Totals = field(default_factory=reconcile.Totals.empty)
     quarantine_file: str | None = None
+    violations: dict[str, int] = field(default_factory=dict)
 
 
 def ingest(source: CostSource, spool_dir: Path, producer: str, profile: Profile | None = None,
@@ -86,6 +87,9 @@ def ingest(source: CostSource, spool_dir: Path, producer: str, profile: Profile 
                     result.files.append(chunk.file)
                 mapped = normalize_chunk(spec, chunk.table(), chunk.file, chunk.first_line)
                 spool.write(mapped.focus)
+                for violation in focus.validate(mapped.focus):
+                    rule = f"{violation.column}: {violation.rule}"
+                    result.violations[rule] = result.violations.get(rule, 0) + violation.rows
                 result.rows_read += mapped.read
                 result.rows_written += mapped.focus.num_rows
                 result.rows_superseded += mapped.superseded

@@ -242,3 +242,11 @@ def test_a_partition_is_not_replaced_by_a_run_that_lacks_one_of_its_sources(buck
         costs(config=CostsConfig(sources=[source("cur-renamed", "aws-cur", url)], dataset=dataset), profile="local",
               as_of=AS_OF)
     assert ds.current(store, "aws", "2026-10") == before
+
+
+def test_the_summary_reports_focus_checks_per_source(buckets, local_profile, tmp_path):
+    url, _ = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=300)
+    costs(config=CostsConfig(sources=[source("aws", "aws-cur", url)], dataset=f"s3://{buckets['s3']}/{unique_name('f')}"),
+          profile="local", as_of=AS_OF)
+    summary = asyncio.run(artifact("costs-summary")).data
+    assert "| FOCUS check failures |" in summary and "| none |" in summary

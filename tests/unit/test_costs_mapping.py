@@ -325,16 +325,35 @@ def test_reconciliation_is_exact_and_flags_a_cent():
     assert dict(zip(table_["provider"], table_["status"]))["Microsoft"] == "ok"
 
 
+def with_values(focus_table: pa.Table, **values) -> pa.Table:
+    """A FOCUS table with some columns overwritten (for checks the mapping itself would stop)."""
+    for name, value in values.items():
+        index = focus_table.column_names.index(name)
+        type_ = focus_table.schema.field(name).type
+        focus_table = focus_table.set_column(index, name, pa.array([value] * focus_table.num_rows, type_))
+    return focus_table
+
+
+def test_native_focus_values_outside_the_spec_are_quarantined():
+    result = normalize_chunk(AWS_FOCUS, table([focus_row(ChargeClass="Oops"), focus_row(ServiceCategory="Bogus"),
+                                               focus_row()]), "f.parquet", 1)
+    assert result.focus.num_rows == 1
+    assert [q["reason"].split(":")[0] for q in result.quarantine] == ["ChargeClass", "ServiceCategory"]
+
+
 def test_validate_reports_broken_rules():
-    result = normalize_chunk(AWS_FOCUS, table([focus_row(ChargeClass="Oops", ServiceCategory="Bogus")]), "f", 1)
-    rules = {(v.column, v.rule.split(" ")[0]) for v in focus.validate(result.focus)}
+    good = normalize_chunk(AWS_FOCUS, table([focus_row()]), "f", 1).focus
+    rules = {(v.column, v.rule.split(" ")[0]) for v in focus.validate(with_values(good, ChargeClass="Oops",
+                                                                                   ServiceCategory="Bogus"))}
     assert ("ChargeClass", "value") in rules and ("ServiceCategory", "value") in rules
 
 
 def test_validate_checks_the_conditional_rules():
     rows = [focus_row(ChargeCategory="Tax"), focus_row(PricingUnit=None, PricingCategory="Standard"),
             focus_row(PricingCategory="Standard", CommitmentDiscountId="c-1")]
-    found = {(v.column, v.rule, v.rows) for v in focus.validate(normalize_chunk(AWS_FOCUS, table(rows), "f", 1).focus)}
+    mapped = normalize_chunk(AWS_FOCUS, table(rows), "f", 1)
+    assert mapped.focus.num_rows == 3  # conditional rules are checked, not quarantined
+    found = {(v.column, v.rule, v.rows) for v in focus.validate(mapped.focus)}
     assert ("PricingQuantity", "not null on a Tax row", 1) in found
     assert ("PricingUnit", "null on a Usage or Purchase row that is not a correction", 1) in found
     assert ("CommitmentDiscountStatus", "null on a Usage row with a CommitmentDiscountId", 1) in found

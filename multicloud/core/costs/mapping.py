@@ -126,7 +126,8 @@ class SourceSpec:
     `required`: raw columns that must be present (a missing one is an error naming the file and
     column); `optional`: raw columns read when present, null otherwise. `decimals`, `timestamps`
     (column → accepted formats; "iso" means ISO 8601) and `currencies` are parsed before mapping;
-    a value that does not parse sends its row to quarantine. `prepare` derives `_` columns the
+    a value that does not parse sends its row to quarantine, as does a value of a `strict` column
+    outside its set (null included) or of an `allowed` column outside its set (null allowed). `prepare` derives `_` columns the
     table needs (tags as JSON, credit sums); `keep` selects the rows this source turns into FOCUS
     rows (the others are represented by other rows, e.g. Azure's actual-cost usage by the
     amortized rows), `control` is the source's own billed amount per row, and `columns` maps every
@@ -142,6 +143,7 @@ class SourceSpec:
     timestamps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     currencies: tuple[str, ...] = ()
     strict: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     prepare: Callable[[pa.Table], pa.Table] | None = None
     keep: object | None = None
@@ -273,7 +275,8 @@ def lookup(values, table: Mapping[str, str], default: str | None = None):
     out = []
     for chunk in chunks:
         mapped = pa.array([table.get(v, default) for v in chunk.dictionary.to_pylist()], pa.string())
-        out.append(mapped.take(chunk.indices) if len(mapped) else pa.nulls(len(chunk), pa.string()))
+        values = mapped.take(chunk.indices) if len(mapped) else pa.nulls(len(chunk), pa.string())
+        out.append(pc.fill_null(values, default) if default is not None else values)  # absent values too
     return pa.chunked_array(out, pa.string())
 
 
@@ -505,6 +508,10 @@ def normalize_chunk(spec: SourceSpec, table: pa.Table, file: str, first_line: in
         reasons.append((pc.is_valid(table.column(READER_ERROR)), READER_ERROR, "unreadable"))
     for name, allowed in spec.strict.items():
         bad = pc.fill_null(pc.invert(pc.is_in(table.column(name), pa.array(allowed))), True)
+        reasons.append((bad, name, "not one of " + ", ".join(allowed)))
+    for name, allowed in spec.allowed.items():  # may be null, else one of these
+        values = table.column(name)
+        bad = pc.fill_null(pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(allowed)))), False)
         reasons.append((bad, name, "not one of " + ", ".join(allowed)))
     if spec.prepare is not None:
         table = spec.prepare(table)
