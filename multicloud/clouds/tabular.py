@@ -121,9 +121,11 @@ def _csv_chunks(store, key, gzipped, rename) -> Iterator[tuple[pa.Table, int]]:
         reader = pacsv.open_csv(
             io.BufferedReader(_Replay(head, stream), buffer_size=4 << 20),
             read_options=pacsv.ReadOptions(column_names=final, skip_rows=1, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            # Blank lines stay rows (of nulls, which quarantine names), so line numbers stay true.
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in final},
-                                                 strings_can_be_null=True, quoted_strings_can_be_null=True),
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True),  # "n/a" is a bad value, not a null
         )
         line, pending, rows = 2, [], 0
         try:

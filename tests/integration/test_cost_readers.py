@@ -191,3 +191,24 @@ def test_an_azure_run_still_uploading_is_not_read(buckets, local_profile, tmp_pa
     source = CostSource(name="t", kind="azure-cost-details", url=f"{base}/actual", amortized_url=f"{base}/amortized")
     result, table, _ = run(source, tmp_path, local_profile)
     assert all("/run-1/" in f for f in result.files) and result.control.amounts == first.billed
+
+
+def test_line_numbers_stay_true_past_a_blank_line(buckets, local_profile, tmp_path):
+    local = tmp_path / "export"
+    samples.write_export("aws-cur", 200, local, seed=12, compress=False)
+    path = next(local.rglob("*.csv"))
+    lines = path.read_text().splitlines()
+    lines.insert(3, "")  # line 4 is blank
+    header = next(csv.reader([lines[0]]))
+    bad = next(csv.reader([lines[9]]))
+    bad[header.index("lineItem/UnblendedCost")] = "n/a"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(bad)
+    lines[9] = out.getvalue()  # line 10
+    path.write_text("\n".join(lines) + "\n")
+    base = f"s3://{buckets['s3']}/{unique_name('b')}"
+    upload(local, base, local_profile)
+    result, _, rows = run(CostSource(name="t", kind="aws-cur", url=base), tmp_path, local_profile)
+    found = {entry["line"]: entry["reason"] for entry in map(json.loads, open(result.quarantine_file))}
+    assert sorted(found) == [4, 10] and "'n/a'" in found[10]
+    assert rows.num_rows == 200 - 1 and 11 in rows.column("x_SourceLine").to_pylist()  # the blank line held no row

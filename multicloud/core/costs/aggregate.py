@@ -35,8 +35,11 @@ def tag_value(tags, key: str):
     """The value of tag `key` in FOCUS Tags (compact JSON objects), null where absent."""
     name = json.dumps(key)[1:-1]  # as the key is written inside the JSON text
     pattern = r'"' + re.escape(name) + r'":"(?P<value>(?:[^"\\]|\\.)*)"'
-    found = pc.extract_regex(tags, pattern)
-    return pc.struct_field(found, [0])
+    values = pc.struct_field(pc.extract_regex(tags, pattern), [0])
+    if pc.any(pc.match_substring(values, "\\")).as_py():  # JSON escapes: decode the few that have them
+        from multicloud.core.costs.mapping import map_distinct
+        values = map_distinct(values, lambda v: json.loads(f'"{v}"') if v is not None else None)
+    return values
 
 
 def tag_partial(table: pa.Table, key: str) -> pa.Table:

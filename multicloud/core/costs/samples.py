@@ -834,7 +834,7 @@ def focus_tables(provider: str, rows: int, period: str = "2026-10", seed: int = 
             "ContractedCost": money_float(cost), "EffectiveCost": money_float(effective),
             "InvoiceIssuerName": full({"AWS": "Amazon Web Services, Inc.", "Microsoft": "Microsoft", "Google Cloud": "Google"}[provider]),
             "ListCost": money_float(np.where(cost > 0, cost + cost // 10, cost)),
-            "PricingQuantity": pa.array(np.where(usage, np.round(rng.gamma(2.0, 3.0, n), 6), np.nan)),
+            "PricingQuantity": pa.array(np.round(rng.gamma(2.0, 3.0, n), 6), mask=~usage),
             "PricingUnit": pa.array(np.where(usage, "Hours", None)), "ProviderName": full(provider),
             "PublisherName": full(provider), "ServiceCategory": pa.array(svc[:, 1]), "ServiceName": pa.array(svc[:, 0]),
             "RegionId": pa.array(pick(rng, ["us-east-1", "eastus", "us-central1"], n)), "SubAccountId": pa.array(
