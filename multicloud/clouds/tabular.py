@@ -56,16 +56,17 @@ def file_format(key: str) -> str:
 
 
 def read_table_chunks(store: ObjectStore, key: str, *, rename: Callable[[str], str] | None = None,
-                      fmt: str | None = None) -> Iterator[tuple[pa.Table, int]]:
+                      fmt: str | None = None, json_schema: pa.Schema | None = None) -> Iterator[tuple[pa.Table, int]]:
     """(Arrow table, first line) chunks of one file. CSV columns are all read as text (so that a
-    bad value is the row's problem, not the file's); `rename` maps header names."""
+    bad value is the row's problem, not the file's); `rename` maps header names; `json_schema`
+    fixes the types of fields JSON lines may leave empty in a whole block (lists, records)."""
     fmt = fmt or file_format(key)
     if fmt in ("csv", "csv.gz"):
         yield from _csv_chunks(store, key, fmt == "csv.gz", rename)
     elif fmt == "parquet":
         yield from _parquet_chunks(store, key, rename)
     else:
-        yield from _jsonl_chunks(store, key, fmt.endswith(".gz"), rename)
+        yield from _jsonl_chunks(store, key, fmt.endswith(".gz"), rename, json_schema)
 
 
 def read_frames(store: ObjectStore, key: str, *, kind: str = "", rename: Callable[[str], str] | None = None,
@@ -116,6 +117,12 @@ def _csv_chunks(store, key, gzipped, rename) -> Iterator[tuple[pa.Table, int]]:
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise InvalidInput(f"duplicate column name(s) {dupes}", target=key)
         final = [rename(n) if rename else n for n in names]
+        if len(set(final)) != len(final):  # e.g. tag keys that differ only in case
+            clash = {}
+            for original, new in zip(names, final):
+                clash.setdefault(new, []).append(original)
+            pairs = "; ".join(f"{' and '.join(map(repr, o))} both become {n!r}" for n, o in clash.items() if len(o) > 1)
+            raise InvalidInput(f"column names collide: {pairs}", target=key)
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         reader = pacsv.open_csv(
@@ -176,11 +183,13 @@ def _parquet_chunks(store, key, rename) -> Iterator[tuple[pa.Table, int]]:
             row += batch.num_rows
 
 
-def _jsonl_chunks(store, key, gzipped, rename) -> Iterator[tuple[pa.Table, int]]:
+def _jsonl_chunks(store, key, gzipped, rename, schema=None) -> Iterator[tuple[pa.Table, int]]:
     with local_copy(store, key) as path:
         source = pa.CompressedInputStream(pa.OSFile(str(path)), "gzip") if gzipped else str(path)
+        parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer") if schema else None
         try:
-            reader = pajson.open_json(source, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
+            reader = pajson.open_json(source, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES),
+                                      parse_options=parse)
             row = 1
             for batch in reader:
                 table = pa.Table.from_batches([batch])
@@ -212,7 +221,8 @@ def data_keys(store: ObjectStore, prefix: str = "") -> list[str]:
 
 
 def read_data_files(store: ObjectStore, kind: str, rename=None, keys: list[str] | None = None,
-                    adapt: Callable[[pa.Table], pa.Table] | None = None) -> Iterator[RawChunk]:
+                    adapt: Callable[[pa.Table], pa.Table] | None = None,
+                    json_schema: pa.Schema | None = None) -> Iterator[RawChunk]:
     """Rows of every data file under the store (or of `keys`). Raises NotFound when there is none."""
     keys = data_keys(store) if keys is None else keys
     if not keys:
@@ -220,5 +230,5 @@ def read_data_files(store: ObjectStore, kind: str, rename=None, keys: list[str] 
         raise NotFound("no data files (.csv, .csv.gz, .parquet, .jsonl) under the source",
                        target=getattr(store, "url", ""))
     for key in keys:
-        for table, first in read_table_chunks(store, key, rename=rename):
+        for table, first in read_table_chunks(store, key, rename=rename, json_schema=json_schema):
             yield RawChunk(to_frame(adapt(table) if adapt else table), key, first, kind)

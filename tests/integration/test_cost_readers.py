@@ -158,13 +158,14 @@ def test_a_cur_folder_without_a_manifest_is_not_found(buckets, local_profile, tm
         run(CostSource(name="t", kind="aws-cur", url=url), tmp_path, local_profile)
 
 
-def test_credits_that_are_not_json_are_quarantined_not_dropped(buckets, local_profile, tmp_path):
+@pytest.mark.parametrize("credits", ["[{broken", '[{"amount": "-0.1"}]', "[1, 2]"])
+def test_credits_that_are_not_json_are_quarantined_not_dropped(credits, buckets, local_profile, tmp_path):
     local = tmp_path / "export"
     samples.write_export("gcp-standard", 500, local, seed=6, fmt="csv")
     path = next(local.rglob("*.csv"))
     lines = path.read_text().splitlines()
     header, row = next(csv.reader([lines[0]])), next(csv.reader([lines[5]]))
-    row[header.index("credits")] = "[{broken"
+    row[header.index("credits")] = credits
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(row)
     lines[5] = out.getvalue()
@@ -174,7 +175,7 @@ def test_credits_that_are_not_json_are_quarantined_not_dropped(buckets, local_pr
     result, table, rows = run(CostSource(name="t", kind="gcp-billing-export", url=base), tmp_path, local_profile)
     assert result.rows_quarantined == 1 and rows.num_rows == 499
     [entry] = [json.loads(line) for line in open(result.quarantine_file)]
-    assert entry["line"] == 6 and "credits: not a JSON list" in entry["reason"]
+    assert entry["line"] == 6 and "credits: not a JSON list of credits records" in entry["reason"]
     assert "unproven" in set(table["status"])  # the row's credits, so its billed cost, are unknown
 
 
@@ -212,3 +213,22 @@ def test_line_numbers_stay_true_past_a_blank_line(buckets, local_profile, tmp_pa
     found = {entry["line"]: entry["reason"] for entry in map(json.loads, open(result.quarantine_file))}
     assert sorted(found) == [4, 10] and "'n/a'" in found[10]
     assert rows.num_rows == 200 - 1 and 11 in rows.column("x_SourceLine").to_pylist()  # the blank line held no row
+
+
+def test_json_lines_whose_first_block_has_no_credits(buckets, local_profile, tmp_path, monkeypatch):
+    from multicloud.clouds import tabular
+
+    local = tmp_path / "export"
+    export = samples.write_export("gcp-standard", 2_000, local, seed=13, fmt="jsonl")
+    path = next(local.rglob("*.jsonl"))
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    without = sum(1 for r in rows[:1_000] if r["credits"])
+    for r in rows[:1_000]:  # no credits, labels or project labels anywhere in the first blocks
+        r["credits"], r["labels"], r["project"]["labels"] = [], [], []
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(tabular, "BLOCK_BYTES", 64 << 10)
+    base = f"gs://{buckets['gs']}/{unique_name('j')}"
+    upload(local, base, local_profile)
+    result, table, out = run(CostSource(name="t", kind="gcp-billing-export", url=base), tmp_path, local_profile)
+    assert without > 0 and out.num_rows == 2_000 and result.rows_quarantined == 0
+    assert set(table["status"]) == {"ok"} and sum(result.control.amounts.values()) != sum(export.billed.values())

@@ -388,3 +388,17 @@ def test_provider_totals_agree_differ_or_are_unavailable():
         table_, {("AWS", "A", "2026-10", "USD"): D("10.004"), ("AWS", "B", "2026-10", "USD"): D("10.01")},
         {("AWS", "C", "2026-10")})
     assert dict(zip(compared["billing_account"], compared["status"])) == {"A": "agrees", "B": "differs", "C": "unavailable"}
+
+
+def test_cur_columns_that_collide_once_renamed_are_refused_naming_both(tmp_path):
+    import io
+
+    from multicloud.clouds import open_store
+    from multicloud.clouds.tabular import read_table_chunks
+    from multicloud.core.errors import InvalidInput
+
+    store = open_store(f"file://{tmp_path}")
+    body = b"resourceTags/user:Team,resourceTags/user:team\n1,2\n"
+    store.write("cur-1.csv", io.BytesIO(body), size=len(body))
+    with pytest.raises(InvalidInput, match="'resourceTags/user:Team' and 'resourceTags/user:team' both become"):
+        list(read_table_chunks(store, "cur-1.csv", rename=snake_case))

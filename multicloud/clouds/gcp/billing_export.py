@@ -18,6 +18,14 @@ PAIRS = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 CREDITS = pa.list_(pa.struct([("name", pa.string()), ("amount", pa.float64()), ("full_name", pa.string()),
                               ("id", pa.string()), ("type", pa.string())]))
 REPEATED = {"labels": PAIRS, "system_labels": PAIRS, "project.labels": PAIRS, "credits": CREDITS}
+# JSON lines: the repeated fields' types, so a block in which every row has `credits: []` does not
+# make the next block's credits a type error.
+JSON_SCHEMA = pa.schema([
+    ("credits", CREDITS), ("labels", PAIRS), ("system_labels", PAIRS),
+    ("project", pa.struct([("id", pa.string()), ("number", pa.string()), ("name", pa.string()), ("labels", PAIRS),
+                           ("ancestry_numbers", pa.string())])),
+    ("cost", pa.float64()), ("cost_at_list", pa.float64()),
+])
 
 
 def _parse_list(text: str | None, type_: pa.DataType):
@@ -28,6 +36,21 @@ def _parse_list(text: str | None, type_: pa.DataType):
     except ValueError:
         return None
     return value if isinstance(value, list) else None
+
+
+def _lists(texts: list, type_: pa.DataType) -> pa.Array:
+    """Each JSON text as a list of `type_`; a text that is not such a list gives null."""
+    values = [_parse_list(t, type_) for t in texts]
+    try:
+        return pa.array(values, type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # find the bad ones, one by one
+        out = []
+        for value in values:
+            try:
+                out.append(pa.array([value], type_).to_pylist()[0])
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                out.append(None)
+        return pa.array(out, type_)
 
 
 def adapt(table: pa.Table) -> pa.Table:
@@ -42,11 +65,11 @@ def adapt(table: pa.Table) -> pa.Table:
         col = table.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             encoded = col.combine_chunks().dictionary_encode()
-            parsed = pa.array([_parse_list(v, type_) for v in encoded.dictionary.to_pylist()], type_)
+            parsed = _lists(encoded.dictionary.to_pylist(), type_)
             values = parsed.take(encoded.indices)
             bad = pc.fill_null(pc.and_(pc.is_null(values), pc.is_valid(col.combine_chunks())), False)
             if pc.any(bad).as_py():
-                message = pa.scalar(f"{name}: not a JSON list")
+                message = pa.scalar(f"{name}: not a JSON list of {name} records")
                 errors = pc.if_else(bad, message, errors if errors is not None else pa.nulls(len(bad), pa.string()))
             table = table.set_column(table.column_names.index(name), name, values)
         elif pa.types.is_null(col.type):
@@ -58,7 +81,7 @@ def adapt(table: pa.Table) -> pa.Table:
 
 def read_billing_export(store: ObjectStore) -> Iterator[RawChunk]:
     """Rows of every extract file of the standard or detailed billing export under the store."""
-    yield from read_data_files(store, "gcp-billing-export", adapt=adapt)
+    yield from read_data_files(store, "gcp-billing-export", adapt=adapt, json_schema=JSON_SCHEMA)
 
 
 def read_focus_export(store: ObjectStore) -> Iterator[RawChunk]:
