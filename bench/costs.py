@@ -63,11 +63,9 @@ def run_ours(sources: list[dict], work: Path) -> dict:
     views. Returns seconds and this process's peak RSS."""
     from multicloud.clouds import dataset as ds
     from multicloud.clouds import open_store
-    from multicloud.clouds.billing import ingest, merge_totals, stored_totals
+    from multicloud.clouds.billing import ingest, merge_totals, stored_totals, tag_views
     from multicloud.config import CostSource
     from multicloud.core.costs import aggregate, reconcile
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     configs = [CostSource(**s) for s in sources]
     spool = work / "spool"
@@ -80,15 +78,8 @@ def run_ours(sources: list[dict], work: Path) -> dict:
                                 stored_totals(spool), merge_totals([r.unreadable for r in results]))
     store = open_store(f"file://{work / 'dataset'}")
     ds.publish(store, spool, "bench")
-    partials = [ds.read_daily(store, p, m) for p, m in ds.partitions(store)]
-    daily = aggregate.combine(partials, aggregate.DAILY_KEYS)
-    tags = []
-    for paths in ds.spooled_partitions(spool).values():
-        for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(columns=["BillingPeriodStart", "BillingCurrency", "ProviderName", "Tags",
-                                                                    *aggregate.MEASURES], batch_size=500_000):
-                tags.append(aggregate.tag_partial(pa.Table.from_batches([batch]), "team"))
-    by_team = aggregate.combine(tags, aggregate.TAG_KEYS)
+    daily = ds.daily_history(store, ["2026-09", "2026-10"])
+    by_team = tag_views(spool, ["team"])["team"]
     as_of = date(2026, 10, 31)
     aggregate.month_to_date(daily, as_of)
     aggregate.top_movers(daily, as_of)

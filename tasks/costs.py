@@ -4,6 +4,7 @@ dataset, and build the reports. The rules live in multicloud.core.costs."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from multicloud.clouds import open_store
 from multicloud.clouds import dataset as ds
-from multicloud.clouds.billing import IngestResult, ingest, merge_totals, stored_totals
+from multicloud.clouds.billing import IngestResult, ingest, merge_totals, stored_totals, tag_views
 from multicloud.config import CostsConfig, CostSource, load_profile
 from multicloud.core.costs import aggregate, reconcile, report
 from tasks.storage import retry_transient
@@ -55,10 +56,7 @@ def reconcile_totals(results: list[IngestResult], spool_dir: str) -> pd.DataFram
     table = reconcile.reconcile(merge_totals([r.control for r in results]),
                                 merge_totals([r.quarantined for r in results]), stored_totals(Path(spool_dir)),
                                 merge_totals([r.unreadable for r in results]))
-    # Totals to the cent for reading; the difference exact, as computed.
-    rows = [{k: (f"{v.normalize():f}" if k == "difference" else f"{v.quantize(reconcile.CENT)}")
-             if isinstance(v, Decimal) else v for k, v in row.items()} for row in table.to_dict("records")]
-    create_table_artifact(rows, key="costs-reconciliation",
+    create_table_artifact(_records(table), key="costs-reconciliation",
                           description="Σ BilledCost per provider, billing account, period and currency against "
                           "the source's own total (exact decimals)")
     bad = reconcile.mismatches(table)
@@ -97,9 +95,7 @@ def compare_provider_totals(config: CostsConfig, reconciliation: pd.DataFrame, p
                 key = ("AWS", entry.billing_account, period, row[f"{entry.metric}Unit"])
                 totals[key] = totals.get(key, Decimal(0)) + Decimal(row[entry.metric])
     table = reconcile.compare_with_provider(reconciliation, totals, unavailable)
-    rows = [{k: (f"{v.normalize():f}" if k == "difference" else f"{v.quantize(reconcile.CENT)}")
-             if isinstance(v, Decimal) else v for k, v in row.items()} for row in table.to_dict("records")]
-    create_table_artifact(rows, key="costs-provider-totals",
+    create_table_artifact(_records(table), key="costs-provider-totals",
                           description="Reconciled source totals against the provider's own spend API")
     for row in table[table["status"] == "differs"].itertuples():
         get_run_logger().warning("%s %s %s: the export totals %s, the provider's API %s", row.provider,
@@ -148,15 +144,15 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     dataset = open_store(config.dataset, p)
     reports_url = config.reports or _url(config.dataset, "reports")
     reports = open_store(reports_url, p)
-    daily = _daily_history(dataset, as_of, config.trailing_days)
-    tag_frames = _tag_views(Path(spool_dir), config.tag_keys)
+    daily = ds.daily_history(dataset, _months_before(as_of))
+    tag_frames = tag_views(Path(spool_dir), config.tag_keys)
     mtd = aggregate.month_to_date(daily, as_of, trailing_days=config.trailing_days)
     movers = aggregate.top_movers(daily, as_of) if len(daily) else pd.DataFrame()
     found = aggregate.anomalies(daily, config.anomaly_factor, config.trailing_days, min_cost=config.min_anomaly_cost)
     if len(found):  # this month's (and the days just before), up to as_of
         found = found[(found["day"] >= as_of.replace(day=1) - timedelta(days=config.trailing_days))
                       & (found["day"] <= as_of)].head(20).reset_index(drop=True)
-    explanations = _explain(dataset, found.head(5))
+    explanations = ds.explain_anomalies(dataset, found.head(5))
     links = {}
     stamp = f"{run}"
     shown = daily[pd.to_datetime(daily["day"]).dt.date <= as_of] if len(daily) else daily
@@ -194,64 +190,22 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     return markdown
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows for a table artifact: money to the cent as text (the CSV keeps every digit)."""
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({k: (f"{v.quantize(reconcile.CENT)}" if isinstance(v, Decimal) else
-                        None if isinstance(v, float) and v != v else v) for k, v in row.items()})
-    return out
+def _records(frame: pd.DataFrame, exact: tuple[str, ...] = ("difference",)) -> list[dict]:
+    """Rows for a table artifact: money to the cent as text (the CSV keeps every digit), the
+    `exact` columns (a reconciliation's difference) as computed."""
+    def cell(name, value):
+        if isinstance(value, Decimal):
+            return f"{value.normalize():f}" if name in exact else f"{value.quantize(reconcile.CENT)}"
+        return None if isinstance(value, float) and value != value else value
+
+    return [{k: cell(k, v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _months_before(as_of: date) -> list[str]:
+    """The month of `as_of` and the one before: what the views and anomalies look back over."""
+    first = (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return [f"{first:%Y-%m}", f"{as_of:%Y-%m}"]
 
 
 def _slug(text: str) -> str:
-    import re
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "tag"
-
-
-def _daily_history(store, as_of: date, trailing_days: int) -> pd.DataFrame:
-    """Daily sums of every published partition from the month before `as_of`'s to its month."""
-    first = (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
-    wanted = {f"{first:%Y-%m}", f"{as_of:%Y-%m}"}
-    partials = []
-    for provider, period in ds.partitions(store):
-        if period in wanted:
-            table = ds.read_daily(store, provider, period)
-            if table is not None and table.num_rows:
-                partials.append(table)
-    if not partials:
-        return pd.DataFrame(columns=aggregate.DAILY_KEYS + aggregate.MEASURES)
-    return aggregate.combine(partials, aggregate.DAILY_KEYS)
-
-
-def _tag_views(spool_dir: Path, keys: list[str]) -> dict[str, pd.DataFrame]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    partials: dict[str, list] = {k: [] for k in keys}
-    columns = ["BillingPeriodStart", "BillingCurrency", "ProviderName", "Tags"] + aggregate.MEASURES
-    for paths in ds.spooled_partitions(spool_dir).values():
-        for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=500_000):
-                table = pa.Table.from_batches([batch])
-                for key in keys:
-                    partials[key].append(aggregate.tag_partial(table, key))
-    return {k: aggregate.combine(v, aggregate.TAG_KEYS) for k, v in partials.items()}
-
-
-def _explain(store, found: pd.DataFrame) -> dict[int, pd.DataFrame]:
-    out = {}
-    for index, anomaly in enumerate(found.to_dict("records")):
-        provider = ds.slug(anomaly["ProviderName"])
-        period = f"{anomaly['day']:%Y-%m}"
-        rows = []
-        try:
-            for table in ds.read_partition(store, provider, period):
-                rows.append(aggregate.explaining_rows(table, anomaly))
-        except Exception as exc:  # the partition of an earlier day may be gone; say so
-            get_run_logger().warning("no rows for anomaly %s: %s", anomaly, exc)
-            continue
-        if rows:
-            import pyarrow as pa
-            merged = pa.concat_tables(rows).sort_by([("EffectiveCost", "descending")]).slice(0, 10)
-            out[index] = merged.to_pandas()
-    return out

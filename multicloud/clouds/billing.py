@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -18,7 +19,7 @@ from multicloud.clouds.dataset import Spool, spooled_partitions
 from multicloud.clouds.tabular import RawChunk
 from multicloud.clouds.transfer import prefetch
 from multicloud.config import CostSource, Profile
-from multicloud.core.costs import focus, reconcile
+from multicloud.core.costs import aggregate, focus, reconcile
 from multicloud.core.costs.mapping import CONTROL_KEYS, normalize_chunk
 from multicloud.core.costs.sources import SOURCES
 
@@ -136,3 +137,17 @@ def merge_totals(parts: list[reconcile.Totals]) -> reconcile.Totals:
         for key, amount in part.amounts.items():
             merged.add(key, amount, part.rows.get(key, 0))
     return merged
+
+
+def tag_views(spool_dir: Path, keys: list[str]) -> dict[str, pd.DataFrame]:
+    """Cost by each tag key (billing period × currency × provider × tag value) over the spooled
+    rows, reading only the columns it needs."""
+    partials: dict[str, list] = {k: [] for k in keys}
+    columns = ["BillingPeriodStart", "BillingCurrency", "ProviderName", "Tags"] + aggregate.MEASURES
+    for paths in spooled_partitions(spool_dir).values():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=500_000):
+                table = pa.Table.from_batches([batch])
+                for key in keys:
+                    partials[key].append(aggregate.tag_partial(table, key))
+    return {k: aggregate.combine(v, aggregate.TAG_KEYS) for k, v in partials.items()}

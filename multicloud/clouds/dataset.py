@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from multicloud.clouds.tabular import local_copy
 from multicloud.core.costs import aggregate
 from multicloud.core.costs.mapping import OUTPUT_SCHEMA
 from multicloud.core.errors import InvalidInput, NotFound
@@ -212,7 +214,7 @@ def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
         daily = spooled_daily(directory, provider, period)
         daily_key = f"{prefix}{run}-daily.parquet"
         with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
-            pq.write_table(aggregate_daily(daily), tmp.name)
+            pq.write_table(aggregate.combine_table([daily] if daily is not None else [], aggregate.DAILY_KEYS), tmp.name)
             _upload(store, Path(tmp.name), daily_key)
         previous = current(store, provider, period)
         pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2",
@@ -224,12 +226,6 @@ def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
             store.delete(stale)
         done.append(Published(provider, period, run, files, rows, previous.get("run") if previous else None))
     return done
-
-
-def aggregate_daily(daily: pa.Table | None) -> pa.Table:
-    if daily is None:
-        return pa.table({})
-    return aggregate.combine_table([daily], aggregate.DAILY_KEYS)
 
 
 def _upload(store: ObjectStore, path: Path, key: str) -> None:
@@ -266,8 +262,6 @@ def read_partition(store: ObjectStore, provider: str, period: str, columns: list
     pointer = current(store, provider, period)
     if pointer is None:
         raise NotFound("no such partition", target=partition_prefix(provider, period))
-    from multicloud.clouds.tabular import local_copy
-
     for key in pointer["files"]:
         with local_copy(store, key) as path:
             for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=250_000):
@@ -278,10 +272,38 @@ def read_daily(store: ObjectStore, provider: str, period: str) -> pa.Table | Non
     pointer = current(store, provider, period)
     if pointer is None or not pointer.get("daily"):
         return None
-    from multicloud.clouds.tabular import local_copy
 
     with local_copy(store, pointer["daily"]) as path:
         return pq.read_table(path)
+
+
+def daily_history(store: ObjectStore, periods: list[str]) -> pd.DataFrame:
+    """The stored daily sums of every published partition of `periods` (YYYY-MM), combined."""
+    partials = []
+    for provider, period in partitions(store):
+        if period in periods:
+            table = read_daily(store, provider, period)
+            if table is not None and table.num_rows:
+                partials.append(table)
+    return aggregate.combine(partials, aggregate.DAILY_KEYS)
+
+
+def explain_anomalies(store: ObjectStore, anomalies: pd.DataFrame, limit: int = 10) -> dict[int, pd.DataFrame]:
+    """For each anomaly (by position), the `limit` stored rows behind it, largest first; each
+    partition is read once however many anomalies fall in it. An anomaly whose partition is not
+    there (an earlier month since removed) gets no entry."""
+    wanted: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    for index, anomaly in enumerate(anomalies.to_dict("records")):
+        wanted.setdefault((slug(anomaly["ProviderName"]), f"{anomaly['day']:%Y-%m}"), []).append((index, anomaly))
+    found: dict[int, list[pa.Table]] = {}
+    for (provider, period), items in wanted.items():
+        if current(store, provider, period) is None:
+            continue
+        for table in read_partition(store, provider, period):
+            for index, anomaly in items:
+                found.setdefault(index, []).append(aggregate.explaining_rows(table, anomaly, limit))
+    return {index: pa.concat_tables(parts).sort_by([("EffectiveCost", "descending")]).slice(0, limit).to_pandas()
+            for index, parts in found.items()}
 
 
 def new_spool_dir() -> Path:

@@ -69,12 +69,6 @@ def read_table_chunks(store: ObjectStore, key: str, *, rename: Callable[[str], s
         yield from _jsonl_chunks(store, key, fmt.endswith(".gz"), rename, json_schema)
 
 
-def read_frames(store: ObjectStore, key: str, *, kind: str = "", rename: Callable[[str], str] | None = None,
-                fmt: str | None = None) -> Iterator[RawChunk]:
-    for table, first in read_table_chunks(store, key, rename=rename, fmt=fmt):
-        yield RawChunk(to_frame(table), key, first, kind)
-
-
 class _Replay(io.RawIOBase):
     """A stream that first gives back bytes already read, then the rest of the source."""
 

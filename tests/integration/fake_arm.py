@@ -17,10 +17,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.integration.localserver import LocalServer, Recorded
+from tests.integration.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 
 _PROFILE_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.network/"
@@ -183,21 +181,9 @@ class FakeArm(LocalServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self):
-                parts = urlsplit(self.path)
-                path, query = unquote(parts.path), parse_qs(parts.query)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
+                path, query, raw, body = read_request(self)
                 auth = self.headers.get("Authorization")
                 fake.requests.append(Recorded(self.command, path, query, body, auth))
                 with fake._lock:
@@ -211,18 +197,10 @@ class FakeArm(LocalServer):
                     status, payload = 400, _error("InvalidRequestContent", "The request content was invalid.")
                 else:
                     status, payload = fake._handle(self.command, path, query, body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-ms-request-id", f"fake-{len(fake.requests)}")
+                headers = {"x-ms-request-id": f"fake-{len(fake.requests)}"}
                 if status == 401:
-                    self.send_header("WWW-Authenticate", 'Bearer authorization_uri="https://login.example/"')
-                try:
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (its read timeout) while a delayed answer was pending
+                    headers["WWW-Authenticate"] = 'Bearer authorization_uri="https://login.example/"'
+                send_json(self, status, json.dumps(payload).encode(), headers)
 
             do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = _serve
 

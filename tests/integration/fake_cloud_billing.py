@@ -19,10 +19,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.integration.localserver import LocalServer
+from tests.integration.localserver import LocalServer, QuietHandler, read_request, send_json
 
 #: USD -> currency rates the fake converts prices with.
 RATES = {"USD": Decimal(1), "EUR": Decimal("0.9"), "JPY": Decimal("150")}
@@ -154,31 +152,14 @@ class FakeCloudBilling(LocalServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self):
-                parts = urlsplit(self.path)
-                path, query = unquote(parts.path), parse_qs(parts.query)
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                path, query, _, _ = read_request(self)
                 with fake._lock:
                     fake.requests.append(Request(self.command, path, query,
                                                  {k.lower(): v for k, v in self.headers.items()}))
                     status, payload = fake._answer(self.command, path, query)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                try:
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_json(self, status, json.dumps(payload).encode(), content_type="application/json; charset=UTF-8")
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

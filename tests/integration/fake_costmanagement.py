@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote
 
-from tests.integration.localserver import LocalServer, Recorded
+from tests.integration.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 
 _QUERY_PATH = re.compile(r"^/(?P<scope>.+?)/providers/microsoft\.costmanagement/query/?$", re.IGNORECASE)
 DIMENSIONS = ("SubscriptionId", "SubscriptionName", "ResourceGroupName", "ResourceLocation", "ServiceName",
@@ -124,14 +124,7 @@ class FakeCostManagement(LocalServer):
     # ---- HTTP ----------------------------------------------------------------------------
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict, dict[str, str]]:
-        parts = urlsplit(handler.path)
-        path, query = unquote(parts.path), parse_qs(parts.query)
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        path, query, raw, body = read_request(handler)
         auth = handler.headers.get("Authorization")
         with self._lock:
             self.requests.append(Recorded(handler.command, path, query, body, auth))
@@ -161,30 +154,15 @@ class FakeCostManagement(LocalServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _answer(self):
                 status, payload, headers = fake._serve(self)
                 with fake._lock:
                     delay = fake._delays.pop(0) if fake._delays else 0.0
                 if delay:
                     time.sleep(delay)
-                data = _dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-ms-request-id", f"fake-{len(fake.requests)}")
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                try:
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_json(self, status, _dumps(payload).encode(),
+                          {"x-ms-request-id": f"fake-{len(fake.requests)}", **headers})
 
             do_GET = do_POST = do_PUT = do_DELETE = _answer
 

@@ -3,9 +3,11 @@ and stopped by the code (fixture) that uses them."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -49,3 +51,39 @@ class LocalServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no request log on stderr."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+
+def read_request(handler: BaseHTTPRequestHandler) -> tuple[str, dict[str, list[str]], bytes, object]:
+    """(decoded path, query, raw body, JSON body or None when absent or not JSON)."""
+    parts = urlsplit(handler.path)
+    length = int(handler.headers.get("Content-Length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return unquote(parts.path), parse_qs(parts.query), raw, body
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str] | None = None,
+              content_type: str = "application/json; charset=utf-8") -> None:
+    """Answer with `data`; a client that already gave up (its read timeout) is not an error."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    try:
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass

@@ -28,7 +28,7 @@ JSON_SCHEMA = pa.schema([
 ])
 
 
-def _parse_list(text: str | None, type_: pa.DataType):
+def _parse_list(text: str | None):
     if text is None or not text.strip():
         return []
     try:
@@ -40,7 +40,7 @@ def _parse_list(text: str | None, type_: pa.DataType):
 
 def _lists(texts: list, type_: pa.DataType) -> pa.Array:
     """Each JSON text as a list of `type_`; a text that is not such a list gives null."""
-    values = [_parse_list(t, type_) for t in texts]
+    values = [_parse_list(t) for t in texts]
     try:
         return pa.array(values, type_)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # find the bad ones, one by one

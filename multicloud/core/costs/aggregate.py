@@ -7,7 +7,6 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -72,17 +71,6 @@ def combine(partials: list[pa.Table], keys: list[str]) -> pd.DataFrame:
     if not partials:
         return pd.DataFrame(columns=keys + MEASURES)
     return combine_table(partials, keys).to_pandas()
-
-
-@dataclass(frozen=True)
-class MonthToDate:
-    month: str
-    as_of: date
-    days_elapsed: int
-    days_in_month: int
-    month_to_date: float
-    daily_run_rate: float
-    forecast: float
 
 
 def month_to_date(daily: pd.DataFrame, as_of: date, measure: str = "EffectiveCost",

@@ -413,11 +413,7 @@ def parse_currency(values):
 
 
 def _string(values):
-    if pa.types.is_string(values.type):
-        return values
-    if pa.types.is_dictionary(values.type) or pa.types.is_large_string(values.type):
-        return pc.cast(values, pa.string())
-    return pc.cast(values, pa.string())
+    return values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,12 +447,21 @@ CONTROL_KEYS = ("ProviderName", "BillingAccountId", "BillingPeriodStart", "Billi
 # FOCUS values every stored row must have: reconciliation keys, money, and the charge period.
 REQUIRED_VALUES = ("BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "BillingCurrency", "BilledCost",
                    "ChargePeriodStart", "ChargePeriodEnd")
+CORE_VALUES = tuple(dict.fromkeys(CONTROL_KEYS + REQUIRED_VALUES))
+CONTROL = "_control"  # the source's own amount, beside the core FOCUS values
 
 
 def _or_all(masks):
     result = masks[0]
     for mask in masks[1:]:
         result = pc.or_(result, mask)
+    return result
+
+
+def _and_all(masks):
+    result = masks[0]
+    for mask in masks[1:]:
+        result = pc.and_(result, mask)
     return result
 
 
@@ -515,11 +520,15 @@ def normalize_chunk(spec: SourceSpec, table: pa.Table, file: str, first_line: in
         reasons.append((bad, name, "not one of " + ", ".join(allowed)))
     if spec.prepare is not None:
         table = spec.prepare(table)
+    # The columns that place, reconcile and check a row, computed once for every row and reused.
+    core = {name: _as(evaluate(spec.columns[name], table), focus.BY_NAME[name].type) for name in CORE_VALUES}
+    core[CONTROL] = (core["BilledCost"] if spec.control == spec.columns["BilledCost"]
+                     else _as(evaluate(spec.control, table), focus.DECIMAL))
     # A row without what reconciles and places it (account, period, currency, billed cost, charge
     # period) cannot be stored or counted: quarantined, never a row of nulls.
     failed = pc.fill_null(_or_all([m for m, _, _ in reasons]), False) if reasons else None
     for name in REQUIRED_VALUES:
-        missing = pc.is_null(evaluate(spec.columns[name], table))
+        missing = pc.is_null(core[name])
         if failed is not None:  # a value that did not parse is already named
             missing = pc.and_(missing, pc.invert(failed))
         if pc.any(missing).as_py():
@@ -536,23 +545,28 @@ def normalize_chunk(spec: SourceSpec, table: pa.Table, file: str, first_line: in
     else:
         good = None
 
-    control = _control(spec, table, good)
-    if good is not None:
-        table = table.filter(good)
+    kept = condition(spec.keep, table) if spec.keep is not None else None
+    control = _control(spec, core, good, kept)
+    rows = good if kept is None else kept if good is None else pc.and_(good, kept)
     superseded = 0
-    if spec.keep is not None:
-        keep = condition(spec.keep, table)
-        superseded = table.num_rows - (pc.sum(keep).as_py() or 0)
-        if superseded:
-            table = table.filter(keep)
-    return ChunkResult(_focus_table(spec, table, file, first_line), quarantine, control, n, superseded)
+    if kept is not None:
+        superseded = (pc.sum(good if good is not None else pa.repeat(pa.scalar(True), n)).as_py() or 0) - (
+            pc.sum(rows).as_py() or 0)
+    if rows is not None:
+        table = table.filter(rows)
+        core = {name: values.filter(rows) for name, values in core.items()}
+    return ChunkResult(_focus_table(spec, table, file, first_line, core), quarantine, control, n, superseded)
 
 
-def _focus_table(spec: SourceSpec, table: pa.Table, file: str, first_line: int) -> pa.Table:
+def _focus_table(spec: SourceSpec, table: pa.Table, file: str, first_line: int, given: dict) -> pa.Table:
+    """The FOCUS columns of `table`'s rows; those in `given` are already computed."""
     arrays, names = [], []
     for col in focus.COLUMNS:
         expr = spec.columns.get(col.name)
-        values = evaluate(expr, table) if expr is not None else pa.nulls(table.num_rows, col.type)
+        if col.name in given:
+            values = given[col.name]
+        else:
+            values = evaluate(expr, table) if expr is not None else pa.nulls(table.num_rows, col.type)
         arrays.append(_as(values, col.type) if not values.type.equals(col.type) else values)
         names.append(col.name)
     n = table.num_rows
@@ -571,7 +585,7 @@ def _focus_table(spec: SourceSpec, table: pa.Table, file: str, first_line: int) 
 UNREADABLE = "(unreadable)"
 
 
-def _control(spec: SourceSpec, table: pa.Table, good) -> pa.Table:
+def _control(spec: SourceSpec, core: dict, good, kept) -> pa.Table:
     """Reconciliation inputs of one chunk, per key and `part`:
 
     - "source": the source's own amount (spec.control) of every row whose key and amount parse;
@@ -579,16 +593,14 @@ def _control(spec: SourceSpec, table: pa.Table, good) -> pa.Table:
     - "unreadable": rows whose money could not be read (counted; their amount is unknown).
 
     Quarantined rows whose key does not parse are counted under the key (provider, "(unreadable)",
-    ...): their money cannot be put to an account."""
-    n = table.num_rows
-    keys = [_as(evaluate(spec.columns[k], table), focus.BY_NAME[k].type) for k in CONTROL_KEYS]
-    amount = _as(evaluate(spec.control, table), focus.DECIMAL)
+    ...): their money cannot be put to an account. `core` holds the row's key columns, BilledCost
+    and the control amount (`_control`)."""
+    keys = [core[k] for k in CONTROL_KEYS]
+    n = len(keys[0])
+    amount, billed = core[CONTROL], core["BilledCost"]
     bad = pa.repeat(pa.scalar(False), n) if good is None else pc.invert(good)
-    key_ok = pc.is_valid(keys[0])
-    for k in keys[1:]:
-        key_ok = pc.and_(key_ok, pc.is_valid(k))
-    kept = condition(spec.keep, table) if spec.keep is not None else pa.repeat(pa.scalar(True), n)
-    billed = _as(evaluate(spec.columns["BilledCost"], table), focus.DECIMAL)
+    key_ok = _and_all([pc.is_valid(k) for k in keys])
+    kept = kept if kept is not None else pa.repeat(pa.scalar(True), n)
     parts = []
 
     def part(name, mask, values, keys_=keys):

@@ -367,31 +367,6 @@ _AWS_RESOURCES = np.array([f"arn:aws:ec2:us-east-1:{a}:instance/i-{x:017x}" for 
                            for x in range(2000)], dtype=object)
 
 
-def aws_effective_units(table: pa.Table) -> np.ndarray:
-    """EffectiveCost per row as costs.md defines it, from the written values (for expected totals)."""
-    kind = table.column("lineItem/LineItemType").to_numpy(zero_copy_only=False)
-    get = lambda name: _units(table.column(name))  # noqa: E731
-    eff = get("lineItem/UnblendedCost")
-    eff = np.where(kind == "SavingsPlanCoveredUsage", get("savingsPlan/SavingsPlanEffectiveCost"), eff)
-    eff = np.where(kind == "DiscountedUsage", get("reservation/EffectiveCost"), eff)
-    eff = np.where(kind == "RIFee", get("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod")
-                   + get("reservation/UnusedRecurringFee"), eff)
-    eff = np.where(kind == "SavingsPlanRecurringFee", get("savingsPlan/TotalCommitmentToDate")
-                   - get("savingsPlan/UsedCommitment"), eff)
-    eff = np.where(np.isin(kind, ("SavingsPlanNegation", "SavingsPlanUpfrontFee")), 0, eff)
-    return eff
-
-
-def _units(values) -> np.ndarray:
-    """Decimal strings with at most ten places → integer ten-billionths (empty → 0), exactly."""
-    text = pc.fill_null(values, "0")
-    text = pc.if_else(pc.equal(text, ""), "0", text)
-    dec = pc.cast(text, pa.decimal128(38, 10))
-    buf = dec.buffers()[1]
-    words = np.frombuffer(buf, dtype=np.int64, count=2 * (len(dec) + dec.offset))[2 * dec.offset:]
-    return words[0::2].copy()
-
-
 def aws_cur_tables(rows: int, period: str = "2026-10", seed: int = 0, restated: bool = False,
                    chunk_rows: int = CHUNK_ROWS, through: str | None = None,
                    spike: tuple[str, float] | None = None) -> Iterator[pa.Table]:
