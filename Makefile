@@ -19,10 +19,10 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 demo: install
-	$(PY) -m deployments.demo up
+	$(PY) -m demo up
 
 demo-down:
-	$(PY) -m deployments.demo down
+	$(PY) -m demo down
 
 test: install
 	$(PY) -m pytest

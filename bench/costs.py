@@ -32,7 +32,7 @@ GENERATOR_VERSION = "2"  # bump when samples.py changes what it writes
 
 def generate(directory: Path, rows: int, mixed: bool) -> list[dict]:
     """Exports for one run (reused when already there), and the sources that read them."""
-    from multicloud.core.costs import samples
+    from multicloud.testing import cost_samples as samples
 
     stamp = directory / ".complete"
     want = json.dumps({"rows": rows, "mixed": mixed, "version": GENERATOR_VERSION})
@@ -61,9 +61,9 @@ def run_ours(sources: list[dict], work: Path) -> dict:
     """The costs flow's work without the orchestrator: ingest every source (one thread each),
     reconcile, publish the partitions, and build the daily, tag, month-to-date, movers and anomaly
     views. Returns seconds and this process's peak RSS."""
-    from multicloud.clouds import dataset as ds
+    from multicloud.engine import dataset as ds
     from multicloud.clouds import open_store
-    from multicloud.clouds.billing import ingest, merge_totals, stored_totals, tag_views
+    from multicloud.engine.cost_ingest import ingest, merge_totals, stored_totals, tag_views
     from multicloud.config import CostSource
     from multicloud.core.costs import aggregate, reconcile
 

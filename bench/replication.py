@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import MIB, Pattern, peak_rss_mib  # noqa: E402
 from deployments import cloudstack  # noqa: E402
 from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server  # noqa: E402
-from multicloud.config import REPO_ROOT  # noqa: E402
+from deployments.paths import REPO_ROOT  # noqa: E402
 
 KIB = 1 << 10
 SMALL_SIZE = 64 * KIB

@@ -35,7 +35,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from deployments.processes import ManagedProcess
-from multicloud.config import REPO_ROOT, load_yaml_model
+from deployments.paths import REPO_ROOT
+from multicloud.config import load_yaml_model
 from multicloud.core.errors import InvalidInput
 
 log = logging.getLogger("multicloud.alert_receiver")

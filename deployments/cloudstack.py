@@ -16,7 +16,8 @@ from pathlib import Path
 
 from deployments.processes import ManagedProcess
 
-from multicloud.config import REPO_ROOT, Connection, Profile, local_profile_path, local_state_dir, write_local_profile
+from deployments.paths import REPO_ROOT, local_profile_path, local_state_dir, write_local_profile
+from multicloud.config import Connection, Profile
 
 HOST = "127.0.0.1"
 AZURITE_ACCOUNT = "devstoreaccount1"

@@ -128,7 +128,7 @@ def alive(pid: int) -> bool:
 def local_prefect_env(state_dir: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
     """Environment of a local Prefect server (SQLite under `state_dir`) and of its clients,
     flows on the local clouds, no telemetry."""
-    from multicloud.config import local_state_dir
+    from deployments.paths import local_state_dir
 
     return {
         "PREFECT_HOME": str(state_dir / "prefect-home"),
@@ -146,7 +146,7 @@ def local_prefect_server(state_dir: Path, port: int, host: str = "127.0.0.1") ->
     """`prefect server start` on host:port, health-checked at /api/health, stopped by PID."""
     import sys
 
-    from multicloud.config import REPO_ROOT
+    from deployments.paths import REPO_ROOT
 
     return ManagedProcess("prefect-server", [str(Path(sys.executable).parent / "prefect"), "server", "start"],
                           f"http://{host}:{port}/api/health", state_dir,

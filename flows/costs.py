@@ -11,7 +11,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from multicloud.clouds import dataset as ds
+from multicloud.engine import dataset as ds
 from multicloud.config import CostsConfig, load_costs_config
 from multicloud.core.errors import InvalidInput
 from tasks.costs import (

@@ -17,7 +17,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from multicloud.clouds import open_store
-from multicloud.clouds.journal import Journal
+from multicloud.engine.journal import Journal
 from multicloud.config import FailoverPlan, load_plans, load_profile
 from multicloud.core import failover as fo
 from tasks.failover import (

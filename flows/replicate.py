@@ -15,7 +15,7 @@ from pydantic import Field
 from multicloud.config import ReplicationRule, load_rules
 from multicloud.core.errors import InvalidInput
 from multicloud.core.replication import ShardReport, delete_refusal, summary_markdown
-from multicloud.clouds.transfer import Failure
+from multicloud.engine.transfer import Failure
 from tasks.replication import purge_expired_tombstones, remove_target_only, sync_shard, verify_target
 
 _FAILURE_ROWS = 5000

@@ -15,10 +15,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from multicloud.clouds import open_store
-from multicloud.clouds import dataset as ds
-from multicloud.clouds.billing import IngestResult, ingest, merge_totals, stored_totals, tag_views
+from multicloud.engine import dataset as ds
+from multicloud.engine.cost_ingest import IngestResult, ingest, merge_totals, stored_totals, tag_views
 from multicloud.config import CostsConfig, CostSource, load_profile
 from multicloud.core.costs import aggregate, reconcile, report
+from multicloud.reports import costs as charts
 from tasks.storage import retry_transient
 
 _PROGRESS_ROWS = 1_000_000
@@ -160,8 +161,8 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     for currency in currencies:  # one pair of charts per currency: money of two currencies is never added
         part = shown[shown["BillingCurrency"] == currency]
         suffix = f"-{currency}" if len(currencies) > 1 else ""
-        for name, png in ((f"daily-cost-by-provider{suffix}.png", report.daily_by_provider_png(part, currency=currency)),
-                          (f"top-10-services{suffix}.png", report.top_services_png(part, currency=currency))):
+        for name, png in ((f"daily-cost-by-provider{suffix}.png", charts.daily_by_provider_png(part, currency=currency)),
+                          (f"top-10-services{suffix}.png", charts.top_services_png(part, currency=currency))):
             key = f"{stamp}/{name}"
             reports.write(key, io.BytesIO(png), size=len(png), content_type="image/png")
             links[name] = _url(reports_url, key)

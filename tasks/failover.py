@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from multicloud.clouds import open_store
 from multicloud.clouds.aws.route53 import WeightedRecord
 from multicloud.clouds.aws.writeswitch import BucketPolicySwitch, RdsSwitch
-from multicloud.clouds.transfer import sync_pair
+from multicloud.engine.transfer import sync_pair
 from multicloud.clouds.web.http import HttpSwitch, probe
 from multicloud.config import FailoverPlan, load_profile
 from multicloud.core.errors import InvalidInput

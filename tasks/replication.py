@@ -11,7 +11,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from multicloud.clouds import open_store
-from multicloud.clouds.transfer import (
+from multicloud.engine.transfer import (
     BatchResult, Failure, copy_batch, delete_objects, prefetch, purge_tombstones, sha256_of, tombstone_objects,
 )
 from multicloud.config import ReplicationRule, load_profile

@@ -1,18 +1,22 @@
-"""Shared fixtures: the local cloud stack, started once per test run (or reused) and
-stopped only if this run started it."""
+"""The one harness of the test run: the local cloud stack and a real Prefect server, each started
+once per session (the stack is reused when running, and stopped only if this run started it)."""
 
 from __future__ import annotations
 
 import os
-import uuid
+
+# Before Prefect reads its settings: no telemetry (nothing leaves this machine), and events reach
+# the database within 0.5 s.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
 
 import pytest
 
-# No telemetry from the test servers: nothing leaves this machine.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-
 from deployments import cloudstack
+from deployments.paths import local_state_dir
+
+os.environ.setdefault("MULTICLOUD_LOCAL_DIR", str(local_state_dir()))
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +30,11 @@ def local_profile():
             cloudstack.down(started)
 
 
-def unique_name(prefix: str = "t") -> str:
-    """A bucket/container name valid on every cloud: lowercase, digits, dashes, 3-63 chars."""
-    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """A real Prefect server (Prefect's test harness), once for the whole run; its API URL (…/api)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value().rstrip("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from multicloud.clouds import create_bucket, open_store
-from tests.conftest import unique_name
+from tests.support import unique_name
 
 BACKENDS = ["mem", "file", "s3", "az", "gs"]
 _CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}

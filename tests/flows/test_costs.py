@@ -19,11 +19,12 @@ from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.costs import ReconciliationFailed, costs
 from multicloud.clouds import create_bucket, open_store
-from multicloud.clouds import dataset as ds
+from multicloud.engine import dataset as ds
 from multicloud.config import CostsConfig, CostSource
-from multicloud.core.costs import focus, samples
-from tests.conftest import unique_name
-from tests.integration.test_cost_readers import upload
+from multicloud.core.costs import focus
+from multicloud.testing import cost_samples as samples
+from tests.support import unique_name
+from tests.support import upload
 
 AS_OF = date(2026, 10, 31)
 

@@ -17,14 +17,14 @@ import pytest
 import yaml
 
 from deployments import cloudstack
-from deployments.failover_setup import prepare
-from deployments.site_service import SiteService
+from multicloud.testing.failover_setup import prepare
+from multicloud.testing.sites import SiteService
 from flows.failover import Stopped, failover
 from multicloud.clouds import open_store
 from multicloud.clouds.aws.route53 import WeightedRecord
 from multicloud.config import load_plans
-from tests.conftest import unique_name
-from tests.integration.faulty_proxy import FaultyProxy
+from tests.support import unique_name
+from tests.fakes.faulty_proxy import FaultyProxy
 
 PRIMARY_PORT = int(os.environ.get("MULTICLOUD_TEST_PRIMARY_PORT", 9411))
 SECONDARY_PORT = int(os.environ.get("MULTICLOUD_TEST_SECONDARY_PORT", 9412))
@@ -208,7 +208,7 @@ def _proxied_profile(local_profile, tmp_path, port: int):
 
 
 def journal_steps(plan, local_profile, fid):
-    from multicloud.clouds.journal import Journal
+    from multicloud.engine.journal import Journal
 
     return [(e.step, e.outcome) for e in Journal(open_store(plan.journal, local_profile), fid).entries()]
 

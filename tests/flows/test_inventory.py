@@ -10,7 +10,7 @@ from prefect.client.orchestration import get_client
 from flows.inventory import inventory
 from multicloud.clouds import create_bucket, open_store
 from multicloud.core.errors import InvalidInput
-from tests.conftest import unique_name
+from tests.support import unique_name
 
 
 def _seed(profile, cloud: str, scheme: str, count: int, size: int) -> str:

@@ -19,8 +19,8 @@ from multicloud.config import ReplicationRule
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import SHA256_METADATA_KEY
 from multicloud.core.replication import tombstone_key
-from tests.conftest import unique_name
-from tests.integration.faulty_proxy import FaultyProxy
+from tests.support import unique_name
+from tests.fakes.faulty_proxy import FaultyProxy
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
 BIG = 9 * (1 << 20)  # over one part: multipart / staged blocks / resumable

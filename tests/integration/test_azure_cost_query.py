@@ -17,7 +17,7 @@ from multicloud.clouds.azure.costmanagement import query_costs
 from multicloud.clouds.azure.dns import StaticTokenCredential
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled, Transient
 from multicloud.core.retry import NO_RETRY
-from tests.integration.fake_costmanagement import FakeCostManagement
+from tests.fakes.fake_costmanagement import FakeCostManagement
 
 PORT = int(os.environ.get("MULTICLOUD_TEST_COSTMANAGEMENT_PORT", 9111))
 SUB = "00000000-0000-0000-0000-0000000000aa"

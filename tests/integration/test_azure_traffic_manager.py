@@ -13,7 +13,7 @@ from multicloud.clouds.azure.dns import TrafficManagerWeights
 from multicloud.config import Connection, TrafficManagerProfile
 from multicloud.core.errors import InvalidInput, NotFound
 from multicloud.core.failover import shift_weights
-from tests.integration.fake_arm import FakeArm
+from tests.fakes.fake_arm import FakeArm
 
 PORT = int(os.environ.get("MULTICLOUD_TEST_ARM_PORT", 9440))
 SUB, RG, PROFILE = "00000000-0000-0000-0000-000000000001", "rg-ops", "app-tm"

@@ -14,7 +14,7 @@ from multicloud.clouds.gcp.dns import SCOPE, CloudDnsWeights
 from multicloud.config import CloudDnsRecord, Connection
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied
 from multicloud.core.failover import shift_weights
-from tests.integration.fake_cloud_dns import FakeCloudDns, plain_record, wrr_record
+from tests.fakes.fake_cloud_dns import FakeCloudDns, plain_record, wrr_record
 
 PORT = int(os.environ.get("MULTICLOUD_TEST_CLOUD_DNS_PORT", 9193))
 PROJECT, ZONE, NAME = "ops-test", "internal-zone", "app.example.internal."

@@ -15,23 +15,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from multicloud.clouds import create_bucket, open_store
-from multicloud.clouds.billing import ingest, stored_totals
-from multicloud.clouds.dataset import spooled_partitions
+from multicloud.engine.cost_ingest import ingest, stored_totals
+from multicloud.engine.dataset import spooled_partitions
 from multicloud.config import CostSource
-from multicloud.core.costs import focus, reconcile, samples
+from multicloud.core.costs import focus, reconcile
+from multicloud.testing import cost_samples as samples
 from multicloud.core.costs.mapping import MappingError
 from multicloud.core.costs.sources import snake_case
 from multicloud.core.errors import NotFound
-from tests.conftest import unique_name
+from tests.support import unique_name, upload
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
-
-
-def upload(local: Path, url: str, profile) -> None:
-    store = open_store(url, profile=profile)
-    for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        with open(path, "rb") as f:
-            store.write(path.relative_to(local).as_posix(), f, size=path.stat().st_size)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +206,7 @@ def test_line_numbers_stay_true_past_a_blank_line(buckets, local_profile, tmp_pa
 
 
 def test_json_lines_whose_first_block_has_no_credits(buckets, local_profile, tmp_path, monkeypatch):
-    from multicloud.clouds import tabular
+    from multicloud.engine import tabular
 
     local = tmp_path / "export"
     export = samples.write_export("gcp-standard", 2_000, local, seed=13, fmt="jsonl")

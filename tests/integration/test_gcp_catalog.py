@@ -15,7 +15,7 @@ from google.api_core import exceptions as gapi
 from multicloud.clouds.gcp.catalog import list_services, list_skus
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled
 from multicloud.core.retry import NO_RETRY
-from tests.integration.fake_cloud_billing import FakeCloudBilling, sku
+from tests.fakes.fake_cloud_billing import FakeCloudBilling, sku
 
 PORT = int(os.environ.get("MULTICLOUD_TEST_CLOUD_BILLING_PORT", 9112))
 COMPUTE, STORAGE, BIGQUERY = "6F81-5844-456A", "95FF-2EF5-5EA1", "24E6-581D-38E5"

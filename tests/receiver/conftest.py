@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import os
 
-# Before Prefect reads its settings: no telemetry, and events reach the database within 0.5 s.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
-
 import secrets
 import sqlite3
 import time
@@ -21,8 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prefect.settings import PREFECT_API_URL
-from prefect.testing.utilities import prefect_test_harness
 
 from deployments.alert_receiver import receiver_process
 from deployments.processes import ManagedProcess
@@ -32,13 +25,6 @@ TOKEN_ENV = "MULTICLOUD_TEST_ALERT_TOKEN"
 MAX_BODY_BYTES = 64 * 1024
 PLAN = "demo-primary-to-secondary"
 SETTLE_SECONDS = 2.0  # several event-persister flushes: long enough for a stray second event to show
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> str:
-    """The harness server's API URL (…/api)."""
-    with prefect_test_harness(server_startup_timeout=90):
-        yield PREFECT_API_URL.value().rstrip("/")
 
 
 @dataclass

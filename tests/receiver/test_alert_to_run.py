@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from multicloud.config import REPO_ROOT
+from deployments.paths import REPO_ROOT
 from tests.receiver.conftest import PLAN, Receiver
 from tests.receiver.test_alert_receiver import alert_group, expected_incident
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from multicloud.core.costs import samples
+from multicloud.testing import cost_samples as samples
 
 
 def test_same_seed_same_rows_and_totals(tmp_path):

@@ -394,7 +394,7 @@ def test_cur_columns_that_collide_once_renamed_are_refused_naming_both(tmp_path)
     import io
 
     from multicloud.clouds import open_store
-    from multicloud.clouds.tabular import read_table_chunks
+    from multicloud.engine.tabular import read_table_chunks
     from multicloud.core.errors import InvalidInput
 
     store = open_store(f"file://{tmp_path}")

@@ -12,7 +12,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from multicloud.clouds.tabular import RawChunk, read_data_files, read_table_chunks, to_frame
+from multicloud.engine.tabular import RawChunk, read_data_files, read_table_chunks, to_frame
 from multicloud.core.costs.sources import snake_case
 from multicloud.core.errors import InvalidInput, NotFound
 from multicloud.core.objects import ObjectStore

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from multicloud.clouds.tabular import RawChunk, data_keys, read_data_files
+from multicloud.engine.tabular import RawChunk, data_keys, read_data_files
 from multicloud.core.errors import InvalidInput, NotFound
 from multicloud.core.objects import ObjectStore
 

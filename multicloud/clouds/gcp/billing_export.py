@@ -11,7 +11,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from multicloud.clouds.tabular import RawChunk, flatten, read_data_files
+from multicloud.engine.tabular import RawChunk, flatten, read_data_files
 from multicloud.core.objects import ObjectStore
 
 PAIRS = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -111,9 +110,6 @@ _APIS_LOCK = threading.Lock()
 
 
 def _new_api(conn: Connection) -> _Api:
-    # Otherwise the SDK starts a background, self-retrying bucket GET per bucket, outside our
-    # timeouts and retry policy.
-    os.environ.setdefault("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
     options = {"api_endpoint": conn.endpoint} if conn.endpoint else None
     if conn.credentials == "emulator":
         if not conn.endpoint:
@@ -130,6 +126,10 @@ def _new_api(conn: Connection) -> _Api:
         )
     else:
         raise InvalidInput(f"credentials {conn.credentials!r} are not available for GCP", target=conn.name)
+    # Otherwise the SDK starts a background, self-retrying bucket GET per bucket (for tracing
+    # attributes), outside our timeouts and retry policy. Switched off per client, not through
+    # the process environment.
+    client._bucket_metadata_cache = None
     adapter = HTTPAdapter(pool_maxsize=_HTTP_POOL)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -2,7 +2,7 @@
 admin endpoint `/admin` (GET mode; POST /admin/read-only, /admin/read-write) that counts calls.
 Tests and the demo flip its health and make its admin endpoint fail through `/control`.
 
-    python -m deployments.site_service --name primary --port 9401
+    python -m multicloud.testing.sites --name primary --port 9401
 """
 
 from __future__ import annotations

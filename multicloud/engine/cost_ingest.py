@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from multicloud.clouds import open_store
-from multicloud.clouds.dataset import Spool, spooled_partitions
-from multicloud.clouds.tabular import RawChunk
-from multicloud.clouds.transfer import prefetch
+from multicloud.engine.dataset import Spool, spooled_partitions
+from multicloud.engine.tabular import RawChunk
+from multicloud.engine.transfer import prefetch
 from multicloud.config import CostSource, Profile
 from multicloud.core.costs import aggregate, focus, reconcile
 from multicloud.core.costs.mapping import CONTROL_KEYS, normalize_chunk

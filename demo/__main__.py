@@ -2,7 +2,7 @@
 worker, every deployment of prefect.yaml, a little seeded data, then the inventory, replication,
 costs and failover runs.
 
-    python -m deployments.demo up | down
+    python -m demo up | down
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from deployments import cloudstack
 from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server
 from multicloud.clouds import create_bucket, open_store
-from multicloud.config import REPO_ROOT
+from deployments.paths import REPO_ROOT
 
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("MULTICLOUD_PREFECT_PORT", 4200))
@@ -86,7 +86,7 @@ def seed_costs(rows: int = 20_000) -> date:
     from datetime import timedelta
     from pathlib import Path
 
-    from multicloud.core.costs import samples
+    from multicloud.testing import cost_samples as samples
 
     profile = cloudstack.local_profile()
     yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
@@ -179,7 +179,7 @@ FAILOVER_PLAN = "demo-primary-to-secondary"
 
 
 def site(name: str, port: int) -> ManagedProcess:
-    return ManagedProcess(f"site-{name}", [f"{BIN}/python", "-m", "deployments.site_service", "--name", name,
+    return ManagedProcess(f"site-{name}", [f"{BIN}/python", "-m", "multicloud.testing.sites", "--name", name,
                                            "--port", str(port)], f"http://{HOST}:{port}/health", STATE,
                           cwd=REPO_ROOT, port=port)
 
@@ -202,7 +202,7 @@ def receiver() -> ManagedProcess:
 
 def prepare_failover() -> None:
     """Sites, DNS zone, buckets and a little data for the demo failover plan."""
-    from deployments.failover_setup import prepare
+    from multicloud.testing.failover_setup import prepare
     from multicloud.config import load_plans
 
     for proc in (site("primary", PRIMARY_PORT), site("secondary", SECONDARY_PORT)):

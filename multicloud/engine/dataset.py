@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from multicloud.clouds.tabular import local_copy
+from multicloud.engine.tabular import local_copy
 from multicloud.core.costs import aggregate
 from multicloud.core.costs.mapping import OUTPUT_SCHEMA
 from multicloud.core.errors import InvalidInput, NotFound

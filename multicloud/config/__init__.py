@@ -1,0 +1,21 @@
+"""Typed configuration by domain (profiles, replication, failover, costs) and its loading.
+Every model validates its URLs at load, and errors name the file and the field."""
+
+from multicloud.config.costs import COST_SOURCE_KINDS, CostsConfig, CostSource, ProviderTotals, load_costs_config
+from multicloud.config.failover import (
+    BucketPolicyWriteSwitch, CloudDnsRecord, Dataset, DnsRecord, FailoverPlan, HttpWriteSwitch, PlansFile,
+    RdsWriteSwitch, Route53Record, Site, TrafficManagerProfile, load_plans,
+)
+from multicloud.config.loading import load_yaml_model, store_url
+from multicloud.config.profiles import (
+    LOCAL_DIR_VARIABLE, Cloud, Connection, Profile, default_profile, load_profile, local_profile_path, local_state_dir, read_profile,
+)
+from multicloud.config.replication import ReplicationRule, RulesFile, load_rules
+
+__all__ = [
+    "COST_SOURCE_KINDS", "LOCAL_DIR_VARIABLE", "BucketPolicyWriteSwitch", "Cloud", "CloudDnsRecord", "Connection", "CostSource",
+    "CostsConfig", "Dataset", "DnsRecord", "FailoverPlan", "HttpWriteSwitch", "PlansFile", "Profile",
+    "ProviderTotals", "RdsWriteSwitch", "ReplicationRule", "Route53Record", "RulesFile", "Site",
+    "TrafficManagerProfile", "default_profile", "load_costs_config", "load_plans", "load_profile",
+    "load_rules", "load_yaml_model", "local_profile_path", "local_state_dir", "read_profile", "store_url",
+]

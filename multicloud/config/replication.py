@@ -1,0 +1,103 @@
+"""Replication rules: what to copy from where to where, how to compare, whether to delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from multicloud.config.loading import load_yaml_model, store_url
+from multicloud.core.errors import InvalidInput
+from multicloud.core.objects import StoreUrl
+
+
+class ReplicationRule(BaseModel):
+    """One replication rule: what to copy from where to where, how to compare, whether to delete."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Rule name: lowercase, digits, dashes.")
+    source: str = Field(description="Source URL: s3://bucket/prefix, az://container/prefix, gs://bucket/prefix.")
+    targets: list[str] = Field(min_length=1, description="One or more target URLs, any mix of clouds.")
+    include: list[str] = Field(default_factory=list, description="Globs a key must match (none: every key). "
+                               "`*` and `?` stay within one '/' segment, `**` crosses them.")
+    exclude: list[str] = Field(default_factory=list, description="Globs of keys never copied or deleted.")
+    compare: Literal["hash", "size"] = Field(
+        default="hash", description="hash: size + SHA-256 we record, else a provider hash both sides share, "
+        "else size + modification time. size: size only.")
+    delete: Literal["never", "mirror", "tombstone"] = Field(
+        default="never", description="never: leave target-only objects. mirror: delete them (guarded). "
+        "tombstone: move them under tombstone_prefix, purged after tombstone_days.")
+    max_delete: int = Field(default=100, ge=0, description="Refuse all deletions if more than this many.")
+    max_delete_percent: float = Field(default=10.0, ge=0, le=100,
+                                      description="Refuse all deletions above this share of the target's objects.")
+    tombstone_prefix: str = Field(default=".tombstones/", description="Tombstone area under each target's root.")
+    tombstone_days: int = Field(default=30, ge=0, description="Tombstones older than this are purged.")
+    dry_run: bool = Field(default=False, description="Plan and report only: copy and delete nothing.")
+    concurrency: int = Field(default=16, ge=1, le=256, description="Objects copied at once per batch.")
+    batch_objects: int = Field(default=1000, ge=1, description="Most objects in one copy task.")
+    batch_bytes: int = Field(default=1 << 30, ge=1, description="About this many bytes in one copy task.")
+    shards: list[str] = Field(default_factory=lambda: [""], description="Key prefixes listed and copied in "
+                              "parallel; together they must cover every key to replicate, without overlap.")
+
+    @field_validator("source")
+    @classmethod
+    def _source_url(cls, value: str) -> str:
+        return store_url(value)
+
+    @field_validator("targets")
+    @classmethod
+    def _target_urls(cls, value: list[str]) -> list[str]:
+        urls = [store_url(v) for v in value]
+        if len(set(urls)) != len(urls):
+            raise ValueError("targets repeat a URL")
+        return urls
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _globs(cls, value: list[str]) -> list[str]:
+        from multicloud.core.replication import glob_to_regex
+
+        for pattern in value:
+            try:
+                glob_to_regex(pattern)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one shard prefix ('' for all keys)")
+        for a in value:
+            for b in value:
+                if a != b and b.startswith(a):
+                    raise ValueError(f"shard prefixes overlap: {a!r} contains {b!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("shard prefixes repeat")
+        return value
+
+    def model_post_init(self, __context) -> None:
+        if self.source in self.targets:
+            raise ValueError("a target is the source itself")
+        src = StoreUrl.parse(self.source)
+        for t in self.targets:
+            dst = StoreUrl.parse(t)
+            if (src.scheme, src.bucket) == (dst.scheme, dst.bucket) and (
+                    src.prefix.startswith(dst.prefix) or dst.prefix.startswith(src.prefix)):
+                raise ValueError(f"target {t} overlaps the source {self.source}")
+
+
+class RulesFile(BaseModel):
+    rules: list[ReplicationRule]
+
+    def rule(self, name: str, path: str) -> ReplicationRule:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise InvalidInput(f"no rule named {name!r}; the file has {[r.name for r in self.rules]}", target=path)
+
+
+def load_rules(path: str | Path) -> RulesFile:
+    """Parse a YAML rules file. Raises InvalidInput naming the file and the field."""
+    return load_yaml_model(path, RulesFile, "rules")

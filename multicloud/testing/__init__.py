@@ -1,0 +1,1 @@
+"""Sample data, site stand-ins and setup shared by tests, the demo and the benchmarks; not part of the wheel."""

@@ -1,0 +1,1 @@
+"""Local HTTP servers that answer the real SDK requests of services without an emulator (port 0)."""
