@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class SiteService:
-    def __init__(self, name: str, port: int, host: str = "127.0.0.1"):
+    def __init__(self, name: str, port: int = 0, host: str = "127.0.0.1"):
         self.name = name
         # unhealthy_after: answer /health well this many more times, then 503 (-1: no limit).
         self.state = {"mode": "read-write", "healthy": True, "admin_fails": False, "unhealthy_after": -1,
@@ -76,6 +76,7 @@ class SiteService:
                         self._send(404, {"error": "not found"})
 
         self._server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self._server.server_address[1]  # the bound port (a free one for port 0)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> "SiteService":

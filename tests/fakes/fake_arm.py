@@ -45,7 +45,7 @@ class FakeArm(LocalServer):
     call start()/stop(). `fail_next(n, status)` makes the next n requests answer `status`;
     `delay_next(n, seconds)` makes the next n requests wait that long before answering."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1"):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
         self.host, self.port = host, port
         self.requests: list[Recorded] = []
         self._profiles: dict[tuple[str, str, str], _Profile] = {}

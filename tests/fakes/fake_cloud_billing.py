@@ -79,7 +79,7 @@ class FakeCloudBilling(LocalServer):
 
     """Services and their SKUs behind an HTTP server; `with FakeCloudBilling(port) as api:`."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", page_size: int = 5000):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", page_size: int = 5000):
         self.host, self.port, self.page_size = host, port, page_size
         self.requests: list[Request] = []
         self.services: dict[str, dict] = {}  # service id -> service JSON

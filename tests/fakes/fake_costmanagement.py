@@ -57,7 +57,7 @@ class FakeCostManagement(LocalServer):
     `AmortizedCost` (defaults to Cost) and `Currency` (default USD). `fail_next(status, count,
     retry_after)` makes the next requests fail with Azure's error body."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", page_size: int = 1000):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", page_size: int = 1000):
         self.host, self.port, self.page_size = host, port, page_size
         self.requests: list[Recorded] = []
         self._costs: dict[str, list[dict]] = {}

@@ -17,7 +17,7 @@ class FaultyProxy:
     which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
     127.0.0.1 at `port`."""
 
-    def __init__(self, upstream_port: int, port: int, refuse: str | None = None, delay: float = 0.0):
+    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0):
         proxy = self
         self.refused: list[str] = []
 
@@ -65,6 +65,7 @@ class FaultyProxy:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self):

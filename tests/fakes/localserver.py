@@ -22,9 +22,12 @@ class Recorded:
 
 
 class LocalServer:
-    """Serve `self._handler()` on (self.host, self.port) in a thread; `with` starts and stops it."""
+    """Serve `self._handler()` on (self.host, self.port) in a thread; `with` starts and stops it.
+    Port 0 (the default) binds a free port; `self.port` is the bound one after `start`."""
 
     name = "local-server"
+    host = "127.0.0.1"
+    port = 0
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -33,6 +36,7 @@ class LocalServer:
 
     def start(self):
         self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
+        self.port = self._server.server_address[1]
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=self.name, daemon=True)
