@@ -17,12 +17,12 @@ from prefect.cache_policies import NO_CACHE
 from multicloud.clouds import open_store
 from multicloud.clouds.aws.route53 import WeightedRecord
 from multicloud.clouds.aws.writeswitch import BucketPolicySwitch, RdsSwitch
-from multicloud.engine.transfer import sync_pair
+from multicloud.engine.transfer import SyncOptions, sync_pass
 from multicloud.clouds.web.http import HttpSwitch, probe
 from multicloud.config import FailoverPlan, load_profile
 from multicloud.core.errors import InvalidInput
 from multicloud.core.failover import shift_weights
-from multicloud.core.replication import KeyFilter, lag_seconds
+from multicloud.core.replication import lag_seconds
 from tasks.storage import retry_transient
 
 _RETRY = dict(retries=2, retry_delay_seconds=[1, 3], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
@@ -70,8 +70,8 @@ def preflight(plan: FailoverPlan, from_site: str, to_site: str, profile: str | N
     p = load_profile(profile)
     lags = {}
     for ds in plan.datasets:
-        pending = sync_pair(open_store(ds.urls[from_site], p), open_store(ds.urls[to_site], p),
-                            KeyFilter(ds.include, ds.exclude), dry_run=True)
+        pending = sync_pass(open_store(ds.urls[from_site], p), open_store(ds.urls[to_site], p),
+                            SyncOptions(include=tuple(ds.include), exclude=tuple(ds.exclude)), dry_run=True)
         lags[ds.name] = {"pending": pending.pending, "lag_seconds": lag_seconds(pending.oldest_pending, now)}
     weights = _dns(plan, profile).weights()
     problems = [f"{pr['url']} answered {pr['status'] or pr['error']}" for pr in probes if not pr["ok"]]
@@ -125,7 +125,7 @@ def final_sync(plan: FailoverPlan, from_site: str, to_site: str, profile: str | 
         rounds, copied, first_lag = 0, 0, None
         while True:
             rounds += 1
-            res = sync_pair(src, dst, KeyFilter(ds.include, ds.exclude), dry_run=practice)
+            res = sync_pass(src, dst, SyncOptions(include=tuple(ds.include), exclude=tuple(ds.exclude)), dry_run=practice)
             first_lag = lag_seconds(res.oldest_pending, now) if first_lag is None else first_lag
             copied += res.copied
             if res.failures:
@@ -133,7 +133,7 @@ def final_sync(plan: FailoverPlan, from_site: str, to_site: str, profile: str | 
                                  f"{res.failures[0].key}: {res.failures[0].error}")
             if practice or res.pending == 0 or rounds >= max_rounds:
                 break
-        left = sync_pair(src, dst, KeyFilter(ds.include, ds.exclude), dry_run=True)
+        left = sync_pass(src, dst, SyncOptions(include=tuple(ds.include), exclude=tuple(ds.exclude)), dry_run=True)
         rpo = lag_seconds(left.oldest_pending, now) if left.pending else 0.0
         if practice:
             rpo = first_lag

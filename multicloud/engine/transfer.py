@@ -16,7 +16,9 @@ from typing import BinaryIO, Iterable, Iterator
 from multicloud.core.errors import StoreError
 from multicloud.core.keys import decode_metadata, encode_metadata
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectMeta, ObjectStore, StoreUrl
-from multicloud.core.replication import Decision, tombstone_expired, tombstone_key
+from multicloud.core.replication import (
+    CompareMode, Decision, KeyFilter, batches, plan, tombstone_expired, tombstone_key,
+)
 
 _READ_AHEAD_CHUNK = 4 << 20
 _READ_AHEAD_DEPTH = 4
@@ -224,6 +226,19 @@ def prefetch(items: Iterable, depth: int = 2000) -> Iterator:
         stop.set()
 
 
+@dataclass(frozen=True)
+class SyncOptions:
+    """How one sync pass compares and filters; the same for replication and the failover's final sync."""
+
+    compare: CompareMode = "hash"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ignore_target_prefix: str | None = None  # the tombstone area: never planned
+    concurrency: int = 16
+    batch_objects: int = 1000
+    batch_bytes: int = 1 << 30
+
+
 @dataclass
 class SyncOutcome:
     pending: int = 0
@@ -233,15 +248,14 @@ class SyncOutcome:
     failures: list[Failure] = field(default_factory=list)
 
 
-def sync_pair(src: ObjectStore, dst: ObjectStore, key_filter, concurrency: int = 16, dry_run: bool = False,
-              batch_objects: int = 1000) -> SyncOutcome:
+def sync_pass(src: ObjectStore, dst: ObjectStore, options: SyncOptions, dry_run: bool = False) -> SyncOutcome:
     """One pass: copy what differs from `src` to `dst` (never deletes). With `dry_run`, only count."""
-    from multicloud.core.replication import batches, plan
-
     out = SyncOutcome()
 
     def copies():
-        for d in plan(prefetch(src.list()), prefetch(dst.list()), "hash", key_filter, StoreUrl.parse(dst.url).scheme):
+        for d in plan(prefetch(src.list()), prefetch(dst.list()), options.compare,
+                      KeyFilter(options.include, options.exclude), StoreUrl.parse(dst.url).scheme,
+                      options.ignore_target_prefix):
             if d.action == "copy":
                 out.pending += 1
                 when = d.source.last_modified
@@ -249,10 +263,10 @@ def sync_pair(src: ObjectStore, dst: ObjectStore, key_filter, concurrency: int =
                     out.oldest_pending = when
                 yield d
 
-    for batch in batches(copies(), batch_objects, 1 << 30):
+    for batch in batches(copies(), options.batch_objects, options.batch_bytes):
         if dry_run:
             continue
-        result = copy_batch(src, dst, batch, concurrency)
+        result = copy_batch(src, dst, batch, options.concurrency)
         out.copied += result.copied
         out.bytes += result.bytes
         out.failures.extend(result.failures)

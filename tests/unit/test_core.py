@@ -156,3 +156,13 @@ def test_inventory_counts_and_summary():
     assert "| aws | 1 | 3 | 2.0 KiB |" in md
     assert "1 bucket(s) could not be read" in md and "`b2`" in md
     assert human_bytes(5 * 1024**3) == "5.0 GiB"
+
+
+def test_redact_url_hides_userinfo_query_and_fragment_and_keeps_the_rest():
+    from multicloud.core.redact import redact_url
+
+    assert redact_url("https://ops:s3cret@admin.example.com:8443/admin/mode?token=abc#frag") == \
+        "https://<redacted>@admin.example.com:8443/admin/mode?<redacted>#<redacted>"
+    assert redact_url("http://127.0.0.1:9401/health") == "http://127.0.0.1:9401/health"
+    assert redact_url("http://[::1]:80/x?k=v") == "http://[::1]:80/x?<redacted>"
+    assert "s3cret" not in redact_url("not a url user:s3cret@host?x")
