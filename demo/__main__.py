@@ -129,9 +129,71 @@ def save_cost_charts() -> None:
         print("  saved", target)
 
 
-def run(cmd: list[str]) -> None:
+def run(cmd: list[str]) -> str:
+    """Run a command in the demo's Prefect environment; its output is shown only when it fails."""
     env = {**os.environ, **prefect_env()}
-    subprocess.run(cmd, check=True, env=env, cwd=REPO_ROOT)
+    done = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    if done.returncode:
+        sys.stdout.write(done.stdout + done.stderr)
+        raise SystemExit(f"{' '.join(cmd[:3])} failed with exit code {done.returncode}")
+    return done.stdout
+
+
+async def list_deployments() -> None:
+    """One line per deployment: its name, schedule and work pool (instead of prefect deploy's banners)."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        deployments = await client.read_deployments()
+        flows = {f.id: f.name for f in await client.read_flows()}
+    rows = []
+    for d in sorted(deployments, key=lambda d: (flows.get(d.flow_id, ""), d.name)):
+        schedules = [s.schedule for s in d.schedules if s.active]
+        when = ", ".join(getattr(s, "cron", None) or (f"every {s.interval.total_seconds():.0f} s"
+                         if getattr(s, "interval", None) else str(s)) for s in schedules) or "on demand"
+        triggers = f", {len(d.triggers)} trigger(s)" if getattr(d, "triggers", None) else ""
+        rows.append({"deployment": f"{flows.get(d.flow_id, '?')}/{d.name}", "schedule": when + triggers,
+                     "work pool": d.work_pool_name or ""})
+    print(f"deployed {len(rows)} deployment(s):")
+    print(render_table(rows, limit=100))
+
+
+def render_table(rows: list[dict], limit: int = 30, max_columns: int = 10) -> str:
+    """Rows as aligned text: every column as wide as its longest value, so no name is cut; numbers
+    right-aligned; more rows than `limit` are counted, not shown."""
+    columns = list(rows[0])[:max_columns]
+    shown = rows[:limit]
+    cells = [[_cell(r.get(c)) for c in columns] for r in shown]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(r.get(c)) for r in shown) for c in columns]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    out = [line(columns), line(["-" * w for w in widths])] + [line(row) for row in cells]
+    if len(rows) > limit:
+        out.append(f"... and {len(rows) - limit} more rows in the UI")
+    if len(rows[0]) > max_columns:
+        out.append(f"(columns not shown here: {', '.join(list(rows[0])[max_columns:])})")
+    return "\n".join(out)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    try:
+        float(str(value).replace(",", ""))
+        return value is not None and str(value) != ""
+    except ValueError:
+        return False
 
 
 async def run_and_report(deployment: str, parameters: dict | None = None) -> None:
@@ -161,15 +223,9 @@ async def show_artifacts(flow_run) -> None:
             print(art.data)
         elif art.type == "table":
             rows = json.loads(art.data) if isinstance(art.data, str) else art.data
-            if not rows:
-                continue
-            cols = list(rows[0])[:9]
-            width = max(len(str(r[cols[0]])) for r in rows[:30]) + 1
-            print(f"{cols[0]:<{width}}" + " ".join(f"{c[:14]:>14}" for c in cols[1:]))
-            for r in rows[:30]:
-                print(f"{str(r[cols[0]]):<{width}}" + " ".join(f"{str(r[c])[-14:]:>14}" for c in cols[1:]))
-            if len(rows) > 30:
-                print(f"... and {len(rows) - 30} more rows in the UI's {art.key} artifact")
+            if rows:
+                print(f"\n{art.key}:")
+                print(render_table(rows))
     print(f"UI: http://{HOST}:{PORT}/runs/flow-run/{flow_run.id}")
 
 
@@ -273,6 +329,7 @@ def up() -> None:
     seed_replication_source()
     run([f"{BIN}/python", "-m", "deployments.bootstrap"])
     run([f"{BIN}/prefect", "--no-prompt", "deploy", "--all"])
+    asyncio.run(list_deployments())
     print("worker:", "started" if worker().ensure() else "already running")
     asyncio.run(run_and_report("inventory/inventory"))
     # Replication S3 -> Azure + GCS, then again: the second run copies nothing.

@@ -163,6 +163,6 @@ def test_redact_url_hides_userinfo_query_and_fragment_and_keeps_the_rest():
 
     assert redact_url("https://ops:s3cret@admin.example.com:8443/admin/mode?token=abc#frag") == \
         "https://<redacted>@admin.example.com:8443/admin/mode?<redacted>#<redacted>"
-    assert redact_url("http://127.0.0.1:9401/health") == "http://127.0.0.1:9401/health"
+    assert redact_url("http://app.example.internal:8080/health") == "http://app.example.internal:8080/health"
     assert redact_url("http://[::1]:80/x?k=v") == "http://[::1]:80/x?<redacted>"
     assert "s3cret" not in redact_url("not a url user:s3cret@host?x")
