@@ -1,6 +1,6 @@
 """A local stand-in for Azure Resource Manager's Traffic Manager API, so the real
 `azure-mgmt-trafficmanager` client (its URL building, serialization, auth and error handling)
-runs against it. Binds 127.0.0.1 at a fixed port given by the test.
+runs against it. Binds 127.0.0.1 on a free port (`.port` once started) unless given one.
 
 Answers, case-insensitively as ARM does (every request needs `api-version` and a bearer token):
   GET   /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/trafficmanagerprofiles/{profile}
@@ -39,25 +39,21 @@ class _Profile:
 
 
 class FakeArm(LocalServer):
-    name = "fake-arm"
-
     """In-memory Traffic Manager profiles behind an HTTP server. Use as a context manager or
     call start()/stop(). `fail_next(n, status)` makes the next n requests answer `status`;
-    `delay_next(n, seconds)` makes the next n requests wait that long before answering."""
+    `delay_next(n, seconds)` makes the next n requests wait that long before answering, and
+    `late_answers` records, for each, how many requests had arrived by the time it answered."""
+
+    name = "fake-arm"
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1"):
         self.host, self.port = host, port
         self.requests: list[Recorded] = []
+        self.late_answers: list[int] = []
         self._profiles: dict[tuple[str, str, str], _Profile] = {}
         self._lock = threading.Lock()
         self._failures: list[int] = []
         self._delays: list[float] = []
-        self._server = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # ---- state set-up and inspection ---------------------------------------------------------
 
@@ -190,6 +186,8 @@ class FakeArm(LocalServer):
                     delay = fake._delays.pop(0) if fake._delays else 0.0
                 if delay:
                     time.sleep(delay)
+                    with fake._lock:
+                        fake.late_answers.append(len(fake.requests))
                 if not (auth or "").startswith("Bearer "):
                     status, payload = 401, _error("AuthenticationFailed",
                                                   "Authentication failed. The 'Authorization' header is missing.")
@@ -205,8 +203,6 @@ class FakeArm(LocalServer):
             do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = _serve
 
         return Handler
-
-    # ---- lifecycle ---------------------------------------------------------------------------
 
 
 def _error(code: str, message: str) -> dict:
