@@ -48,11 +48,11 @@ class ManagedProcess:
 
     def bound_health_url(self) -> str | None:
         """The health URL on the bound port (`port` updated from `port_file`); None while unknown."""
-        if self.port_file is not None and self.port_file.exists():
+        if self.port_file is None:
+            return self.health_url
+        if self.port_file.exists():
             self.port = int(self.port_file.read_text())
-        if "{port}" in self.health_url and not self.port:
-            return None
-        return self.health_url.format(port=self.port)
+        return self.health_url.format(port=self.port) if self.port else None
 
     def healthy(self) -> bool:
         if self.health_url is None:
