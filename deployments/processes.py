@@ -25,6 +25,11 @@ class ManagedProcess:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     port: int | None = None
+    # A process that may bind port 0 writes its bound port here; `health_url` then says `{port}`.
+    port_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        self._asked_port = self.port
 
     @property
     def pidfile(self) -> Path:
@@ -41,11 +46,22 @@ class ManagedProcess:
             return None
         return pid if alive(pid) else None
 
+    def bound_health_url(self) -> str | None:
+        """The health URL on the bound port (`port` updated from `port_file`); None while unknown."""
+        if self.port_file is None:
+            return self.health_url
+        if self.port_file.exists():
+            self.port = int(self.port_file.read_text())
+        return self.health_url.format(port=self.port) if self.port else None
+
     def healthy(self) -> bool:
         if self.health_url is None:
             return self.pid() is not None
+        url = self.bound_health_url()
+        if url is None:
+            return False
         try:
-            with urllib.request.urlopen(self.health_url, timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 return resp.status < 500
         except urllib.error.HTTPError as exc:
             return exc.code < 500
@@ -56,6 +72,9 @@ class ManagedProcess:
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in _CA_VARS}
         env.update(self.env)
+        if self.port_file is not None:
+            self.port_file.unlink(missing_ok=True)
+            self.port = self._asked_port
         with open(self.logfile, "ab") as log:
             proc = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -71,7 +90,8 @@ class ManagedProcess:
             if self.pid() is None:
                 raise RuntimeError(f"{self.name} exited at start; see {self.logfile}")
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer {self.health_url} within {timeout:.0f}s; see {self.logfile}")
+        url = self.bound_health_url() or self.health_url
+        raise RuntimeError(f"{self.name} did not answer {url} within {timeout:.0f}s; see {self.logfile}")
 
     def ensure(self, timeout: float = 60) -> bool:
         """Start unless already running and healthy; True if this call started it."""
@@ -88,6 +108,8 @@ class ManagedProcess:
         """SIGTERM the process group, SIGKILL after `grace` seconds; True if it was running."""
         pid = self.pid()
         self.pidfile.unlink(missing_ok=True)
+        if self.port_file is not None:
+            self.port_file.unlink(missing_ok=True)
         if pid is None:
             return False
         _signal_group(pid, signal.SIGTERM)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import time
 import uuid
 from pathlib import Path
+
+import httpx
 
 from multicloud.clouds import open_store
 
@@ -19,3 +24,151 @@ def upload(local: Path, url: str, profile) -> None:
     for path in sorted(p for p in local.rglob("*") if p.is_file()):
         with open(path, "rb") as f:
             store.write(path.relative_to(local).as_posix(), f, size=path.stat().st_size)
+
+
+# ---- the alert receiver (tests/receiver, tests/unit/test_alerts_core.py) --------------------------
+
+ALERT_PLAN = "demo-primary-to-secondary"
+ALERT_TOKEN_ENV = "MULTICLOUD_TEST_ALERT_TOKEN"
+ALERT_MAX_BODY_BYTES = 64 * 1024
+T_EARLY = "2026-03-01T10:00:00.123456789Z"
+T_LATE = "2026-03-01T10:05:00Z"
+_SETTLE_SECONDS = 2.0  # several event-persister flushes: long enough for a stray second event to show
+
+
+def alert_group(case: str, *, status: str = "firing", fingerprints: tuple[str, ...] = ("a1b2c3d4e5f60001",),
+                starts: tuple[str, ...] = (T_EARLY,), labels: dict[str, str] | None = None) -> dict:
+    """An Alertmanager v4 webhook body, with the fields newer versions add (to be ignored)."""
+    common = labels or {"alertname": "PrimarySiteDown", "site": "primary", "severity": "critical"}
+    alerts = [{
+        "status": status, "labels": {**common, "instance": f"lb-{i}"}, "annotations": {"summary": "primary down"},
+        "startsAt": start, "endsAt": "2026-03-01T11:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.local/graph", "fingerprint": fp,
+    } for i, (fp, start) in enumerate(zip(fingerprints, starts))]
+    return {
+        "version": "4", "groupKey": f'{{}}:{{alertname="PrimarySiteDown", case="{case}"}}', "truncatedAlerts": 0,
+        "status": status, "receiver": "multicloud-failover", "groupLabels": {"alertname": common["alertname"]},
+        "commonLabels": common, "commonAnnotations": {"summary": "primary down"},
+        "externalURL": "http://alertmanager.local", "notification_reason": "new_alert", "routeLabels": {},
+        "alerts": alerts,
+    }
+
+
+def expected_key(payload: dict, status: str = "firing") -> str:
+    """The contract's dedupe key, computed here independently of the receiver."""
+    alerts = [a for a in payload["alerts"] if a["status"] == status]
+    earliest = min(alerts, key=lambda a: a["startsAt"])["startsAt"]  # same-format times sort as strings
+    return f"{payload['groupKey']}|{','.join(sorted(a['fingerprint'] for a in alerts))}|{earliest}"
+
+
+def expected_incident(payload: dict, status: str = "firing") -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "multicloud-alert:" + expected_key(payload, status)))
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text exposition -> {sample name with labels: value}."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+class Receiver:
+    """The alert receiver as a real process on a free port (port 0), its config, its SQLite file
+    and an HTTP client to talk to it."""
+
+    def __init__(self, state_dir: Path, config: Path, database: Path, api_url: str, token: str):
+        self.state_dir, self.config, self.database, self.api_url, self.token = (
+            state_dir, config, database, api_url, token)
+        self.process = None
+        self.client = httpx.Client(timeout=30)
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def logfile(self) -> Path:
+        return self.state_dir / "logs" / "alert-receiver.log"
+
+    def start(self, api_url: str | None = None) -> None:
+        from deployments.alert_receiver import receiver_process
+
+        env = {"PREFECT_API_URL": api_url or self.api_url, ALERT_TOKEN_ENV: self.token,
+               "PREFECT_HOME": str(self.state_dir / "prefect-home")}
+        self.process = receiver_process(self.state_dir, 0, env, self.config)
+        self.process.ensure(timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def restart(self, api_url: str | None = None) -> None:
+        self.stop()
+        self.start(api_url)
+
+    def post(self, payload=None, *, token: str | None = "default", **kwargs):
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers.setdefault("Authorization", f"Bearer {self.token if token == 'default' else token}")
+        if payload is not None:
+            kwargs["json"] = payload
+        return self.client.post(f"{self.url}/alerts", headers=headers, **kwargs)
+
+    def metrics(self) -> dict[str, float]:
+        response = self.client.get(f"{self.url}/metrics")
+        response.raise_for_status()
+        return parse_metrics(response.text)
+
+    def row(self, key: str) -> tuple[str, str, int] | None:
+        """(plan, state, deliveries) of a dedupe row, read from the receiver's SQLite file."""
+        with sqlite3.connect(self.database) as conn:
+            return conn.execute("SELECT plan, state, deliveries FROM deliveries WHERE key = ?", (key,)).fetchone()
+
+
+class PrefectEvents:
+    """Reads events and variables back from the real Prefect server (POST /api/events/filter, paged)."""
+
+    def __init__(self, api_url: str):
+        self.api_url = api_url
+
+    def read(self, event: str, plan: str = ALERT_PLAN) -> list[dict]:
+        body = {"filter": {"event": {"name": [event]},
+                           "resource": {"id": [f"multicloud.failover.plan.{plan}"]},
+                           "order": "ASC"},
+                "limit": 50}
+        with httpx.Client(timeout=30) as client:
+            page = client.post(f"{self.api_url}/events/filter", json=body).raise_for_status().json()
+            events = list(page["events"])
+            while page.get("next_page"):
+                page = client.get(page["next_page"]).raise_for_status().json()
+                events += page["events"]
+        return events
+
+    def for_group(self, event: str, group_key: str, *, expect: int, timeout: float = 30) -> list[dict]:
+        """Events of `group_key`, once at least `expect` are stored and no more arrive in a settle time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.read(event) if e["payload"].get("group_key") == group_key]
+            if len(found) >= expect or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        time.sleep(_SETTLE_SECONDS)
+        return [e for e in self.read(event) if e["payload"].get("group_key") == group_key]
+
+    def variable(self, name: str):
+        response = httpx.get(f"{self.api_url}/variables/name/{name}", timeout=30)
+        return None if response.status_code == 404 else response.raise_for_status().json()["value"]

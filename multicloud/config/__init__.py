@@ -1,6 +1,7 @@
 """Typed configuration by domain (profiles, replication, failover, costs) and its loading.
 Every model validates its URLs at load, and errors name the file and the field."""
 
+from multicloud.config.alerts import AlertRoute, ReceiverConfig, load_receiver_config
 from multicloud.config.costs import COST_SOURCE_KINDS, CostsConfig, CostSource, ProviderTotals, load_costs_config
 from multicloud.config.failover import (
     BucketPolicyWriteSwitch, CloudDnsRecord, Dataset, DnsRecord, FailoverPlan, HttpWriteSwitch, PlansFile,

@@ -1,6 +1,6 @@
 """A local stand-in for Azure Resource Manager's Traffic Manager API, so the real
 `azure-mgmt-trafficmanager` client (its URL building, serialization, auth and error handling)
-runs against it. Binds 127.0.0.1 at a fixed port given by the test.
+runs against it. Binds 127.0.0.1 on a free port (`.port` once started) unless given one.
 
 Answers, case-insensitively as ARM does (every request needs `api-version` and a bearer token):
   GET   /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/trafficmanagerprofiles/{profile}
@@ -39,25 +39,21 @@ class _Profile:
 
 
 class FakeArm(LocalServer):
-    name = "fake-arm"
-
     """In-memory Traffic Manager profiles behind an HTTP server. Use as a context manager or
     call start()/stop(). `fail_next(n, status)` makes the next n requests answer `status`;
-    `delay_next(n, seconds)` makes the next n requests wait that long before answering."""
+    `delay_next(n, seconds)` makes the next n requests wait that long before answering, and
+    `late_answers` records, for each, how many requests had arrived by the time it answered."""
+
+    name = "fake-arm"
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1"):
         self.host, self.port = host, port
         self.requests: list[Recorded] = []
+        self.late_answers: list[int] = []
         self._profiles: dict[tuple[str, str, str], _Profile] = {}
         self._lock = threading.Lock()
         self._failures: list[int] = []
         self._delays: list[float] = []
-        self._server = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # ---- state set-up and inspection ---------------------------------------------------------
 
@@ -135,48 +131,46 @@ class FakeArm(LocalServer):
                 status = self._failures.pop(0)
                 return status, _error("ServerBusy" if status in (429, 503) else "InternalServerError",
                                       "injected failure by the fake ARM server")
-            sub, rg, pname = m["sub"].lower(), m["rg"].lower(), m["profile"].lower()
-            if not any(k[0] == sub and k[1] == rg for k in self._profiles):
-                return 404, _error("ResourceGroupNotFound", f"Resource group '{m['rg']}' could not be found.")
-            prof = self._profiles.get((sub, rg, pname))
+            prof = self._profiles.get((m["sub"].lower(), m["rg"].lower(), m["profile"].lower()))
             if prof is None:
-                return 404, _error(
-                    "ResourceNotFound", f"The Resource 'Microsoft.Network/trafficmanagerprofiles/{m['profile']}' "
-                    f"under resource group '{m['rg']}' was not found. For more details please go to "
-                    "https://aka.ms/ARMResourceNotFoundFix")
+                return 404, self._missing_profile(m)
             if m["etype"] is None:
                 if method != "GET":
                     return 405, _error("MethodNotAllowed", f"{method} on a profile is not supported by the fake")
                 return 200, self._profile_json(prof)
-            etype = _ENDPOINT_TYPES.get(m["etype"].lower())
-            if etype is None:
-                return 400, _error("BadRequest", f"Endpoint type '{m['etype']}' is not valid.")
-            key, existing = m["endpoint"].lower(), prof.endpoints.get(m["endpoint"].lower())
-            if existing is not None and existing["type"].rsplit("/", 1)[-1] != etype:
-                existing = None  # same name, other type: a different resource
-            if method == "GET":
-                if existing is None:
-                    return 404, _not_found_endpoint(m)
-                return 200, copy.deepcopy(existing)
-            if method not in ("PUT", "PATCH"):
-                return 405, _error("MethodNotAllowed", f"{method} on an endpoint is not supported by the fake")
-            props = dict((body or {}).get("properties") or {})
-            if method == "PATCH":
-                if existing is None:
-                    return 404, _not_found_endpoint(m)
-                merged = dict(existing["properties"])
-                merged.update(props)
-                props = merged
-            weight = props.get("weight")
-            if weight is not None and not (isinstance(weight, int) and 1 <= weight <= 1000):
-                return 400, _error("BadRequest", "Weight must be an integer between 1 and 1000.")
-            if prof.routing.lower() == "weighted" and props.get("weight") is None:
-                props["weight"] = 1
-            if not props.get("target") and etype == "externalEndpoints":
-                return 400, _error("BadRequest", "The 'target' property is required for external endpoints.")
-            name = existing["name"] if existing else m["endpoint"]
-            prof.endpoints[key] = self._endpoint_json(prof, etype, name, props)
-            return (200 if existing or method == "PATCH" else 201), copy.deepcopy(prof.endpoints[key])
+            return self._endpoint_request(method, m, prof, body)
+
+    def _missing_profile(self, m: re.Match) -> dict:
+        if not any(k[:2] == (m["sub"].lower(), m["rg"].lower()) for k in self._profiles):
+            return _error("ResourceGroupNotFound", f"Resource group '{m['rg']}' could not be found.")
+        return _error("ResourceNotFound", f"The Resource 'Microsoft.Network/trafficmanagerprofiles/{m['profile']}' "
+                      f"under resource group '{m['rg']}' was not found. For more details please go to "
+                      "https://aka.ms/ARMResourceNotFoundFix")
+
+    def _endpoint_request(self, method: str, m: re.Match, prof: _Profile, body: dict | None) -> tuple[int, dict]:
+        etype = _ENDPOINT_TYPES.get(m["etype"].lower())
+        if etype is None:
+            return 400, _error("BadRequest", f"Endpoint type '{m['etype']}' is not valid.")
+        key, existing = m["endpoint"].lower(), prof.endpoints.get(m["endpoint"].lower())
+        if existing is not None and existing["type"].rsplit("/", 1)[-1] != etype:
+            existing = None  # same name, other type: a different resource
+        if method not in ("GET", "PUT", "PATCH"):
+            return 405, _error("MethodNotAllowed", f"{method} on an endpoint is not supported by the fake")
+        if existing is None and method != "PUT":
+            return 404, _not_found_endpoint(m)
+        if method == "GET":
+            return 200, copy.deepcopy(existing)
+        props = dict((body or {}).get("properties") or {})
+        if method == "PATCH":
+            props = {**existing["properties"], **props}
+        problem = _endpoint_problem(props, etype)
+        if problem:
+            return 400, _error("BadRequest", problem)
+        if prof.routing.lower() == "weighted" and props.get("weight") is None:
+            props["weight"] = 1  # ARM's default in a weighted profile
+        name = existing["name"] if existing else m["endpoint"]
+        prof.endpoints[key] = self._endpoint_json(prof, etype, name, props)
+        return (200 if existing or method == "PATCH" else 201), copy.deepcopy(prof.endpoints[key])
 
     def _handler(self):
         fake = self
@@ -190,6 +184,8 @@ class FakeArm(LocalServer):
                     delay = fake._delays.pop(0) if fake._delays else 0.0
                 if delay:
                     time.sleep(delay)
+                    with fake._lock:
+                        fake.late_answers.append(len(fake.requests))
                 if not (auth or "").startswith("Bearer "):
                     status, payload = 401, _error("AuthenticationFailed",
                                                   "Authentication failed. The 'Authorization' header is missing.")
@@ -206,7 +202,15 @@ class FakeArm(LocalServer):
 
         return Handler
 
-    # ---- lifecycle ---------------------------------------------------------------------------
+
+def _endpoint_problem(props: dict, etype: str) -> str | None:
+    """What ARM would refuse in an endpoint's properties, else None."""
+    weight = props.get("weight")
+    if weight is not None and not (isinstance(weight, int) and 1 <= weight <= 1000):
+        return "Weight must be an integer between 1 and 1000."
+    if not props.get("target") and etype == "externalEndpoints":
+        return "The 'target' property is required for external endpoints."
+    return None
 
 
 def _error(code: str, message: str) -> dict:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
+
+from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
 _KIND = "dns#resourceRecordSet"
 _POLICY_KIND = "dns#rRSetRoutingPolicy"
@@ -62,92 +62,43 @@ def plain_record(name: str, rtype: str, rrdatas: list[str], ttl: int = 300) -> d
     return {"kind": _KIND, "name": name, "type": rtype, "ttl": ttl, "rrdatas": list(rrdatas)}
 
 
-class FakeCloudDns:
-    """The fake API on 127.0.0.1:`port`; `with FakeCloudDns(port) as api:` starts and stops it.
+class FakeCloudDns(LocalServer):
+    """The fake API on 127.0.0.1, a free port unless `port` is given (`.port` is the bound one);
+    `with FakeCloudDns() as api:` starts and stops it.
 
     State: zones[(project, zone)] -> {(name, type): record set}."""
 
-    def __init__(self, port: int):
+    name = "fake-cloud-dns"
+
+    def __init__(self, port: int = 0):
         self.port = port
         self.requests: list[Request] = []
         self.zones: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
         self._faults: list[int] = []
         self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
+
+    def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def setup(self):
-                super().setup()
-                with fake._lock:
-                    fake._open.add(self.connection)
-
-            def finish(self):
-                with fake._lock:
-                    fake._open.discard(self.connection)
-                super().finish()
-
+        class Handler(QuietHandler):
             def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                path = urlsplit(self.path).path
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode("utf-8", "replace")
+                path, _, raw, body = read_request(self)
+                recorded = body if body is not None else (raw.decode("utf-8", "replace") or None)
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 with fake._lock:
-                    fake.requests.append(Request(self.command, unquote(path), {k.lower(): v for k, v in self.headers.items()}, body))
+                    fake.requests.append(Request(self.command, path, headers, recorded))
                     fault = fake._faults.pop(0) if fake._faults else None
                 try:
                     if fault:
                         raise ApiError(fault, f"injected failure {fault}")
-                    status, answer = 200, fake._answer(self.command, path, body)
+                    status, answer = 200, fake._answer(self.command, urlsplit(self.path).path, body)
                 except ApiError as exc:
                     status, answer = exc.status, error_body(exc.status, exc.message)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, json.dumps(answer).encode(), content_type="application/json; charset=UTF-8")
 
             do_GET = do_PATCH = do_PUT = do_POST = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeCloudDns":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop kept-alive connections, so a client's pooled connection cannot
-        reach this server's state after a new one took the port."""
-        self._server.shutdown()
-        with self._lock:
-            conns, self._open = list(self._open), set()
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> "FakeCloudDns":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return Handler
 
     # ---- state -----------------------------------------------------------------------------
 

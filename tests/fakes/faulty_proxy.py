@@ -4,74 +4,66 @@ can make a real target fail for some objects while the SDK talks to it as usual.
 from __future__ import annotations
 
 import http.client
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+
+from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
 _DROP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "expect"}
+_ACCESS_DENIED = b"<Error><Code>AccessDenied</Code><Message>refused by test proxy</Message></Error>"
 
 
-class FaultyProxy:
+class FaultyProxy(LocalServer):
     """Forwards every request to `upstream_port` except writes whose path contains `refuse`,
     which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
-    127.0.0.1 at `port`."""
+    127.0.0.1 at `port` (0: a free one) when constructed, so `.port` is known before `with`."""
+
+    name = "faulty-proxy"
 
     def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0):
-        proxy = self
+        self.upstream_port, self.port, self.refuse, self.delay = upstream_port, port, refuse, delay
         self.refused: list[str] = []
+        self.bind()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _refuses(self, method: str, path: str) -> bool:
+        return method == "PUT" and bool(self.refuse) and self.refuse in path
 
-            def log_message(self, *args):
-                pass
+    def _handler(self):
+        proxy = self
 
+        class Handler(QuietHandler):
             def _forward(self):
                 # One request per connection: a pooled connection must never outlive this proxy
                 # and reach a stale handler of an earlier one on the same port.
                 self.close_connection = True
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                path = unquote(urlsplit(self.path).path)
-                if self.command == "PUT" and delay:
-                    time.sleep(delay)
-                if self.command == "PUT" and refuse and refuse in path:
+                path, _, raw, _ = read_request(self)
+                if self.command == "PUT" and proxy.delay:
+                    time.sleep(proxy.delay)
+                if proxy._refuses(self.command, path):
                     proxy.refused.append(path)
-                    msg = b"<Error><Code>AccessDenied</Code><Message>refused by test proxy</Message></Error>"
-                    self.send_response(403)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(msg)))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(msg)
+                    send_json(self, 403, _ACCESS_DENIED, {"Connection": "close"}, content_type="application/xml")
                     return
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                self._relay(raw or None)
+
+            def _relay(self, body: bytes | None) -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _DROP}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
+                conn.close()
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() not in _DROP and k.lower() != "content-length":
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Connection", "close")
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
+                try:
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up, or the proxy was stopped while this write was held
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        return Handler

@@ -4,6 +4,7 @@ and stopped by the code (fixture) that uses them."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +22,41 @@ class Recorded:
     authorization: str | None
 
 
+class _Server(ThreadingHTTPServer):
+    """Keeps the open connections, so stopping drops the kept-alive ones too: a client's pooled
+    connection must never reach a stopped server's handler."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class LocalServer:
     """Serve `self._handler()` on (self.host, self.port) in a thread; `with` starts and stops it.
-    Port 0 (the default) binds a free port; `self.port` is the bound one after `start`."""
+    Port 0 (the default) binds a free port; `self.port` is the bound one after `bind` (which
+    `start` calls when needed)."""
 
     name = "local-server"
     host = "127.0.0.1"
@@ -34,10 +67,19 @@ class LocalServer:
     def _handler(self):
         raise NotImplementedError
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def bind(self):
+        """Bind the port (not serving yet), so `self.port` is known before `start`."""
+        if self._server is None:
+            self._server = _Server((self.host, self.port), self._handler())
+            self.port = self._server.server_address[1]
+        return self
+
     def start(self):
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self.port = self._server.server_address[1]
-        self._server.daemon_threads = True
+        self.bind()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=self.name, daemon=True)
         self._thread.start()
@@ -45,9 +87,11 @@ class LocalServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join(timeout=10)
+            self._server.drop_connections()
             self._server.server_close()
-            self._thread.join(timeout=10)
             self._server = self._thread = None
 
     def __enter__(self):

@@ -1,8 +1,6 @@
-"""Cloud DNS weighted records through the real REST requests, answered by a local fake API."""
+"""Cloud DNS weighted records through the real REST requests, answered by a local fake API on a free port."""
 
 from __future__ import annotations
-
-import os
 
 import google.auth
 import pytest
@@ -16,7 +14,6 @@ from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied
 from multicloud.core.failover import shift_weights
 from tests.fakes.fake_cloud_dns import FakeCloudDns, plain_record, wrr_record
 
-PORT = int(os.environ.get("MULTICLOUD_TEST_CLOUD_DNS_PORT", 9193))
 PROJECT, ZONE, NAME = "ops-test", "internal-zone", "app.example.internal."
 PATH = f"/dns/v1/projects/{PROJECT}/managedZones/{ZONE}/rrsets/{NAME}/CNAME"
 SITES = {"primary": "primary.example.internal", "secondary": "secondary.example.internal"}
@@ -25,7 +22,7 @@ CONN = Connection(name="gcp-fake", cloud="gcp", credentials="emulator", timeout_
 
 @pytest.fixture
 def api():
-    with FakeCloudDns(PORT) as fake:
+    with FakeCloudDns() as fake:
         fake.put(PROJECT, ZONE, wrr_record(NAME, "CNAME", [
             (70, ["primary.example.internal."]), (30, ["secondary.example.internal."]),
             (0, ["standby.example.internal."]),  # an item of no configured site: kept as it is

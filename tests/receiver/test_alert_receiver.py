@@ -3,7 +3,6 @@ Alertmanager delivers, the resolved path with its cancel variable, and every ref
 
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 from pathlib import Path
@@ -12,51 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from deployments.alert_receiver import (
-    AlertmanagerPayload, ReceiverConfig, create_app, dedupe_key, incident_id, load_config, match_plan,
-)
+from deployments.alert_receiver import create_app
+from multicloud.config import ReceiverConfig, load_receiver_config
+from multicloud.core.alerts import AlertmanagerPayload, match_plan
 from multicloud.core.errors import InvalidInput
-from tests.receiver.conftest import MAX_BODY_BYTES, PLAN, PrefectEvents, Receiver
+from tests.support import (
+    ALERT_MAX_BODY_BYTES as MAX_BODY_BYTES, ALERT_PLAN as PLAN, T_EARLY, T_LATE, PrefectEvents, Receiver,
+    alert_group, closed_port, expected_incident, expected_key,
+)
 
 FIRING = "multicloud.alert.firing"
 RESOLVED = "multicloud.alert.resolved"
-T_EARLY = "2026-03-01T10:00:00.123456789Z"
-T_LATE = "2026-03-01T10:05:00Z"
-
-
-def alert_group(case: str, *, status: str = "firing", fingerprints: tuple[str, ...] = ("a1b2c3d4e5f60001",),
-                starts: tuple[str, ...] = (T_EARLY,), labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """An Alertmanager v4 webhook body, with the fields newer versions add (to be ignored)."""
-    common = labels or {"alertname": "PrimarySiteDown", "site": "primary", "severity": "critical"}
-    alerts = [{
-        "status": status, "labels": {**common, "instance": f"lb-{i}"}, "annotations": {"summary": "primary down"},
-        "startsAt": start, "endsAt": "2026-03-01T11:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-        "generatorURL": "http://prometheus.local/graph", "fingerprint": fp,
-    } for i, (fp, start) in enumerate(zip(fingerprints, starts))]
-    return {
-        "version": "4", "groupKey": f'{{}}:{{alertname="PrimarySiteDown", case="{case}"}}', "truncatedAlerts": 0,
-        "status": status, "receiver": "multicloud-failover", "groupLabels": {"alertname": common["alertname"]},
-        "commonLabels": common, "commonAnnotations": {"summary": "primary down"},
-        "externalURL": "http://alertmanager.local", "notification_reason": "new_alert", "routeLabels": {},
-        "alerts": alerts,
-    }
-
-
-def expected_key(payload: dict[str, Any], status: str = "firing") -> str:
-    """The contract's dedupe key, computed here independently of the receiver."""
-    alerts = [a for a in payload["alerts"] if a["status"] == status]
-    earliest = min(alerts, key=lambda a: a["startsAt"])["startsAt"]  # same-format times sort as strings
-    return f"{payload['groupKey']}|{','.join(sorted(a['fingerprint'] for a in alerts))}|{earliest}"
-
-
-def expected_incident(payload: dict[str, Any], status: str = "firing") -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "multicloud-alert:" + expected_key(payload, status)))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---- the happy path ---------------------------------------------------------------------------
@@ -246,7 +211,9 @@ def test_unmapped_labels_are_ignored(receiver: Receiver, prefect_events: Prefect
 def test_prefect_unreachable_is_503_then_a_retry_posts_once(
         receiver: Receiver, prefect_events: PrefectEvents) -> None:
     payload = alert_group("outage", fingerprints=("ee00000000000001",))
-    receiver.restart(api_url=f"http://127.0.0.1:{closed_port()}/api")
+    port = closed_port()
+    # Credentials in the API address (userinfo, a signed query) must never reach the log.
+    receiver.restart(api_url=f"http://ops:s3cret-pass@127.0.0.1:{port}/api?sig=s3cret-sig")
     try:
         failed = [receiver.post(payload) for _ in range(3)]
         assert [r.status_code for r in failed] == [503, 503, 503]
@@ -254,6 +221,9 @@ def test_prefect_unreachable_is_503_then_a_retry_posts_once(
         assert receiver.metrics()["multicloud_alerts_post_failures_total"] == 3
     finally:
         receiver.restart()
+    log_text = receiver.logfile.read_text()
+    assert f"events to http://<redacted>@127.0.0.1:{port}/api?<redacted>" in log_text
+    assert "s3cret" not in log_text
 
     retried = receiver.post(payload)
     repeat = receiver.post(payload)
@@ -303,40 +273,22 @@ def test_token_never_logged(receiver: Receiver) -> None:
     assert receiver.token not in log_text
 
 
-# ---- pure pieces, in process -----------------------------------------------------------------------
-
-def test_dedupe_key_and_incident_match_the_contract() -> None:
-    firing = alert_group("pure", fingerprints=("f2", "f1"), starts=(T_LATE, T_EARLY))
-    payload = AlertmanagerPayload.model_validate(firing)
-    key = dedupe_key(payload.group_key, payload.alerts_with("firing"))
-    assert key == f"{firing['groupKey']}|f1,f2|{T_EARLY}" == expected_key(firing)
-    assert str(incident_id(key)) == expected_incident(firing)
-
-
-def test_first_matching_route_wins_and_common_labels_count() -> None:
-    config = ReceiverConfig.model_validate({"routes": [
-        {"match": {"alertname": "PrimarySiteDown", "site": "primary"}, "plan": "first"},
-        {"match": {"alertname": "PrimarySiteDown"}, "plan": "second"},
-    ]})
-    payload = AlertmanagerPayload.model_validate(alert_group("routes"))
-    assert match_plan(config.routes, payload, payload.alerts) == "first"
-    payload.alerts[0].labels.pop("site")  # still matched through commonLabels
-    assert match_plan(config.routes, payload, payload.alerts) == "first"
-    payload.common_labels.pop("site")
-    assert match_plan(config.routes, payload, payload.alerts) == "second"
-
+# ---- configuration and start-up, in process ----------------------------------------------------
 
 def test_bad_config_names_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "alerts.yaml"
-    path.write_text("max_body_bytes: 0\nroutes:\n  - match: {alertname: X}\n    plan: Not_A_Plan\n")
+    path.write_text("max_body_bytes: 0\nprefect_api_url: ftp://ops:s3cret@prefect.example/api\n"
+                    "routes:\n  - match: {alertname: X}\n    plan: Not_A_Plan\n")
     with pytest.raises(InvalidInput) as info:
-        load_config(path)
+        load_receiver_config(path)
     message = str(info.value)
     assert str(path) in message and "max_body_bytes" in message and "routes.0.plan" in message
+    assert "prefect_api_url" in message and "ftp://<redacted>@prefect.example/api" in message
+    assert "s3cret" not in message
 
 
 def test_shipped_config_routes_the_demo_alert() -> None:
-    config = load_config(Path(__file__).resolve().parents[2] / "deployments" / "alerts.yaml")
+    config = load_receiver_config(Path(__file__).resolve().parents[2] / "deployments" / "alerts.yaml")
     payload = AlertmanagerPayload.model_validate(alert_group("demo"))
     assert match_plan(config.routes, payload, payload.alerts) == "demo-primary-to-secondary"
     assert config.cancel_on_resolved and config.token_env == "MULTICLOUD_ALERT_TOKEN"
@@ -347,3 +299,16 @@ def test_app_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyPatch, t
     config = ReceiverConfig(database=tmp_path / "db.sqlite3")
     with pytest.raises(InvalidInput, match="MULTICLOUD_ALERT_TOKEN"):
         create_app(config)
+
+
+def test_prefect_address_from_the_config_wins_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    config = ReceiverConfig(database=tmp_path / "db.sqlite3", prefect_api_url="http://ops:pw@config.example:4200/api")
+    with temporary_settings(updates={PREFECT_API_URL: "http://settings.example:4200/api"}):
+        app = create_app(config, token="t")
+        assert app.state.service.prefect.url == "http://<redacted>@config.example:4200/api"
+    with temporary_settings(updates={PREFECT_API_URL: "settings.example:4200/api?key=k3y"}):
+        with pytest.raises(InvalidInput, match="PREFECT_API_URL") as info:
+            create_app(ReceiverConfig(database=tmp_path / "db.sqlite3"), token="t")
+    assert "k3y" not in str(info.value)

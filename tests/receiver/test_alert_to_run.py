@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from deployments.paths import REPO_ROOT
-from tests.receiver.conftest import PLAN, Receiver
-from tests.receiver.test_alert_receiver import alert_group, expected_incident
+from tests.support import ALERT_PLAN as PLAN, Receiver, alert_group, expected_incident
 
 
 @pytest.fixture(scope="module")
