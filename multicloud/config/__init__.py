@@ -13,10 +13,3 @@ from multicloud.config.profiles import (
 )
 from multicloud.config.replication import ReplicationRule, RulesFile, load_rules
 
-__all__ = [
-    "COST_SOURCE_KINDS", "LOCAL_DIR_VARIABLE", "BucketPolicyWriteSwitch", "Cloud", "CloudDnsRecord", "Connection", "CostSource",
-    "CostsConfig", "Dataset", "DnsRecord", "FailoverPlan", "HttpWriteSwitch", "PlansFile", "Profile",
-    "ProviderTotals", "RdsWriteSwitch", "ReplicationRule", "Route53Record", "RulesFile", "Site",
-    "TrafficManagerProfile", "default_profile", "load_costs_config", "load_plans", "load_profile",
-    "load_rules", "load_yaml_model", "local_profile_path", "local_state_dir", "read_profile", "store_url",
-]
