@@ -15,34 +15,35 @@ import pyarrow.compute as pc
 
 from multicloud.testing.cost_samples.common import (
     CHUNK_ROWS, COST_CENTERS, ENVS, SCALE, TEAMS, cost_units, hours, iso, money, month_seed, period_bounds, pick,
-    ragged, usage_end, with_units,
+    ragged, usage_end, vocabulary, with_units,
 )
 
 AWS_PAYERS = [("111122223333", "Example Corp"), ("444455556666", "Example Labs")]
 AWS_ACCOUNTS = [("210987654321", "prod"), ("310987654321", "staging"), ("410987654321", "data"),
                 ("510987654321", "ml"), ("610987654321", "shared"), ("710987654321", "sandbox")]
-AWS_SERVICES = [  # product code, product name, usage type, unit, family
-    ("AmazonEC2", "Amazon Elastic Compute Cloud", "BoxUsage:m5.large", "Hrs", "Compute Instance"),
-    ("AmazonEC2", "Amazon Elastic Compute Cloud", "EBS:VolumeUsage.gp3", "GB-Mo", "Storage"),
-    ("AmazonS3", "Amazon Simple Storage Service", "TimedStorage-ByteHrs", "GB-Mo", "Storage"),
-    ("AmazonRDS", "Amazon Relational Database Service", "InstanceUsage:db.r6g.large", "Hrs", "Database Instance"),
-    ("AmazonDynamoDB", "Amazon DynamoDB", "ReadCapacityUnit-Hrs", "ReadCapacityUnit-Hrs", "Provisioned IOPS"),
-    ("AWSLambda", "AWS Lambda", "Lambda-GB-Second", "Lambda-GB-Second", "Serverless"),
-    ("AmazonCloudFront", "Amazon CloudFront", "DataTransfer-Out-Bytes", "GB", "Data Transfer"),
-    ("AmazonCloudWatch", "AmazonCloudWatch", "CW:MetricMonitorUsage", "Metrics", "Metric"),
-    ("AmazonEKS", "Amazon Elastic Container Service for Kubernetes", "AmazonEKS-Hours:perCluster", "Hours", "Compute"),
-    ("AmazonElastiCache", "Amazon ElastiCache", "NodeUsage:cache.r6g.large", "NodeHour", "Cache Instance"),
-    ("AmazonVPC", "Amazon Virtual Private Cloud", "NatGateway-Hours", "Hrs", "NAT Gateway"),
-    ("AWSGlue", "AWS Glue", "Crawler-DPU-Hour", "DPU-Hour", "AWS Glue"),
-    ("AmazonSageMaker", "Amazon SageMaker", "ml.g5.xlarge-Training", "Hrs", "ML Instance"),
-    ("AmazonRedshift", "Amazon Redshift", "Node:ra3.xlplus", "Hrs", "Compute Instance"),
-    ("AmazonSNS", "Amazon Simple Notification Service", "Requests-Tier1", "Requests", "API Request"),
-    ("AmazonSQS", "Amazon Simple Queue Service", "Requests-RBP", "Requests", "API Request"),
-    ("AWSKMS", "AWS Key Management Service", "KMS-Requests", "Requests", "Encryption Key"),
-    ("AmazonGuardDuty", "Amazon GuardDuty", "PaidEventsAnalyzed", "Events", "Security"),
-    ("AmazonAthena", "Amazon Athena", "DataScannedInTB", "Terabytes", "Analytics"),
-    ("AmazonECR", "Amazon EC2 Container Registry (ECR)", "TimedStorage-ByteHrs", "GB-Mo", "Storage"),
-]
+# product code | product name | usage type | unit | family
+AWS_SERVICES = vocabulary("""
+    AmazonEC2 | Amazon Elastic Compute Cloud | BoxUsage:m5.large | Hrs | Compute Instance
+    AmazonEC2 | Amazon Elastic Compute Cloud | EBS:VolumeUsage.gp3 | GB-Mo | Storage
+    AmazonS3 | Amazon Simple Storage Service | TimedStorage-ByteHrs | GB-Mo | Storage
+    AmazonRDS | Amazon Relational Database Service | InstanceUsage:db.r6g.large | Hrs | Database Instance
+    AmazonDynamoDB | Amazon DynamoDB | ReadCapacityUnit-Hrs | ReadCapacityUnit-Hrs | Provisioned IOPS
+    AWSLambda | AWS Lambda | Lambda-GB-Second | Lambda-GB-Second | Serverless
+    AmazonCloudFront | Amazon CloudFront | DataTransfer-Out-Bytes | GB | Data Transfer
+    AmazonCloudWatch | AmazonCloudWatch | CW:MetricMonitorUsage | Metrics | Metric
+    AmazonEKS | Amazon Elastic Container Service for Kubernetes | AmazonEKS-Hours:perCluster | Hours | Compute
+    AmazonElastiCache | Amazon ElastiCache | NodeUsage:cache.r6g.large | NodeHour | Cache Instance
+    AmazonVPC | Amazon Virtual Private Cloud | NatGateway-Hours | Hrs | NAT Gateway
+    AWSGlue | AWS Glue | Crawler-DPU-Hour | DPU-Hour | AWS Glue
+    AmazonSageMaker | Amazon SageMaker | ml.g5.xlarge-Training | Hrs | ML Instance
+    AmazonRedshift | Amazon Redshift | Node:ra3.xlplus | Hrs | Compute Instance
+    AmazonSNS | Amazon Simple Notification Service | Requests-Tier1 | Requests | API Request
+    AmazonSQS | Amazon Simple Queue Service | Requests-RBP | Requests | API Request
+    AWSKMS | AWS Key Management Service | KMS-Requests | Requests | Encryption Key
+    AmazonGuardDuty | Amazon GuardDuty | PaidEventsAnalyzed | Events | Security
+    AmazonAthena | Amazon Athena | DataScannedInTB | Terabytes | Analytics
+    AmazonECR | Amazon EC2 Container Registry (ECR) | TimedStorage-ByteHrs | GB-Mo | Storage
+""")
 AWS_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]
 
 AWS_CUR_CSV_COLUMNS = (

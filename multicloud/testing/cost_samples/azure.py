@@ -16,27 +16,28 @@ import pyarrow.compute as pc
 
 from multicloud.testing.cost_samples.common import (
     CHUNK_ROWS, ENVS, SCALE, TEAMS, chunk_sizes, cost_units, fmt_dates, hours, money, month_seed, period_bounds, pick,
-    repeat, usage_end, with_units,
+    repeat, usage_end, vocabulary, with_units,
 )
 
 AZ_ACCOUNTS = [("8611537", "Contoso EA", "USD"), ("9922001", "Contoso Europe", "EUR")]
 AZ_SUBS = [("a1b2c3d4-0000-4000-8000-000000000001", "prod"), ("a1b2c3d4-0000-4000-8000-000000000002", "dev"),
            ("a1b2c3d4-0000-4000-8000-000000000003", "data"), ("a1b2c3d4-0000-4000-8000-000000000004", "shared"),
            ("a1b2c3d4-0000-4000-8000-000000000005", "web")]
-AZ_METERS = [  # meter category, consumed service, product, unit, resource type
-    ("Virtual Machines", "Microsoft.Compute", "Virtual Machines Dsv5 Series - D4s v5 - EU West", "1 Hour", "virtualMachines"),
-    ("Storage", "Microsoft.Storage", "Standard Page Blob - LRS - Disk Storage", "1 GB/Month", "storageAccounts"),
-    ("SQL Database", "Microsoft.Sql", "SQL Database Single vCore - General Purpose", "1 Hour", "servers"),
-    ("Azure Cosmos DB", "Microsoft.DocumentDB", "Azure Cosmos DB - RU/s", "100 Hours", "databaseAccounts"),
-    ("Bandwidth", "Microsoft.Network", "Bandwidth - Inter Region - Data Transfer Out", "1 GB", "networkInterfaces"),
-    ("Azure App Service", "Microsoft.Web", "Azure App Service Premium v3 Plan - P1 v3", "1 Hour", "serverFarms"),
-    ("Azure Kubernetes Service", "Microsoft.ContainerService", "AKS Uptime SLA", "1 Hour", "managedClusters"),
-    ("Log Analytics", "Microsoft.OperationalInsights", "Log Analytics - Pay-as-you-go Data Ingestion", "1 GB", "workspaces"),
-    ("Key Vault", "Microsoft.KeyVault", "Key Vault - Standard Operations", "10K", "vaults"),
-    ("Azure Synapse Analytics", "Microsoft.Synapse", "Synapse Serverless SQL Pool", "1 TB", "workspaces"),
-    ("Cognitive Services", "Microsoft.CognitiveServices", "Azure OpenAI - GPT-4o Input Tokens", "1K", "accounts"),
-    ("Event Hubs", "Microsoft.EventHub", "Event Hubs Standard Throughput Unit", "1 Hour", "namespaces"),
-]
+# meter category | consumed service | product | unit | resource type
+AZ_METERS = vocabulary("""
+    Virtual Machines | Microsoft.Compute | Virtual Machines Dsv5 Series - D4s v5 - EU West | 1 Hour | virtualMachines
+    Storage | Microsoft.Storage | Standard Page Blob - LRS - Disk Storage | 1 GB/Month | storageAccounts
+    SQL Database | Microsoft.Sql | SQL Database Single vCore - General Purpose | 1 Hour | servers
+    Azure Cosmos DB | Microsoft.DocumentDB | Azure Cosmos DB - RU/s | 100 Hours | databaseAccounts
+    Bandwidth | Microsoft.Network | Bandwidth - Inter Region - Data Transfer Out | 1 GB | networkInterfaces
+    Azure App Service | Microsoft.Web | Azure App Service Premium v3 Plan - P1 v3 | 1 Hour | serverFarms
+    Azure Kubernetes Service | Microsoft.ContainerService | AKS Uptime SLA | 1 Hour | managedClusters
+    Log Analytics | Microsoft.OperationalInsights | Log Analytics - Pay-as-you-go Data Ingestion | 1 GB | workspaces
+    Key Vault | Microsoft.KeyVault | Key Vault - Standard Operations | 10K | vaults
+    Azure Synapse Analytics | Microsoft.Synapse | Synapse Serverless SQL Pool | 1 TB | workspaces
+    Cognitive Services | Microsoft.CognitiveServices | Azure OpenAI - GPT-4o Input Tokens | 1K | accounts
+    Event Hubs | Microsoft.EventHub | Event Hubs Standard Throughput Unit | 1 Hour | namespaces
+""")
 AZ_REGIONS = ["EastUS", "westeurope", "US West 2", "northeurope", "uksouth"]
 
 AZURE_EA_COLUMNS = (

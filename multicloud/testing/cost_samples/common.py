@@ -157,3 +157,11 @@ def spoil(table: pa.Table, cells: dict[str, tuple[str, str]], which: bool | tupl
         table = table.set_column(table.column_names.index(column), column, pa.array(values, pa.string()))
         spoiled.append((row + 2, column, value))
     return table, spoiled
+
+
+# --------------------------------------------------------------------------------------------
+# Vocabularies
+
+def vocabulary(text: str) -> list[tuple[str, ...]]:
+    """Rows of a table written one row a line, cells separated by `|` (spaces around them dropped)."""
+    return [tuple(cell.strip() for cell in line.split("|")) for line in text.strip().splitlines()]

@@ -14,27 +14,28 @@ import pyarrow.compute as pc
 
 from multicloud.testing.cost_samples.common import (
     CHUNK_ROWS, ENVS, TEAMS, chunk_sizes, cost_units, hours, money_float, month_seed, period_bounds, pick, ragged,
-    timestamps, usage_end, with_units,
+    timestamps, usage_end, vocabulary, with_units,
 )
 
 GCP_ACCOUNTS = [("01A2B3-C4D5E6-F7A8B9", "USD"), ("0ABCDE-123456-FEDCBA", "USD")]
 GCP_PROJECTS = [("shop-prod", "Shop prod", "1000001"), ("shop-dev", "Shop dev", "1000002"),
                 ("analytics", "Analytics", "1000003"), ("ml-train", "ML training", "1000004"),
                 ("platform", "Platform", "1000005")]
-GCP_SERVICES = [  # service id, description, sku id, sku description, unit, pricing unit
-    ("6F81-5844-456A", "Compute Engine", "2E27-4F75-95CD", "N2 Instance Core running in Americas", "seconds", "hour"),
-    ("6F81-5844-456A", "Compute Engine", "D973-5D65-BAB2", "Storage PD Capacity", "byte-seconds", "gibibyte month"),
-    ("95FF-2EF5-5EA1", "Cloud Storage", "E5F0-6A5D-7BAD", "Standard Storage US Multi-region", "byte-seconds", "gibibyte month"),
-    ("24E6-581D-38E5", "BigQuery", "3362-E469-6BEF", "Analysis", "bytes", "tebibyte"),
-    ("9662-B51E-5089", "Cloud SQL", "D4A1-4B2A-6D2C", "Cloud SQL for PostgreSQL: Zonal - vCPU", "seconds", "hour"),
-    ("CCD8-9BF1-090E", "Kubernetes Engine", "B561-BFBD-1264", "Autopilot Pod mCPU Requests", "seconds", "hour"),
-    ("152E-C115-5142", "Cloud Run", "8E6F-A4D0-4EF4", "CPU Allocation Time", "seconds", "vCPU-second"),
-    ("E505-1604-58F8", "Networking", "9DE9-9092-B3BC", "Network Inter Region Egress", "bytes", "gibibyte"),
-    ("5490-F7B7-8DF6", "Cloud Logging", "143F-A1B0-E0BE", "Log Storage cost", "bytes", "gibibyte"),
-    ("A1E8-BE35-7EBC", "Pub/Sub", "5B8A-6F4D-ABCD", "Message Delivery Basic", "bytes", "tebibyte"),
-    ("C7E2-9256-1C43", "Vertex AI", "A8B1-C2D3-E4F5", "Gemini 1.5 Pro Input Characters", "count", "count"),
-    ("29E7-DA93-CA13", "Cloud Functions", "F8AE-1234-5678", "CPU Time", "seconds", "GHz-second"),
-]
+# service id | description | sku id | sku description | unit | pricing unit
+GCP_SERVICES = vocabulary("""
+    6F81-5844-456A | Compute Engine | 2E27-4F75-95CD | N2 Instance Core running in Americas | seconds | hour
+    6F81-5844-456A | Compute Engine | D973-5D65-BAB2 | Storage PD Capacity | byte-seconds | gibibyte month
+    95FF-2EF5-5EA1 | Cloud Storage | E5F0-6A5D-7BAD | Standard Storage US Multi-region | byte-seconds | gibibyte month
+    24E6-581D-38E5 | BigQuery | 3362-E469-6BEF | Analysis | bytes | tebibyte
+    9662-B51E-5089 | Cloud SQL | D4A1-4B2A-6D2C | Cloud SQL for PostgreSQL: Zonal - vCPU | seconds | hour
+    CCD8-9BF1-090E | Kubernetes Engine | B561-BFBD-1264 | Autopilot Pod mCPU Requests | seconds | hour
+    152E-C115-5142 | Cloud Run | 8E6F-A4D0-4EF4 | CPU Allocation Time | seconds | vCPU-second
+    E505-1604-58F8 | Networking | 9DE9-9092-B3BC | Network Inter Region Egress | bytes | gibibyte
+    5490-F7B7-8DF6 | Cloud Logging | 143F-A1B0-E0BE | Log Storage cost | bytes | gibibyte
+    A1E8-BE35-7EBC | Pub/Sub | 5B8A-6F4D-ABCD | Message Delivery Basic | bytes | tebibyte
+    C7E2-9256-1C43 | Vertex AI | A8B1-C2D3-E4F5 | Gemini 1.5 Pro Input Characters | count | count
+    29E7-DA93-CA13 | Cloud Functions | F8AE-1234-5678 | CPU Time | seconds | GHz-second
+""")
 GCP_REGIONS = [("us-central1", "us-central1-a", "US"), ("europe-west1", "europe-west1-b", "BE"),
                ("us-east1", "us-east1-c", "US"), ("asia-east1", "asia-east1-a", "TW")]
 
