@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from benchlib import peak_rss_mib  # noqa: E402
 
-GENERATOR_VERSION = "2"  # bump when samples.py changes what it writes
+GENERATOR_VERSION = "2"  # bump when multicloud.testing.cost_samples changes what it writes
 
 
 def generate(directory: Path, rows: int, mixed: bool) -> list[dict]:
