@@ -1,0 +1,202 @@
+"""Writing snapshots: content-defined chunks (FastCDC) deduplicated by SHA-256, sealed into packs of
+about 16 MiB (data and tree blobs apart), then index files, tree blobs and the snapshot, in that order."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import struct
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Mapping, Sequence
+
+import pyfastcdc
+
+from multicloud.core.backups.chunker import MAX_CHUNK, MIN_CHUNK
+from multicloud.core.backups.format import (
+    DATA, TREE, PackEntry, check_name, dir_node, encode_pack_header, encode_tree, file_node, format_datetime,
+    index_document, snapshot_document, symlink_node,
+)
+from multicloud.core.errors import InvalidInput
+from multicloud.engine.restic.repository import BlobIndex, Repository
+
+PACK_SIZE = 16 << 20
+#: FastCDC's `avg_size` that gives about 1.2 MiB chunks (measured on random data) above the 512 KiB minimum.
+CHUNK_AVG_PARAMETER = 768 << 10
+INDEX_BLOBS_PER_FILE = 150_000  # restic's v2 flush point
+
+
+@dataclass
+class WriteStats:
+    """What one snapshot cost: bytes read, new and deduplicated bytes and blobs, packs written."""
+
+    files: int = 0
+    bytes_read: int = 0
+    data_blobs_new: int = 0
+    data_blobs_reused: int = 0
+    tree_blobs_new: int = 0
+    bytes_new: int = 0
+    bytes_deduplicated: int = 0
+    bytes_stored: int = 0
+    packs: int = 0
+    index_files: int = 0
+
+
+class Packer:
+    """Collects sealed blobs of one type and uploads them as a pack when it reaches `pack_size`."""
+
+    def __init__(self, repo: Repository, blob_type: str, pending: dict[str, list[PackEntry]], stats: WriteStats,
+                 pack_size: int = PACK_SIZE):
+        self.repo, self.blob_type, self.pending, self.stats, self.pack_size = repo, blob_type, pending, stats, pack_size
+        self._buf = bytearray()
+        self._entries: list[PackEntry] = []
+
+    def add(self, blob_id: bytes, sealed: bytes, raw_length: int) -> None:
+        self._entries.append(PackEntry(blob_id, self.blob_type, len(self._buf), len(sealed), raw_length))
+        self._buf += sealed
+        if len(self._buf) >= self.pack_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._entries:
+            return
+        header = self.repo.key.seal(encode_pack_header(self._entries))
+        self._buf += header + struct.pack("<I", len(header))
+        pack_id = self.repo.save_pack(bytes(self._buf))
+        self.pending[pack_id] = self._entries
+        self.stats.packs += 1
+        self.stats.bytes_stored += len(self._buf)
+        self._buf, self._entries = bytearray(), []
+
+
+@dataclass
+class _Dir:
+    meta: dict = field(default_factory=lambda: {"mode": 0o755, "mtime_ns": 0})
+    children: dict = field(default_factory=dict)  # name -> node dict or _Dir
+
+
+class SnapshotWriter:
+    """One snapshot being written under a non-exclusive lock. Add files and folders by their path
+    components, then `commit`; nothing is published (no index, no snapshot) unless commit runs."""
+
+    def __init__(self, repo: Repository, *, compression: bool = True, pack_size: int = PACK_SIZE):
+        self.repo, self.compression = repo, compression
+        self.index: BlobIndex = repo.load_index()
+        self.stats = WriteStats()
+        self._pending: dict[str, list[PackEntry]] = {}
+        self._unindexed: set[tuple[str, bytes]] = set()
+        self._data = Packer(repo, DATA, self._pending, self.stats, pack_size)
+        self._trees = Packer(repo, TREE, self._pending, self.stats, pack_size)
+        self._root = _Dir()
+        self._chunker = pyfastcdc.FastCDC(avg_size=CHUNK_AVG_PARAMETER, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
+        self._lock = repo.lock(exclusive=False)
+
+    def __enter__(self) -> "SnapshotWriter":
+        self._lock.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+    # -- content --------------------------------------------------------------------------------
+    def _save_blob(self, packer: Packer, blob_type: str, plain: bytes | memoryview) -> bytes:
+        blob_id = hashlib.sha256(plain).digest()
+        if (blob_type, blob_id) in self._unindexed or self.index.has(blob_type, blob_id):
+            return blob_id
+        sealed, raw_length = self.repo.seal_blob(bytes(plain), self.compression or blob_type == TREE)
+        packer.add(blob_id, sealed, raw_length)
+        self._unindexed.add((blob_type, blob_id))  # the same content later in this run is stored once
+        return blob_id
+
+    def save_content(self, stream: BinaryIO) -> tuple[list[str], int]:
+        """Chunk `stream` into data blobs; returns (blob ids, size). Memory stays within two chunks."""
+        content, size = [], 0
+        for chunk in self._chunker.cut_stream(stream):
+            before = len(self._unindexed)
+            blob_id = self._save_blob(self._data, DATA, chunk.data)
+            if len(self._unindexed) > before:
+                self.stats.data_blobs_new += 1
+                self.stats.bytes_new += chunk.length
+            else:
+                self.stats.data_blobs_reused += 1
+                self.stats.bytes_deduplicated += chunk.length
+            content.append(blob_id.hex())
+            size += chunk.length
+        self.stats.bytes_read += size
+        if len(self._unindexed) >= INDEX_BLOBS_PER_FILE:
+            self._write_index()
+        self._lock.refresh()
+        return content, size
+
+    # -- the tree -------------------------------------------------------------------------------
+    def _folder(self, parts: Sequence[str]) -> _Dir:
+        folder = self._root
+        for part in parts:
+            child = folder.children.setdefault(check_name(part), _Dir())
+            if not isinstance(child, _Dir):
+                raise InvalidInput("a path is both a file and a folder", target="/".join(parts))
+            folder = child
+        return folder
+
+    def _place(self, path: Sequence[str], node: dict) -> dict:
+        if not path:
+            raise InvalidInput("a file needs a path", target="/")
+        folder = self._folder(path[:-1])
+        if path[-1] in folder.children:
+            raise InvalidInput("the snapshot already has this path", target="/".join(path))
+        folder.children[path[-1]] = node
+        return node
+
+    def add_file(self, path: Sequence[str], stream: BinaryIO, *, mode: int = 0o644, mtime_ns: int = 0,
+                 atime_ns: int | None = None, ctime_ns: int | None = None, uid: int = 0, gid: int = 0,
+                 extended_attributes: Mapping[str, bytes] | None = None) -> dict:
+        """Store a file at `path` (components from the snapshot root); returns its tree node."""
+        content, size = self.save_content(stream)
+        self.stats.files += 1
+        return self._place(path, file_node(path[-1], size, content, mode=mode, mtime_ns=mtime_ns, atime_ns=atime_ns,
+                                           ctime_ns=ctime_ns, uid=uid, gid=gid,
+                                           extended_attributes=extended_attributes))
+
+    def add_symlink(self, path: Sequence[str], target: str, *, mtime_ns: int = 0, uid: int = 0, gid: int = 0) -> dict:
+        return self._place(path, symlink_node(path[-1], target, mtime_ns=mtime_ns, uid=uid, gid=gid))
+
+    def set_folder(self, path: Sequence[str], *, mode: int = 0o755, mtime_ns: int = 0, atime_ns: int | None = None,
+                   ctime_ns: int | None = None, uid: int = 0, gid: int = 0) -> None:
+        """Create the folder at `path` (if needed) and give it these attributes."""
+        self._folder(path).meta = {"mode": mode, "mtime_ns": mtime_ns, "atime_ns": atime_ns, "ctime_ns": ctime_ns,
+                                   "uid": uid, "gid": gid}
+
+    def _save_tree(self, folder: _Dir) -> str:
+        nodes = []
+        for name, child in folder.children.items():
+            if isinstance(child, _Dir):
+                nodes.append(dir_node(name, self._save_tree(child), **child.meta))
+            else:
+                nodes.append(child)
+        before = len(self._unindexed)
+        tree_id = self._save_blob(self._trees, TREE, encode_tree(nodes)).hex()
+        self.stats.tree_blobs_new += len(self._unindexed) - before
+        return tree_id
+
+    # -- publishing ----------------------------------------------------------------------------
+    def _write_index(self) -> None:
+        self._data.flush()
+        self._trees.flush()
+        if self._pending:
+            self.repo.save_unpacked("index", index_document(self._pending))
+            self.stats.index_files += 1
+            for pack_id, entries in self._pending.items():
+                for entry in entries:
+                    self.index.add(pack_id, entry)
+            self._pending.clear()
+        self._unindexed.clear()
+
+    def commit(self, paths: Sequence[str], now: datetime, *, hostname: str = "", tags: Sequence[str] = (),
+               parent: str | None = None) -> str:
+        """Write the trees, the packs' index and then the snapshot; returns the snapshot id."""
+        tree_id = self._save_tree(self._root)
+        self._write_index()
+        self._lock.refresh()  # gives way, before publishing, to an exclusive lock taken meanwhile
+        doc = snapshot_document(tree_id, paths, format_datetime(now), hostname=hostname, username=getpass.getuser(),
+                                tags=tags, parent=parent)
+        return self.repo.save_unpacked("snapshots", doc)
