@@ -63,24 +63,27 @@ def go_unquote_name(text: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(text):
-        ch = text[i]
-        if ch != "\\":
-            out.append(ch)
+        if text[i] != "\\":
+            out.append(text[i])
             i += 1
             continue
-        kind = text[i + 1:i + 2]
-        if kind in _GO_UNESCAPES:
-            out.append(_GO_UNESCAPES[kind])
-            i += 2
-            continue
-        width = {"x": 2, "u": 4, "U": 8}.get(kind)
-        digits = text[i + 2:i + 2 + width] if width else ""
-        if not width or len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
-            raise InvalidInput("tree node name has an invalid escape", target=repr(text))
-        code = int(digits, 16)
-        out.append(chr(0xDC00 + code) if kind == "x" and code >= 0x80 else chr(code))
-        i += 2 + width
+        char, used = _unescape(text, i + 1)
+        out.append(char)
+        i += 1 + used
     return "".join(out)
+
+
+def _unescape(text: str, at: int) -> tuple[str, int]:
+    """The character of the escape starting after a backslash at `at`, and how many characters it used."""
+    kind = text[at:at + 1]
+    if kind in _GO_UNESCAPES:
+        return _GO_UNESCAPES[kind], 1
+    width = {"x": 2, "u": 4, "U": 8}.get(kind, 0)
+    digits = text[at + 1:at + 1 + width]
+    if not width or len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise InvalidInput("tree node name has an invalid escape", target=repr(text))
+    code = int(digits, 16)
+    return (chr(0xDC00 + code) if kind == "x" and code >= 0x80 else chr(code)), 1 + width
 
 
 def go_mode(st_mode: int) -> int:

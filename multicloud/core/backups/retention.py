@@ -172,34 +172,57 @@ def _decide_group(snaps: list[Mapping], policy: RetentionRules, now_ns: int) -> 
     if is_empty(policy):
         return [Kept(s, ("policy is empty",), {}) for s in ordered], []
     past = [times[id(s)] for s in ordered if times[id(s)].epoch_ns < now_ns]
-    latest = past[0] if past else None
-    counts = {name: getattr(policy, name) for name, _ in COUNT_RULES if getattr(policy, name) > 0}
-    last_bucket: dict[str, object] = {}
+    walk = _PolicyWalk(policy, past[0] if past else None)
     keep, remove = [], []
     for position, snap in enumerate(ordered):
-        t = times[id(snap)]
-        why = [f"has tags [{', '.join(tags)}]" for tags in policy.keep_tags if _has_tags(snap, tags)]
-        if policy.within and _is_within(t, Duration.parse(policy.within), latest):
-            why.append(f"within {Duration.parse(policy.within)}")
-        for name, reason in COUNT_RULES:
-            bucket = _bucket(name, t, position)
-            if counts.get(name, 0) > 0 and last_bucket.get(name, _NONE) != bucket:
-                last_bucket[name] = bucket
-                counts[name] -= 1
-                why.append(reason)
-        for name, period in WITHIN_RULES:
-            text = getattr(policy, name)
-            if not text or not _is_within(t, Duration.parse(text), latest):
-                continue
-            bucket = _bucket(period, t, position)
-            if last_bucket.get(name, _NONE) != bucket:
-                last_bucket[name] = bucket
-                why.append(f"{period} within {Duration.parse(text)}")
+        why = walk.reasons(snap, times[id(snap)], position)
         if why:
-            keep.append(Kept(snap, tuple(why), {COUNTER_NAMES[k]: v for k, v in counts.items() if v}))
+            keep.append(Kept(snap, tuple(why), walk.counters()))
         else:
             remove.append(snap)
     return keep, remove
+
+
+class _PolicyWalk:
+    """The state of one pass over a group, newest first: counts left and each rule's last bucket."""
+
+    def __init__(self, policy: RetentionRules, latest: SnapshotTime | None):
+        self.policy, self.latest = policy, latest
+        self.counts = {name: getattr(policy, name) for name, _ in COUNT_RULES if getattr(policy, name) > 0}
+        self.last_bucket: dict[str, object] = {}
+
+    def counters(self) -> dict[str, int]:
+        return {COUNTER_NAMES[k]: v for k, v in self.counts.items() if v}
+
+    def reasons(self, snap: Mapping, t: SnapshotTime, position: int) -> list[str]:
+        policy = self.policy
+        why = [f"has tags [{', '.join(tags)}]" for tags in policy.keep_tags if _has_tags(snap, tags)]
+        if policy.within and _is_within(t, Duration.parse(policy.within), self.latest):
+            why.append(f"within {Duration.parse(policy.within)}")
+        return why + self._count_reasons(t, position) + self._within_reasons(t, position)
+
+    def _count_reasons(self, t: SnapshotTime, position: int) -> list[str]:
+        why = []
+        for name, reason in COUNT_RULES:
+            if self.counts.get(name, 0) > 0 and self._new_bucket(name, _bucket(name, t, position)):
+                self.counts[name] -= 1
+                why.append(reason)
+        return why
+
+    def _within_reasons(self, t: SnapshotTime, position: int) -> list[str]:
+        why = []
+        for name, period in WITHIN_RULES:
+            text = getattr(self.policy, name)
+            if text and _is_within(t, Duration.parse(text), self.latest) and self._new_bucket(
+                    name, _bucket(period, t, position)):
+                why.append(f"{period} within {Duration.parse(text)}")
+        return why
+
+    def _new_bucket(self, rule: str, bucket: object) -> bool:
+        if self.last_bucket.get(rule, _NONE) == bucket:
+            return False
+        self.last_bucket[rule] = bucket
+        return True
 
 
 _NONE = object()

@@ -44,6 +44,8 @@ class ContentReader:
 
 @dataclass
 class RestoreStats:
+    """What a restore wrote."""
+
     files: int = 0
     folders: int = 0
     symlinks: int = 0
