@@ -17,7 +17,8 @@ import pytest
 from multicloud.clouds import create_bucket, open_store
 from multicloud.core.backups.format import DATA
 from multicloud.engine.restic import (
-    KdfParams, NotARepository, Repository, SnapshotReader, SnapshotWriter, UnsupportedVersion, WrongPassword,
+    KdfParams, NotARepository, Repository, RepositoryLocked, SnapshotReader, SnapshotWriter, UnsupportedVersion,
+    WrongPassword,
     add_folder,
 )
 from multicloud.testing.restic_oracle import Restic, restic_path
@@ -238,3 +239,53 @@ def test_tampered_blob_is_named(tmp_path, source):
             if node["type"] == "file":
                 reader.open_file(node).read()
     assert hashlib.sha256(bytes(data)).hexdigest() != pack.rsplit("/", 1)[1]
+
+
+@needs_restic
+def test_locks_keep_restic_prune_and_our_writer_apart(tmp_path, source):
+    repo_dir = tmp_path / "repo"
+    repo = Repository.create(open_store(f"file://{repo_dir}"), PASSWORD, FAST_KDF)
+    restic = Restic(repo_dir, PASSWORD)
+    try:
+        with SnapshotWriter(repo) as writer:
+            add_folder(writer, source)
+            refused = restic.run("prune", check=False)
+            assert refused.returncode != 0 and "already locked" in refused.stderr
+            writer.commit([str(source)], NOW)
+        assert not list(repo.list_ids("locks"))
+        with repo.lock(exclusive=True):  # stands for restic's prune or forget
+            with pytest.raises(RepositoryLocked, match=f"locked by PID {os.getpid()}.*exclusive: True"):
+                SnapshotWriter(repo).__enter__()
+        assert_restic_check_clean(restic)
+    finally:
+        restic.close()
+
+
+class GeneratedStream:
+    """`size` pseudo-random bytes made as they are read, so the source itself holds no memory."""
+
+    def __init__(self, size: int, seed: int = 7):
+        self.left, self._rng = size, __import__("random").Random(seed)
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return self._rng.randbytes(n)
+
+
+def test_writer_memory_does_not_grow_with_object_size(tmp_path):
+    import tracemalloc
+
+    repo = Repository.create(open_store(f"file://{tmp_path / 'repo'}"), PASSWORD, FAST_KDF)
+    size = 160 << 20
+    tracemalloc.start()
+    try:
+        with SnapshotWriter(repo) as writer:
+            node = writer.add_file(["big.bin"], GeneratedStream(size))
+            writer.commit(["/generated"], NOW)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert node["size"] == size and writer.stats.packs >= 9
+    # Chunker buffer (2 x 8 MiB), one pack (16 MiB plus one blob) and one pack copy on upload.
+    assert peak < 72 << 20, f"peak {peak >> 20} MiB for a {size >> 20} MiB object"
