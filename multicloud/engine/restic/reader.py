@@ -4,6 +4,8 @@ repositories written by restic itself (zstd frames without a content size, uncom
 from __future__ import annotations
 
 import os
+from collections import Counter, deque
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -16,20 +18,31 @@ from multicloud.engine.restic.repository import BlobIndex, Repository
 
 
 class ContentReader:
-    """A file's bytes, read one blob at a time (memory: one blob)."""
+    """A file's bytes, its blobs fetched, opened and checked a few at a time ahead of the reader on
+    `pool` (memory: at most `ahead` blobs of up to 8 MiB)."""
 
-    def __init__(self, repo: Repository, index: BlobIndex, content: list[str]):
-        self._repo, self._index, self._ids = repo, index, iter(content)
+    def __init__(self, repo: Repository, index: BlobIndex, content: list[str], pool: Executor, ahead: int = 4):
+        self._fetch = lambda blob_id: repo.read_blob(index, DATA, bytes.fromhex(blob_id))
+        self._ids, self._pool, self._ahead = iter(content), pool, ahead
+        self._queue: deque[Future] = deque()
         self._buf = memoryview(b"")
+        self._fill()
+
+    def _fill(self) -> None:
+        while len(self._queue) < self._ahead:
+            blob_id = next(self._ids, None)
+            if blob_id is None:
+                return
+            self._queue.append(self._pool.submit(self._fetch, blob_id))
 
     def read(self, n: int = -1) -> bytes:
         out = bytearray()
         while n < 0 or len(out) < n:
             if not self._buf:
-                blob_id = next(self._ids, None)
-                if blob_id is None:
+                if not self._queue:
                     break
-                self._buf = memoryview(self._repo.read_blob(self._index, DATA, bytes.fromhex(blob_id)))
+                self._buf = memoryview(self._queue.popleft().result())
+                self._fill()
             take = len(self._buf) if n < 0 else min(n - len(out), len(self._buf))
             out += self._buf[:take]
             self._buf = self._buf[take:]
@@ -40,24 +53,37 @@ class ContentReader:
 
     def close(self) -> None:
         self._ids = iter(())
+        for future in self._queue:
+            future.cancel()
+        self._queue.clear()
 
 
-@dataclass
+@dataclass(frozen=True)
 class RestoreStats:
     """What a restore wrote."""
 
-    files: int = 0
-    folders: int = 0
-    symlinks: int = 0
-    bytes_written: int = 0
+    files: int
+    folders: int
+    symlinks: int
+    bytes_written: int
 
 
 class SnapshotReader:
     """Snapshots of one repository and their content, with the index loaded once."""
 
-    def __init__(self, repo: Repository):
+    def __init__(self, repo: Repository, threads: int = 4):
         self.repo = repo
         self.index = repo.load_index()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="restic-read")
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> "SnapshotReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def snapshots(self) -> list[dict]:
         return self.repo.snapshots()
@@ -89,13 +115,13 @@ class SnapshotReader:
     def open_file(self, node: dict) -> ContentReader:
         if node.get("content") is None:
             raise CorruptData("file node has no content list", target=node.get("name"))
-        return ContentReader(self.repo, self.index, node["content"])
+        return ContentReader(self.repo, self.index, node["content"], self._pool)
 
     def restore(self, snapshot: dict, target: Path, include: Callable[[tuple[str, ...]], bool] | None = None
                 ) -> RestoreStats:
         """Write the snapshot's files under `target` as `restic restore` does (the root tree's
         entries become `target`'s children), with modes and modification times."""
-        stats, folders = RestoreStats(), []
+        counts, folders = Counter(files=0, folders=0, symlinks=0, bytes_written=0), []
         for path, node in self.walk(snapshot["tree"]):
             if include is not None and node["type"] != "dir" and not include(path):
                 continue
@@ -103,26 +129,29 @@ class SnapshotReader:
             if node["type"] == "dir":
                 dest.mkdir(parents=True, exist_ok=True)
                 folders.append((dest, node))
-                stats.folders += 1
+                counts["folders"] += 1
             elif node["type"] == "file":
-                stats.bytes_written += self._restore_file(node, dest)
-                stats.files += 1
+                counts["bytes_written"] += self._restore_file(node, dest)
+                counts["files"] += 1
             elif node["type"] == "symlink":
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(node["linktarget"], dest)
-                stats.symlinks += 1
+                counts["symlinks"] += 1
         for dest, node in reversed(folders):  # children first, so their writes don't move the folder's mtime
             _set_attributes(dest, node)
-        return stats
+        return RestoreStats(**counts)
 
     def _restore_file(self, node: dict, dest: Path) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
         written = 0
         reader = self.open_file(node)
-        with open(dest, "wb") as out:
-            while data := reader.read(1 << 20):
-                out.write(data)
-                written += len(data)
+        try:
+            with open(dest, "wb") as out:
+                while data := reader.read(8 << 20):
+                    out.write(data)
+                    written += len(data)
+        finally:
+            reader.close()
         if written != node.get("size", 0):
             raise CorruptData(f"restored {written} bytes where the snapshot says {node.get('size')}",
                               target=str(dest))

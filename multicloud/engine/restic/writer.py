@@ -8,7 +8,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Mapping, Sequence
+from typing import Annotated, BinaryIO, Mapping, Sequence
 
 import pyfastcdc
 
@@ -28,18 +28,18 @@ INDEX_BLOBS_PER_FILE = 150_000  # restic's v2 flush point
 
 @dataclass
 class WriteStats:
-    """What one snapshot cost: bytes read, new and deduplicated bytes and blobs, packs written."""
+    """What one snapshot cost; each field's annotation carries the label a summary shows."""
 
-    files: int = 0
-    bytes_read: int = 0
-    data_blobs_new: int = 0
-    data_blobs_reused: int = 0
-    tree_blobs_new: int = 0
-    bytes_new: int = 0
-    bytes_deduplicated: int = 0
-    bytes_stored: int = 0
-    packs: int = 0
-    index_files: int = 0
+    files: Annotated[int, "files"] = 0
+    bytes_read: Annotated[int, "bytes read"] = 0
+    data_blobs_new: Annotated[int, "new data blobs"] = 0
+    data_blobs_reused: Annotated[int, "deduplicated data blobs"] = 0
+    tree_blobs_new: Annotated[int, "new tree blobs"] = 0
+    bytes_new: Annotated[int, "new bytes (before compression)"] = 0
+    bytes_deduplicated: Annotated[int, "deduplicated bytes"] = 0
+    bytes_stored: Annotated[int, "bytes stored in packs"] = 0
+    packs: Annotated[int, "packs written"] = 0
+    index_files: Annotated[int, "index files written"] = 0
 
 
 class Packer:
