@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Iterator
@@ -98,7 +99,14 @@ class Repository:
     def __init__(self, store: ObjectStore, key: Key, config: dict):
         self.store, self.key, self.config = store, key, config
         self.name = redact_url(store.url)
-        self._zstd = zstandard.ZstdCompressor(level=3)
+        self._local = threading.local()  # a zstd compressor is not thread safe: one per thread
+
+    @property
+    def _zstd(self) -> zstandard.ZstdCompressor:
+        compressor = getattr(self._local, "zstd", None)
+        if compressor is None:
+            compressor = self._local.zstd = zstandard.ZstdCompressor(level=3)
+        return compressor
 
     # -- create and open ------------------------------------------------------------------------
     @classmethod
@@ -277,10 +285,14 @@ class Lock:
                                        f"since {doc.get('time')} (exclusive: {doc.get('exclusive')})",
                                        target=self.repo.name)
 
-    def refresh(self) -> None:
-        """Replace our lock by a fresh one when it is 5 minutes old, and give way to an exclusive lock."""
+    def check(self) -> None:
+        """Raise RepositoryLocked when a conflicting lock has appeared."""
         self._check_others()
+
+    def refresh(self) -> None:
+        """Every 5 minutes (cheap otherwise): give way to a conflicting lock, else replace ours by a fresh one."""
         if time.monotonic() - self._written >= LOCK_REFRESH_SECONDS:
+            self._check_others()
             old = self.file_id
             self._write()
             self.repo.store.delete([f"locks/{old}"])

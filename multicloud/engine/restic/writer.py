@@ -6,6 +6,8 @@ from __future__ import annotations
 import getpass
 import hashlib
 import struct
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, BinaryIO, Mapping, Sequence
@@ -76,12 +78,13 @@ class _Dir:
 
 
 class SnapshotWriter:
-    """One snapshot being written under a non-exclusive lock. Add files and folders by their path
-    components, then `commit`; nothing is published (no index, no snapshot) unless commit runs."""
+    """One snapshot being written under a non-exclusive lock (use it in a `with` block). Add files and
+    folders by their path components, then `commit`; nothing is published (no index, no snapshot)
+    unless commit runs, and packs left by a failed run are only unreferenced files restic's prune removes."""
 
-    def __init__(self, repo: Repository, *, compression: bool = True, pack_size: int = PACK_SIZE):
+    def __init__(self, repo: Repository, *, compression: bool = True, pack_size: int = PACK_SIZE, threads: int = 2):
         self.repo, self.compression = repo, compression
-        self.index: BlobIndex = repo.load_index()
+        self.index = BlobIndex()
         self.stats = WriteStats()
         self._pending: dict[str, list[PackEntry]] = {}
         self._unindexed: set[tuple[str, bytes]] = set()
@@ -90,12 +93,18 @@ class SnapshotWriter:
         self._root = _Dir()
         self._chunker = pyfastcdc.FastCDC(avg_size=CHUNK_AVG_PARAMETER, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
         self._lock = repo.lock(exclusive=False)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="restic-seal")
+        self._window = 2 * threads  # blobs being sealed at once: memory stays within a few chunks
+        self._sealing: deque[tuple[bytes, Future]] = deque()
 
     def __enter__(self) -> "SnapshotWriter":
         self._lock.__enter__()
+        # Only under our lock: a prune that ran before it may have removed blobs an older index listed.
+        self.index = self.repo.load_index()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._pool.shutdown(cancel_futures=True)
         self._lock.release()
 
     # -- content --------------------------------------------------------------------------------
@@ -103,10 +112,21 @@ class SnapshotWriter:
         blob_id = hashlib.sha256(plain).digest()
         if (blob_type, blob_id) in self._unindexed or self.index.has(blob_type, blob_id):
             return blob_id
-        sealed, raw_length = self.repo.seal_blob(bytes(plain), self.compression or blob_type == TREE)
-        packer.add(blob_id, sealed, raw_length)
         self._unindexed.add((blob_type, blob_id))  # the same content later in this run is stored once
+        if blob_type == TREE:
+            packer.add(blob_id, *self.repo.seal_blob(bytes(plain), True))
+            return blob_id
+        # Compression and encryption release the GIL: seal on the pool, pack in submission order.
+        self._sealing.append((blob_id, self._pool.submit(self.repo.seal_blob, bytes(plain), self.compression)))
+        if len(self._sealing) > self._window:
+            self._pack_sealed(1)
         return blob_id
+
+    def _pack_sealed(self, count: int | None = None) -> None:
+        while self._sealing and (count is None or count > 0):
+            blob_id, future = self._sealing.popleft()
+            self._data.add(blob_id, *future.result())
+            count = None if count is None else count - 1
 
     def save_content(self, stream: BinaryIO) -> tuple[list[str], int]:
         """Chunk `stream` into data blobs; returns (blob ids, size). Memory stays within two chunks."""
@@ -180,6 +200,7 @@ class SnapshotWriter:
 
     # -- publishing ----------------------------------------------------------------------------
     def _write_index(self) -> None:
+        self._pack_sealed()
         self._data.flush()
         self._trees.flush()
         if self._pending:
@@ -196,7 +217,7 @@ class SnapshotWriter:
         """Write the trees, the packs' index and then the snapshot; returns the snapshot id."""
         tree_id = self._save_tree(self._root)
         self._write_index()
-        self._lock.refresh()  # gives way, before publishing, to an exclusive lock taken meanwhile
+        self._lock.check()  # gives way, before publishing, to an exclusive lock taken meanwhile
         doc = snapshot_document(tree_id, paths, format_datetime(now), hostname=hostname, username=getpass.getuser(),
                                 tags=tags, parent=parent)
         return self.repo.save_unpacked("snapshots", doc)
