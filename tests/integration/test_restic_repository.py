@@ -162,11 +162,7 @@ def mirror(source_store, folder: Path) -> None:
             target.write(meta.key, stream, size=meta.size)
 
 
-@needs_restic
-def test_repository_on_emulated_s3_mirrored_to_a_folder_passes_restic_check(tmp_path, source, local_profile):
-    bucket = unique_name("restic")
-    create_bucket(local_profile.connection_for("aws"), bucket)
-    store = open_store(f"s3://{bucket}/backups/repo", profile=local_profile)
+def check_mirror_with_restic(store, tmp_path: Path, source: Path) -> None:
     repo = Repository.create(store, PASSWORD, FAST_KDF)
     snapshot_id, _ = write_snapshot(repo, source)
     assert not list(store.list("locks/")), "the writer's lock is removed at the end"
@@ -178,6 +174,18 @@ def test_repository_on_emulated_s3_mirrored_to_a_folder_passes_restic_check(tmp_
         assert_same_tree(source, tmp_path / "out" / str(source).lstrip("/"))
     finally:
         restic.close()
+
+
+@needs_restic
+def test_repository_in_memory_store_mirrored_to_a_folder_passes_restic_check(tmp_path, source):
+    check_mirror_with_restic(open_store(f"mem://{unique_name('restic')}/backups/repo"), tmp_path, source)
+
+
+@needs_restic
+def test_repository_on_emulated_s3_mirrored_to_a_folder_passes_restic_check(tmp_path, source, local_profile):
+    bucket = unique_name("restic")
+    create_bucket(local_profile.connection_for("aws"), bucket)
+    check_mirror_with_restic(open_store(f"s3://{bucket}/backups/repo", profile=local_profile), tmp_path, source)
 
 
 def test_wrong_password_names_the_repository(tmp_path):
