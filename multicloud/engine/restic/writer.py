@@ -142,10 +142,10 @@ class SnapshotWriter:
                 self.stats.bytes_deduplicated += chunk.length
             content.append(blob_id.hex())
             size += chunk.length
+            self._lock.refresh()  # a clock check; it writes only every 5 minutes, even inside one huge object
         self.stats.bytes_read += size
         if len(self._unindexed) >= INDEX_BLOBS_PER_FILE:
             self._write_index()
-        self._lock.refresh()
         return content, size
 
     # -- the tree -------------------------------------------------------------------------------
