@@ -1,0 +1,223 @@
+"""Writing snapshots: content-defined chunks (FastCDC) deduplicated by SHA-256, sealed into packs of
+about 16 MiB (data and tree blobs apart), then index files, tree blobs and the snapshot, in that order."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import struct
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, BinaryIO, Mapping, Sequence
+
+import pyfastcdc
+
+from multicloud.core.backups.chunker import MAX_CHUNK, MIN_CHUNK
+from multicloud.core.backups.format import (
+    DATA, TREE, PackEntry, check_name, dir_node, encode_pack_header, encode_tree, file_node, format_datetime,
+    index_document, snapshot_document, symlink_node,
+)
+from multicloud.core.errors import InvalidInput
+from multicloud.engine.restic.repository import BlobIndex, Repository
+
+PACK_SIZE = 16 << 20
+#: FastCDC's `avg_size` that gives about 1.2 MiB chunks (measured on random data) above the 512 KiB minimum.
+CHUNK_AVG_PARAMETER = 768 << 10
+INDEX_BLOBS_PER_FILE = 150_000  # restic's v2 flush point
+
+
+@dataclass
+class WriteStats:
+    """What one snapshot cost; each field's annotation carries the label a summary shows."""
+
+    files: Annotated[int, "files"] = 0
+    bytes_read: Annotated[int, "bytes read"] = 0
+    data_blobs_new: Annotated[int, "new data blobs"] = 0
+    data_blobs_reused: Annotated[int, "deduplicated data blobs"] = 0
+    tree_blobs_new: Annotated[int, "new tree blobs"] = 0
+    bytes_new: Annotated[int, "new bytes (before compression)"] = 0
+    bytes_deduplicated: Annotated[int, "deduplicated bytes"] = 0
+    bytes_stored: Annotated[int, "bytes stored in packs"] = 0
+    packs: Annotated[int, "packs written"] = 0
+    index_files: Annotated[int, "index files written"] = 0
+
+
+class Packer:
+    """Collects sealed blobs of one type and uploads them as a pack when it reaches `pack_size`."""
+
+    def __init__(self, repo: Repository, blob_type: str, pending: dict[str, list[PackEntry]], stats: WriteStats,
+                 pack_size: int = PACK_SIZE):
+        self.repo, self.blob_type, self.pending, self.stats, self.pack_size = repo, blob_type, pending, stats, pack_size
+        self._buf = bytearray()
+        self._entries: list[PackEntry] = []
+
+    def add(self, blob_id: bytes, sealed: bytes, raw_length: int) -> None:
+        self._entries.append(PackEntry(blob_id, self.blob_type, len(self._buf), len(sealed), raw_length))
+        self._buf += sealed
+        if len(self._buf) >= self.pack_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._entries:
+            return
+        header = self.repo.key.seal(encode_pack_header(self._entries))
+        self._buf += header + struct.pack("<I", len(header))
+        pack_id = self.repo.save_pack(bytes(self._buf))
+        self.pending[pack_id] = self._entries
+        self.stats.packs += 1
+        self.stats.bytes_stored += len(self._buf)
+        self._buf, self._entries = bytearray(), []
+
+
+@dataclass
+class _Dir:
+    meta: dict = field(default_factory=lambda: {"mode": 0o755, "mtime_ns": 0})
+    children: dict = field(default_factory=dict)  # name -> node dict or _Dir
+
+
+class SnapshotWriter:
+    """One snapshot being written under a non-exclusive lock (use it in a `with` block). Add files and
+    folders by their path components, then `commit`; nothing is published (no index, no snapshot)
+    unless commit runs, and packs left by a failed run are only unreferenced files restic's prune removes."""
+
+    def __init__(self, repo: Repository, *, compression: bool = True, pack_size: int = PACK_SIZE, threads: int = 2):
+        self.repo, self.compression = repo, compression
+        self.index = BlobIndex()
+        self.stats = WriteStats()
+        self._pending: dict[str, list[PackEntry]] = {}
+        self._unindexed: set[tuple[str, bytes]] = set()
+        self._data = Packer(repo, DATA, self._pending, self.stats, pack_size)
+        self._trees = Packer(repo, TREE, self._pending, self.stats, pack_size)
+        self._root = _Dir()
+        self._chunker = pyfastcdc.FastCDC(avg_size=CHUNK_AVG_PARAMETER, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
+        self._lock = repo.lock(exclusive=False)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="restic-seal")
+        self._window = 2 * threads  # blobs being sealed at once: memory stays within a few chunks
+        self._sealing: deque[tuple[bytes, Future]] = deque()
+
+    def __enter__(self) -> "SnapshotWriter":
+        self._lock.__enter__()
+        # Only under our lock: a prune that ran before it may have removed blobs an older index listed.
+        self.index = self.repo.load_index()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(cancel_futures=True)
+        self._lock.release()
+
+    # -- content --------------------------------------------------------------------------------
+    def _save_blob(self, packer: Packer, blob_type: str, plain: bytes | memoryview) -> bytes:
+        blob_id = hashlib.sha256(plain).digest()
+        if (blob_type, blob_id) in self._unindexed or self.index.has(blob_type, blob_id):
+            return blob_id
+        self._unindexed.add((blob_type, blob_id))  # the same content later in this run is stored once
+        if blob_type == TREE:
+            packer.add(blob_id, *self.repo.seal_blob(bytes(plain), True))
+            return blob_id
+        # Compression and encryption release the GIL: seal on the pool, pack in submission order.
+        self._sealing.append((blob_id, self._pool.submit(self.repo.seal_blob, bytes(plain), self.compression)))
+        if len(self._sealing) > self._window:
+            self._pack_sealed(1)
+        return blob_id
+
+    def _pack_sealed(self, count: int | None = None) -> None:
+        while self._sealing and (count is None or count > 0):
+            blob_id, future = self._sealing.popleft()
+            self._data.add(blob_id, *future.result())
+            count = None if count is None else count - 1
+
+    def save_content(self, stream: BinaryIO) -> tuple[list[str], int]:
+        """Chunk `stream` into data blobs; returns (blob ids, size). Memory stays within two chunks."""
+        content, size = [], 0
+        for chunk in self._chunker.cut_stream(stream):
+            before = len(self._unindexed)
+            blob_id = self._save_blob(self._data, DATA, chunk.data)
+            if len(self._unindexed) > before:
+                self.stats.data_blobs_new += 1
+                self.stats.bytes_new += chunk.length
+            else:
+                self.stats.data_blobs_reused += 1
+                self.stats.bytes_deduplicated += chunk.length
+            content.append(blob_id.hex())
+            size += chunk.length
+            self._lock.refresh()  # a clock check; it writes only every 5 minutes, even inside one huge object
+        self.stats.bytes_read += size
+        if len(self._unindexed) >= INDEX_BLOBS_PER_FILE:
+            self._write_index()
+        return content, size
+
+    # -- the tree -------------------------------------------------------------------------------
+    def _folder(self, parts: Sequence[str]) -> _Dir:
+        folder = self._root
+        for part in parts:
+            child = folder.children.setdefault(check_name(part), _Dir())
+            if not isinstance(child, _Dir):
+                raise InvalidInput("a path is both a file and a folder", target="/".join(parts))
+            folder = child
+        return folder
+
+    def _place(self, path: Sequence[str], node: dict) -> dict:
+        if not path:
+            raise InvalidInput("a file needs a path", target="/")
+        folder = self._folder(path[:-1])
+        if path[-1] in folder.children:
+            raise InvalidInput("the snapshot already has this path", target="/".join(path))
+        folder.children[path[-1]] = node
+        return node
+
+    def add_file(self, path: Sequence[str], stream: BinaryIO, *, mode: int = 0o644, mtime_ns: int = 0,
+                 atime_ns: int | None = None, ctime_ns: int | None = None, uid: int = 0, gid: int = 0,
+                 extended_attributes: Mapping[str, bytes] | None = None) -> dict:
+        """Store a file at `path` (components from the snapshot root); returns its tree node."""
+        content, size = self.save_content(stream)
+        self.stats.files += 1
+        return self._place(path, file_node(path[-1], size, content, mode=mode, mtime_ns=mtime_ns, atime_ns=atime_ns,
+                                           ctime_ns=ctime_ns, uid=uid, gid=gid,
+                                           extended_attributes=extended_attributes))
+
+    def add_symlink(self, path: Sequence[str], target: str, *, mtime_ns: int = 0, uid: int = 0, gid: int = 0) -> dict:
+        return self._place(path, symlink_node(path[-1], target, mtime_ns=mtime_ns, uid=uid, gid=gid))
+
+    def set_folder(self, path: Sequence[str], *, mode: int = 0o755, mtime_ns: int = 0, atime_ns: int | None = None,
+                   ctime_ns: int | None = None, uid: int = 0, gid: int = 0) -> None:
+        """Create the folder at `path` (if needed) and give it these attributes."""
+        self._folder(path).meta = {"mode": mode, "mtime_ns": mtime_ns, "atime_ns": atime_ns, "ctime_ns": ctime_ns,
+                                   "uid": uid, "gid": gid}
+
+    def _save_tree(self, folder: _Dir) -> str:
+        nodes = []
+        for name, child in folder.children.items():
+            if isinstance(child, _Dir):
+                nodes.append(dir_node(name, self._save_tree(child), **child.meta))
+            else:
+                nodes.append(child)
+        before = len(self._unindexed)
+        tree_id = self._save_blob(self._trees, TREE, encode_tree(nodes)).hex()
+        self.stats.tree_blobs_new += len(self._unindexed) - before
+        return tree_id
+
+    # -- publishing ----------------------------------------------------------------------------
+    def _write_index(self) -> None:
+        self._pack_sealed()
+        self._data.flush()
+        self._trees.flush()
+        if self._pending:
+            self.repo.save_unpacked("index", index_document(self._pending))
+            self.stats.index_files += 1
+            for pack_id, entries in self._pending.items():
+                for entry in entries:
+                    self.index.add(pack_id, entry)
+            self._pending.clear()
+        self._unindexed.clear()
+
+    def commit(self, paths: Sequence[str], now: datetime, *, hostname: str = "", tags: Sequence[str] = (),
+               parent: str | None = None) -> str:
+        """Write the trees, the packs' index and then the snapshot; returns the snapshot id."""
+        tree_id = self._save_tree(self._root)
+        self._write_index()
+        self._lock.check()  # gives way, before publishing, to an exclusive lock taken meanwhile
+        doc = snapshot_document(tree_id, paths, format_datetime(now), hostname=hostname, username=getpass.getuser(),
+                                tags=tags, parent=parent)
+        return self.repo.save_unpacked("snapshots", doc)
