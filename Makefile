@@ -5,9 +5,23 @@ PY     := $(VENV)/bin/python
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install demo demo-down test cloud-up cloud-down bench clean
+.PHONY: install tools demo demo-down test cloud-up cloud-down bench clean
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) tools
+
+# Tools only Debian packages provide: installed when missing and running as root; otherwise the
+# tests that need them say so (and skip) loudly.
+DEBIAN_TOOLS := restic
+tools:
+	@for tool in $(DEBIAN_TOOLS); do \
+	  command -v $$tool >/dev/null && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$tool (Debian package)"; \
+	    apt-get install -y -q $$tool >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$tool >/dev/null; }; \
+	  else \
+	    echo "WARNING: $$tool is not installed and this is not root: the tests that need it will be skipped (apt-get install $$tool)"; \
+	  fi; \
+	done
 
 $(PY_STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
