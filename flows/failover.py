@@ -60,21 +60,18 @@ def failover(
     connections = load_profile(profile)
     journal = Journal(open_store(chosen.journal, connections), failover_id or str(uuid.uuid4()))
     run = Runbook(chosen, connections, journal, direction, practice, fo.approval_mode(approval, chosen.approval),
-                  triggered_at or _now())
+                  triggered_at or datetime.now(timezone.utc))
     stale = run.state().lease_id if take_over_stale_lease else None
     try:
         with single_flight(fo.SINGLE_FLIGHT_LIMIT, stale_lease=stale, renew_every=lease_renewal_seconds,
                            logger=get_run_logger(), on_lost=run.lease_lost) as lease:
-            run.record(fo.SINGLE_FLIGHT, "acquired", {"lease_id": lease.id, "flow_run_id": flow_run.id})
+            run.record(fo.SINGLE_FLIGHT, "acquired", {"lease_id": lease.id, "flow_run_id": flow_run.id,
+                                                      "triggered_at": run.triggered_at.isoformat()})
             return follow_runbook(run, lease)
     except SlotTaken:
         reason = fo.refused_message(direction, plan, journal.failover_id)
         publish_refusal(plan, reason)
         raise Stopped(reason) from None
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -107,7 +104,7 @@ class Runbook:
         return fo.replay(self.journal.entries())
 
     def record(self, step: str, outcome: str, observed: dict | None = None) -> fo.JournalEntry:
-        return self.journal.append(step, outcome, _now(), observed, self.practice)
+        return self.journal.append(step, outcome, datetime.now(timezone.utc), observed, self.practice)
 
     def lease_lost(self, lease: Lease) -> None:
         self.record(fo.SINGLE_FLIGHT, "lost", {"reason": lease.lost, "failed_renewals": lease.failed_renewals})
@@ -162,7 +159,10 @@ def run_step(run: Runbook, action: fo.Action) -> None:
         run.record(step.name, "failed", {"error": fo.error_text(exc)})
         return
     why_not = step.verdict(observed)
-    run.record(step.name, "failed" if why_not else "completed", {**observed, "reason": why_not} if why_not else observed)
+    if why_not:
+        run.record(step.name, "failed", {**observed, "reason": why_not})
+    else:
+        run.record(step.name, "completed", observed)
 
 
 def compensate(run: Runbook, action: fo.Action) -> None:
@@ -177,13 +177,14 @@ def compensate(run: Runbook, action: fo.Action) -> None:
 
 
 def report(run: Runbook, action: fo.Action) -> None:
-    run.summary = publish_report(run.plan, run.failover_id, run.direction, run.practice, run.journal.entries(),
-                                 run.triggered_at)
+    run.summary = publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode,
+                                 run.journal.entries(), run.triggered_at)
     run.record(fo.REPORT, "completed", {k: run.summary[k] for k in ("rto_seconds", "rpo_seconds")})
 
 
 def stop(run: Runbook, action: fo.Action) -> None:
-    publish_report(run.plan, run.failover_id, run.direction, run.practice, run.journal.entries(), run.triggered_at)
+    publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode, run.journal.entries(),
+                   run.triggered_at)
     raise run.error or Stopped(fo.stopped_message(run.direction, run.plan.name, action))
 
 

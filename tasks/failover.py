@@ -192,7 +192,7 @@ def validate(plan: FailoverPlan, from_site: str, profile: Profile, practice: boo
 
 
 @task(task_run_name="report-{plan.name}", cache_policy=NO_CACHE)
-def publish_report(plan: FailoverPlan, failover_id: str, direction: str, practice: bool,
+def publish_report(plan: FailoverPlan, failover_id: str, direction: str, practice: bool, mode: fo.Mode,
                    entries: list[fo.JournalEntry], triggered_at: datetime) -> dict:
     """The steps table and the timeline artifacts; returns the run's summary."""
     numbers = fo.report_numbers(entries, triggered_at)
@@ -203,7 +203,7 @@ def publish_report(plan: FailoverPlan, failover_id: str, direction: str, practic
     create_markdown_artifact(
         key=f"failover-{plan.name}-timeline",
         markdown=fo.timeline_markdown(plan.name, failover_id, direction, practice, entries, numbers,
-                                      plan.rto_seconds, plan.rpo_seconds),
+                                      plan.rto_seconds, plan.rpo_seconds, fo.runbook(mode)),
         description=f"{direction} {plan.name}: RTO {rto if rto is None else round(rto, 1)} s")
     return {"failover_id": failover_id, "plan": plan.name, "direction": direction, "practice": practice,
             "rto_seconds": rto, "rpo_seconds": numbers.rpo_seconds, "steps": rows, "completed": numbers.completed}

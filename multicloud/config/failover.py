@@ -99,7 +99,8 @@ class TrafficManagerProfile(BaseModel):
     subscription_id: str
     resource_group: str
     profile: str = Field(description="Traffic Manager profile name.")
-    api_endpoint: HttpUrlStr | None = Field(default=None, description="ARM endpoint override (tests, sovereign clouds).")
+    api_endpoint: HttpUrlStr | None = Field(default=None,
+                                            description="ARM endpoint override (tests, sovereign clouds).")
     connection: str | None = Field(default=None, description="Azure connection name (credentials).")
 
 

@@ -348,7 +348,8 @@ def approval_description(plan: str, failover_id: str, direction: str, practice: 
                          steps: Sequence[Step]) -> str:
     """The approval form's text: the preflight findings and what approving sets going, step by step."""
     probes = findings.get("target_probes", [])
-    lags = ", ".join(f"{k}: {v['lag_seconds']:.0f} s ({v['pending']} pending)" for k, v in findings.get("lag", {}).items())
+    lags = ", ".join(f"{name}: {v['lag_seconds']:.0f} s ({v['pending']} pending)"
+                     for name, v in findings.get("lag", {}).items())
     lines = [f"**{'Practice ' if practice else ''}{direction} of `{plan}`** (id `{failover_id}`)", "",
              f"- target probes: {sum(p['ok'] for p in probes)} of {len(probes)} healthy"]
     lines += [f"  - {p['url']}: {p['status'] or p['error']}" for p in probes]
@@ -368,8 +369,12 @@ class ReportNumbers:
 
 
 def report_numbers(entries: Sequence[JournalEntry], triggered_at: datetime) -> ReportNumbers:
+    """The RTO clock starts at the earliest trigger: this run's, one journaled by an earlier run of
+    the same failover (`triggered_at` of its single-flight entry), or the first entry."""
     state = replay(entries)
-    started = min([triggered_at] + [e.at for e in entries])
+    journaled = [datetime.fromisoformat(e.observed["triggered_at"]) for e in entries
+                 if e.step == SINGLE_FLIGHT and e.observed.get("triggered_at")]
+    started = min([triggered_at, *journaled] + [e.at for e in entries])
     validated = state.completed.get(VALIDATE)
     sync = state.completed.get(FINAL_SYNC)
     return ReportNumbers(started, (validated.at - started).total_seconds() if validated else None,
@@ -395,17 +400,21 @@ def step_rows(entries: Iterable[JournalEntry]) -> list[dict]:
 
 
 def timeline_markdown(plan: str, failover_id: str, direction: str, practice: bool, entries: list[JournalEntry],
-                      numbers: ReportNumbers, rto_budget: float, rpo_budget: float) -> str:
-    """The markdown timeline of one failover: the numbers, each step with why it is there, every entry."""
+                      numbers: ReportNumbers, rto_budget: float, rpo_budget: float, steps: Sequence[Step]) -> str:
+    """The markdown timeline of one failover: the numbers, each of the runbook's `steps` with why it
+    is there and how it went (the report itself and a compensation only when one ran), every entry."""
     head = f"# {'Practice ' if practice else ''}{direction.capitalize()} `{plan}`"
     rto = "not reached" if numbers.rto_seconds is None else f"{numbers.rto_seconds:.1f} s (budget {rto_budget:.0f} s)"
     rpo = "unknown" if numbers.rpo_seconds is None else f"{numbers.rpo_seconds:.1f} s (budget {rpo_budget:.0f} s)"
     lines = [head, "", f"Failover id: `{failover_id}`", "", f"- **RTO** (trigger to validated): {rto}",
              f"- **RPO** (data not yet replicated when writes stopped): {rpo}", "",
              "| step | why | outcome | seconds |", "|---|---|---|---|"]
-    whys = {s.name: s.why for s in (*STEPS, COMPENSATE_STEP)}
-    lines += [f"| {r['step']} | {whys.get(r['step'], '')} | {r['outcome']} | {r['seconds'] or ''} |"
-              for r in step_rows(entries)]
+    rows = {r["step"]: r for r in step_rows(entries)}
+    shown = [s for s in steps if s.name != REPORT] + ([COMPENSATE_STEP] if COMPENSATE in rows else [])
+    for step in shown:
+        row = rows.get(step.name, {"outcome": "not run", "seconds": None})
+        seconds = "" if row["seconds"] is None else row["seconds"]
+        lines.append(f"| {step.name} | {step.why} | {row['outcome']} | {seconds} |")
     lines += ["", "| time (UTC) | step | outcome | detail |", "|---|---|---|---|",
               f"| {numbers.started:%H:%M:%S} | trigger | - | |"]
     for e in sorted(entries, key=lambda e: e.seq):

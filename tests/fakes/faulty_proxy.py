@@ -13,11 +13,12 @@ _DROP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "prox
 
 
 class FaultyProxy:
-    """Forwards every request to `upstream_port` except writes whose path contains `refuse`,
-    which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
-    127.0.0.1 at `port`."""
+    """Forwards every request to `upstream_port` except writes (`refuse_methods`) whose path
+    contains `refuse`, which get 403 AccessDenied (S3's error body); writes wait `delay` seconds
+    first. Binds 127.0.0.1 at `port`."""
 
-    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0):
+    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0,
+                 refuse_methods: tuple[str, ...] = ("PUT",)):
         proxy = self
         self.refused: list[str] = []
 
@@ -36,7 +37,7 @@ class FaultyProxy:
                 path = unquote(urlsplit(self.path).path)
                 if self.command == "PUT" and delay:
                     time.sleep(delay)
-                if self.command == "PUT" and refuse and refuse in path:
+                if self.command in refuse_methods and refuse and refuse in path:
                     proxy.refused.append(path)
                     msg = b"<Error><Code>AccessDenied</Code><Message>refused by test proxy</Message></Error>"
                     self.send_response(403)

@@ -231,6 +231,9 @@ def test_report_numbers_from_the_journal():
     assert numbers.rto_seconds == (validated.at - trigger).total_seconds()
     late = fo.report_numbers(log.entries, T0 + timedelta(hours=1))  # a resumed run: the journal is earlier
     assert late.started == log.entries[0].at
+    journaled = Log([fo.JournalEntry(0, fo.SINGLE_FLIGHT, "acquired", T0, {"triggered_at": trigger.isoformat()})])
+    journaled.entries += log.entries
+    assert fo.report_numbers(journaled.entries, T0 + timedelta(hours=1)).started == trigger  # the first run's trigger
     assert fo.report_numbers(log.entries[:3], trigger).rto_seconds is None
 
 
