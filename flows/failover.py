@@ -56,6 +56,7 @@ def failover(
         "How often the single-flight lease (60 s) is renewed. A lease lost (renewals failing past its "
         "expiry, or the server no longer knowing it) stops the run before its next mutating step."))] = 20,
 ) -> dict:
+    """Hold the single-flight slot, then do what the journal's next action says until it says done."""
     chosen = load_plans(plans_file).plan(plan, plans_file)
     connections = load_profile(profile)
     journal = Journal(open_store(chosen.journal, connections), failover_id or str(uuid.uuid4()))

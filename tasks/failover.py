@@ -268,6 +268,17 @@ def _renew_until(stop: threading.Event, renewer, lease: Lease, lease_seconds: fl
                 return
 
 
+def _renewer(stop: threading.Event, client, lease: Lease, lease_seconds: float, every: float, logger,
+             on_lost: Callable[[Lease], None]) -> None:
+    """The renewer thread: should it die of anything unforeseen, the lease is no longer renewed, so
+    it counts as lost at once (and the error still surfaces through threading's excepthook)."""
+    try:
+        _renew_until(stop, client, lease, lease_seconds, every, logger, on_lost)
+    except BaseException as exc:
+        lease.lost = f"the single-flight lease renewer stopped: {fo.error_text(exc)}"
+        raise
+
+
 @contextmanager
 def single_flight(name: str, lease_seconds: float = 60, stale_lease: str | None = None,
                   renew_every: float | None = None, api_url: str | None = None, logger=None,
@@ -293,7 +304,7 @@ def single_flight(name: str, lease_seconds: float = 60, stale_lease: str | None 
         if lease_id is None:
             raise SlotTaken(f"another failover holds {name!r}")
         lease, stop = Lease(lease_id), threading.Event()
-        renewer = threading.Thread(target=_renew_until, daemon=True, args=(
+        renewer = threading.Thread(target=_renewer, daemon=True, args=(
             stop, renewer_client, lease, lease_seconds, renew_every or lease_seconds / 3, logger, on_lost))
         renewer.start()
         try:
