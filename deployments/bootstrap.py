@@ -13,8 +13,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
-WORK_POOL = os.environ.get("MULTICLOUD_WORK_POOL", "multicloud-pool")
 from multicloud.core.failover import SINGLE_FLIGHT_LIMIT as FAILOVER_LIMIT
+
+WORK_POOL = os.environ.get("MULTICLOUD_WORK_POOL", "multicloud-pool")
 
 
 async def bootstrap() -> list[str]:

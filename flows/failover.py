@@ -6,24 +6,25 @@ read-write; one failover runs at a time; practice mode makes no mutating call.""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
+from prefect.runtime import flow_run
 from pydantic import Field
 
 from multicloud.clouds import open_store
-from multicloud.engine.journal import Journal
-from multicloud.config import FailoverPlan, load_plans, load_profile
+from multicloud.config import FailoverPlan, Profile, load_plans, load_profile
 from multicloud.core import failover as fo
+from multicloud.engine.journal import Journal
 from tasks.failover import (
-    SlotTaken, final_sync, make_read_only, preflight, restore_read_write, single_flight, switch_dns, validate,
+    Lease, SlotTaken, final_sync, make_read_only, preflight, publish_refusal, publish_report, restore_read_write,
+    single_flight, switch_dns, validate,
 )
-
 
 
 class Approval(RunInput):
@@ -33,18 +34,7 @@ class Approval(RunInput):
 
 
 class Stopped(RuntimeError):
-    """The runbook stopped safely before acting (preflight, denial, timeout, cancellation, refusal)."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _cancel_requested(failover_id: str) -> bool:
-    """A `resolved` alert sets this variable; it cancels the failover before the DNS switch."""
-    from prefect.variables import Variable
-
-    return Variable.get(f"failover-cancel-{failover_id}".lower(), default=None) is not None
+    """The runbook stopped safely (preflight, denial, timeout, cancellation, a lost lease, refusal)."""
 
 
 @flow(name="failover")
@@ -62,131 +52,154 @@ def failover(
     take_over_stale_lease: Annotated[bool, Field(
         description="Resuming after a crashed run of this same failover id: release the single-flight slot "
         "that run still holds. Only when that run is known to be dead.")] = False,
+    lease_renewal_seconds: Annotated[float, Field(gt=0, le=30, description=(
+        "How often the single-flight lease (60 s) is renewed. A lease lost (renewals failing past its "
+        "expiry, or the server no longer knowing it) stops the run before its next mutating step."))] = 20,
 ) -> dict:
+    """Hold the single-flight slot, then do what the journal's next action says until it says done."""
     chosen = load_plans(plans_file).plan(plan, plans_file)
-    failover_id = failover_id or str(uuid.uuid4())
-    triggered_at = triggered_at or _now()
-    journal = Journal(open_store(chosen.journal, load_profile(profile)), failover_id)
-    held = [e for e in journal.entries() if e.step == fo.SINGLE_FLIGHT]
-    stale = held[-1].observed.get("lease_id") if held and take_over_stale_lease else None
+    connections = load_profile(profile)
+    journal = Journal(open_store(chosen.journal, connections), failover_id or str(uuid.uuid4()))
+    run = Runbook(chosen, connections, journal, direction, practice, fo.approval_mode(approval, chosen.approval),
+                  triggered_at or datetime.now(timezone.utc))
+    stale = run.state().lease_id if take_over_stale_lease else None
     try:
-        with single_flight(fo.SINGLE_FLIGHT_LIMIT, stale_lease=stale) as lease:
-            journal.append(fo.SINGLE_FLIGHT, "acquired", _now(), {"lease_id": lease}, practice)
-            return run_failover(chosen, failover_id, direction, practice, approval, profile, triggered_at, journal)
+        with single_flight(fo.SINGLE_FLIGHT_LIMIT, stale_lease=stale, renew_every=lease_renewal_seconds,
+                           logger=get_run_logger(), on_lost=run.lease_lost) as lease:
+            run.record(fo.SINGLE_FLIGHT, "acquired", {"lease_id": lease.id, "flow_run_id": flow_run.id,
+                                                      "triggered_at": run.triggered_at.isoformat()})
+            return follow_runbook(run, lease)
     except SlotTaken:
-        reason = (f"refused: another failover holds the single-flight limit {fo.SINGLE_FLIGHT_LIMIT!r}; "
-                  f"{direction} of {plan} (id {failover_id}) was not started")
-        create_markdown_artifact(key="failover-refused", markdown=f"# Failover refused\n\n{reason}\n",
-                                 description=reason)
+        reason = fo.refused_message(direction, plan, journal.failover_id)
+        publish_refusal(plan, reason)
         raise Stopped(reason) from None
 
 
-def run_failover(plan: FailoverPlan, failover_id: str, direction: str, practice: bool, approval: str,
-                 profile: str | None, triggered_at: datetime, journal: Journal) -> dict:
+@dataclass
+class Runbook:
+    """One run of the runbook: the plan, the connections and the journal, resolved once."""
+
+    plan: FailoverPlan
+    profile: Profile
+    journal: Journal
+    direction: str
+    practice: bool
+    mode: fo.Mode
+    triggered_at: datetime
+    error: Exception | None = None  # a step's exception, raised again once the run has stopped safely
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def src(self) -> str:
+        return self.plan.primary if self.direction == "failover" else self.plan.secondary
+
+    @property
+    def dst(self) -> str:
+        return self.plan.secondary if self.direction == "failover" else self.plan.primary
+
+    @property
+    def failover_id(self) -> str:
+        return self.journal.failover_id
+
+    def state(self) -> fo.JournalState:
+        return fo.replay(self.journal.entries())
+
+    def record(self, step: str, outcome: str, observed: dict | None = None) -> fo.JournalEntry:
+        return self.journal.append(step, outcome, datetime.now(timezone.utc), observed, self.practice)
+
+    def lease_lost(self, lease: Lease) -> None:
+        self.record(fo.SINGLE_FLIGHT, "lost", {"reason": lease.lost, "failed_renewals": lease.failed_renewals})
+
+
+def _alert_resolved(failover_id: str) -> bool:
+    """A `resolved` alert sets this variable; it cancels the failover before the DNS switch."""
+    from prefect.variables import Variable
+
+    return Variable.get(f"failover-cancel-{failover_id}".lower(), default=None) is not None
+
+
+def follow_runbook(run: Runbook, lease: Lease) -> dict:
+    """Act on the journal's next action until it says done."""
     logger = get_run_logger()
-    src, dst = (plan.primary, plan.secondary) if direction == "failover" else (plan.secondary, plan.primary)
-    mode = plan.approval if approval == "plan" else approval
-    state = fo.replay(journal.entries())
-    if state.finished:
-        logger.info("failover %s already finished; reporting it again", failover_id)
-        return report(plan, failover_id, direction, practice, triggered_at, journal)
-    findings: dict = state.completed[fo.PREFLIGHT].observed if fo.PREFLIGHT in state.completed else {}
-
-    def record(step: str, outcome: str, observed: dict | None = None):
-        return journal.append(step, outcome, _now(), observed, practice)
-
-    def stop_safely(step: str, why: str):
-        record(step, "failed", {"reason": why})
-        compensate()
-        report(plan, failover_id, direction, practice, triggered_at, journal)
-        raise Stopped(f"{direction} {plan.name} stopped at {step}: {why}")
-
-    def compensate():
-        if practice or not fo.needs_compensation(fo.replay(journal.entries())):
-            return
-        record(fo.COMPENSATE, "started")
-        try:
-            observed = restore_read_write(plan, src, profile)
-        except Exception as exc:
-            record(fo.COMPENSATE, "failed", {"error": f"{type(exc).__name__}: {exc}"})
-            logger.critical("compensation failed: %s is still read-only: %s", src, exc)
-            return
-        record(fo.COMPENSATE, "completed", observed)
-
-    for step in fo.runbook(mode):
-        if step.name in state.completed:
-            logger.info("step %s already completed in this failover's journal; not repeated", step.name)
-            continue
-        if step.name == fo.REPORT:
-            break
-        if step.mutating and _cancel_requested(failover_id):  # every mutating step is before the switch
-            stop_safely(step.name, "the alert resolved before the DNS switch")
-        record(step.name, "started")
-        try:
-            if step.name == fo.PREFLIGHT:
-                findings = preflight(plan, src, dst, profile)
-                if not findings["ok"]:
-                    record(step.name, "failed", findings)
-                    report(plan, failover_id, direction, practice, triggered_at, journal)
-                    raise Stopped(f"preflight failed: {'; '.join(findings['problems'])}")
-                observed = findings
-            elif step.name == fo.APPROVAL:
-                observed = ask_approval(plan, failover_id, direction, practice, findings)
-                if not observed["approve"]:
-                    stop_safely(step.name, f"denied by {observed.get('approver') or 'an operator'}: "
-                                           f"{observed.get('comment', '')}")
-            elif step.name == fo.READ_ONLY:
-                observed = make_read_only(plan, src, profile, practice)
-            elif step.name == fo.FINAL_SYNC:
-                observed = final_sync(plan, src, dst, profile, practice)
-            elif step.name == fo.DNS_SWITCH:
-                observed = switch_dns(plan, src, profile, practice)
-            else:
-                observed = validate(plan, src, profile, practice)
-        except (Stopped, FlowPauseTimeout) as exc:
-            if isinstance(exc, FlowPauseTimeout):
-                stop_safely(step.name, f"no decision within {plan.approval_timeout_seconds} s")
-            raise
-        except Exception as exc:
-            record(step.name, "failed", {"error": f"{type(exc).__name__}: {exc}"})
-            compensate()
-            report(plan, failover_id, direction, practice, triggered_at, journal)
-            raise
-        record(step.name, "completed", observed)
-    return report(plan, failover_id, direction, practice, triggered_at, journal)
+    while (action := fo.next_action(run.state(), run.mode, fo.stop_request(
+            _alert_resolved(run.failover_id), lease.lost))).kind != "done":
+        logger.info("%s %s: %s", action.kind, action.step.name, action.why)
+        ACTIONS[action.kind](run, action)
+    return {**run.summary, "failed_lease_renewals": lease.failed_renewals}
 
 
-def ask_approval(plan: FailoverPlan, failover_id: str, direction: str, practice: bool, findings: dict) -> dict:
-    lags = ", ".join(f"{k}: {v['lag_seconds']:.0f} s ({v['pending']} pending)" for k, v in findings.get("lag", {}).items())
-    description = (f"**{'Practice ' if practice else ''}{direction} of `{plan.name}`** (id `{failover_id}`)\n\n"
-                   f"- target probes: {sum(p['ok'] for p in findings.get('target_probes', []))} of "
-                   f"{len(findings.get('target_probes', []))} healthy\n- replication lag: {lags or 'no data sets'}\n"
-                   f"- DNS weights now: {findings.get('weights')}\n\nApprove to make the primary read-only, sync "
-                   "and switch DNS.")
+def ask_approval(run: Runbook) -> dict:
+    findings = run.state().completed[fo.PREFLIGHT].observed
+    description = fo.approval_description(run.plan.name, run.failover_id, run.direction, run.practice, findings,
+                                          fo.runbook(run.mode))
     answer = pause_flow_run(wait_for_input=Approval.with_initial_data(description=description),
-                            timeout=plan.approval_timeout_seconds, poll_interval=2)
-    return answer.model_dump() if hasattr(answer, "model_dump") else dict(answer)
+                            timeout=run.plan.approval_timeout_seconds, poll_interval=2)
+    return answer.model_dump()
 
 
-def report(plan: FailoverPlan, failover_id: str, direction: str, practice: bool, triggered_at: datetime,
-           journal: Journal) -> dict:
-    entries = journal.entries()
-    state = fo.replay(entries)
-    started = min([triggered_at] + [e.at for e in entries])
-    validated = state.completed.get(fo.VALIDATE)
-    rto = (validated.at - started).total_seconds() if validated else None
-    sync = state.completed.get(fo.FINAL_SYNC)
-    rpo = sync.observed.get("rpo_seconds") if sync else None
-    rows = fo.step_rows(entries)
-    slug = plan.name
-    create_table_artifact(key=f"failover-{slug}-steps", table=rows,
-                          description=f"{direction} {plan.name} ({failover_id}): per-step outcome and duration")
-    create_markdown_artifact(
-        key=f"failover-{slug}-timeline",
-        markdown=fo.timeline_markdown(plan.name, failover_id, direction, practice, entries, started, rto, rpo,
-                                      plan.rto_seconds, plan.rpo_seconds),
-        description=f"{direction} {plan.name}: RTO {rto if rto is None else round(rto, 1)} s")
-    if validated and fo.REPORT not in state.completed:
-        journal.append(fo.REPORT, "completed", _now(), {"rto_seconds": rto, "rpo_seconds": rpo}, practice)
-    return {"failover_id": failover_id, "plan": plan.name, "direction": direction, "practice": practice,
-            "rto_seconds": rto, "rpo_seconds": rpo, "steps": rows, "completed": bool(validated)}
+STEP_TASKS: dict[str, Callable[[Runbook], dict]] = {
+    fo.PREFLIGHT: lambda run: preflight(run.plan, run.src, run.dst, run.profile),
+    fo.APPROVAL: ask_approval,
+    fo.READ_ONLY: lambda run: make_read_only(run.plan, run.src, run.profile, run.practice),
+    fo.FINAL_SYNC: lambda run: final_sync(run.plan, run.src, run.dst, run.profile, run.practice),
+    fo.DNS_SWITCH: lambda run: switch_dns(run.plan, run.src, run.profile, run.practice),
+    fo.VALIDATE: lambda run: validate(run.plan, run.src, run.profile, run.practice),
+}
+
+
+def run_step(run: Runbook, action: fo.Action) -> None:
+    step = action.step
+    run.record(step.name, "started")
+    try:
+        observed = STEP_TASKS[step.name](run)
+    except FlowPauseTimeout:
+        run.record(step.name, "failed", {"reason": fo.approval_timeout_reason(run.plan.approval_timeout_seconds)})
+        return
+    except Exception as exc:  # journaled and compensated first; the stop action raises it again
+        run.error = exc
+        run.record(step.name, "failed", {"error": fo.error_text(exc)})
+        return
+    why_not = step.verdict(observed)
+    if why_not:
+        run.record(step.name, "failed", {**observed, "reason": why_not})
+    else:
+        run.record(step.name, "completed", observed)
+
+
+def compensate(run: Runbook, action: fo.Action) -> None:
+    run.record(fo.COMPENSATE, "started")
+    try:
+        observed = restore_read_write(run.plan, run.src, run.profile)
+    except Exception as exc:  # whatever the cause the site stays read-only: journal it, say it loudly; the run fails
+        run.record(fo.COMPENSATE, "failed", {"error": fo.error_text(exc)})
+        get_run_logger().critical("compensation failed: %s is still read-only: %s", run.src, exc)
+        return
+    run.record(fo.COMPENSATE, "completed", observed)
+
+
+def report(run: Runbook, action: fo.Action) -> None:
+    run.summary = publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode,
+                                 run.journal.entries(), run.triggered_at)
+    run.record(fo.REPORT, "completed", {k: run.summary[k] for k in ("rto_seconds", "rpo_seconds")})
+
+
+def stop(run: Runbook, action: fo.Action) -> None:
+    publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode, run.journal.entries(),
+                   run.triggered_at)
+    raise run.error or Stopped(fo.stopped_message(run.direction, run.plan.name, action))
+
+
+ACTIONS: dict[str, Callable[[Runbook, fo.Action], None]] = {
+    "run": run_step,
+    "skip": lambda run, action: run.record(action.step.name, "skipped", {"reason": action.why}),
+    "cancel": lambda run, action: run.record(action.step.name, "failed", {"reason": action.why}),
+    "compensate": compensate,
+    "report": report,
+    "stop": stop,
+}
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(failover(plan=sys.argv[1] if len(sys.argv) > 1 else "demo-primary-to-secondary", practice=True))

@@ -5,18 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag
+from urllib.parse import urlsplit
 
-from multicloud.config.loading import load_yaml_model
+from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag
+
+from multicloud.config.loading import load_yaml_model, store_url
 from multicloud.config.profiles import Cloud
 from multicloud.core.errors import InvalidInput
+from multicloud.core.redact import redact_url
+from multicloud.core.replication import CompareMode
+
+
+def http_url(value: str) -> str:
+    """A pydantic field check: an absolute http(s) URL with a host (and a numeric port, if any)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError(f"not a valid URL: {redact_url(value)}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {redact_url(value)}")
+    return value
+
+
+HttpUrlStr = Annotated[str, AfterValidator(http_url)]
+StoreUrlStr = Annotated[str, AfterValidator(store_url)]
 
 
 class HttpWriteSwitch(BaseModel):
     """The application's admin endpoint: GET {url} -> {"mode": ...}; POST {url}/read-only, {url}/read-write."""
 
     kind: Literal["http"] = "http"
-    url: str = Field(description="Admin endpoint base URL of the site's application.")
+    url: HttpUrlStr = Field(description="Admin endpoint base URL of the site's application.")
     token_env: str | None = Field(default=None, description="Env var holding a bearer token for the endpoint.")
 
 
@@ -43,7 +63,7 @@ class Site(BaseModel):
     cloud: Cloud
     region: str | None = None
     dns_value: str = Field(description="The value of this site's weighted DNS record (host name or address).")
-    health_urls: list[str] = Field(min_length=1, description="HTTP URLs that answer 2xx when the site serves.")
+    health_urls: list[HttpUrlStr] = Field(min_length=1, description="HTTP URLs that answer 2xx when the site serves.")
     write_switch: HttpWriteSwitch | RdsWriteSwitch | BucketPolicyWriteSwitch | None = Field(
         default=None, discriminator="kind", description="How to stop writes at this site.")
 
@@ -52,9 +72,13 @@ class Dataset(BaseModel):
     """Data kept in sync between sites: one URL per site name."""
 
     name: str
-    urls: dict[str, str] = Field(description="Site name -> store URL of this data set there.")
-    include: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    urls: dict[str, StoreUrlStr] = Field(description="Site name -> store URL of this data set there.")
+    include: list[str] = Field(default_factory=list, description="Key globs to sync (none: every key).")
+    exclude: list[str] = Field(default_factory=list, description="Key globs never synced.")
+    compare: CompareMode = Field(default="hash", description="hash: size, then SHA-256 or a shared provider hash; "
+                                 "size: size only (cheaper listings, misses same-size changes).")
+    tombstone_prefix: str | None = Field(default=".tombstones/", description="The replication's tombstone area "
+                                         "on the target, never compared or copied; null or empty when there is none.")
 
 
 class Route53Record(BaseModel):
@@ -75,7 +99,8 @@ class TrafficManagerProfile(BaseModel):
     subscription_id: str
     resource_group: str
     profile: str = Field(description="Traffic Manager profile name.")
-    api_endpoint: str | None = Field(default=None, description="ARM endpoint override (tests, sovereign clouds).")
+    api_endpoint: HttpUrlStr | None = Field(default=None,
+                                            description="ARM endpoint override (tests, sovereign clouds).")
     connection: str | None = Field(default=None, description="Azure connection name (credentials).")
 
 
@@ -88,7 +113,7 @@ class CloudDnsRecord(BaseModel):
     managed_zone: str
     record: str = Field(description="Record name, e.g. app.example.internal.")
     type: Literal["CNAME", "A", "AAAA"] = "CNAME"
-    api_endpoint: str | None = Field(default=None, description="Cloud DNS API endpoint override (tests).")
+    api_endpoint: HttpUrlStr | None = Field(default=None, description="Cloud DNS API endpoint override (tests).")
     connection: str | None = Field(default=None, description="GCP connection name (credentials).")
 
 
@@ -116,7 +141,7 @@ class FailoverPlan(BaseModel):
     rto_seconds: float = Field(default=600, gt=0, description="Target time from trigger to validated.")
     approval: Literal["manual", "auto"] = "manual"
     approval_timeout_seconds: int = Field(default=900, ge=1)
-    journal: str = Field(description="Store URL of the durable journal, e.g. s3://ops-journal/failover/.")
+    journal: StoreUrlStr = Field(description="Store URL of the durable journal, e.g. s3://ops-journal/failover/.")
     probe_timeout_seconds: float = Field(default=5, gt=0)
     probe_attempts: int = Field(default=3, ge=1, description="Health probe tries before a site counts as down.")
 

@@ -13,19 +13,22 @@ _ACCESS_DENIED = b"<Error><Code>AccessDenied</Code><Message>refused by test prox
 
 
 class FaultyProxy(LocalServer):
-    """Forwards every request to `upstream_port` except writes whose path contains `refuse`,
-    which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
-    127.0.0.1 at `port` (0: a free one) when constructed, so `.port` is known before `with`."""
+    """Forwards every request to `upstream_port` except writes (`refuse_methods`, PUT by default)
+    whose path contains `refuse`, which get 403 AccessDenied (S3's error body); PUTs wait `delay`
+    seconds first. Binds 127.0.0.1 at `port` (0: a free one) when constructed, so `.port` is known
+    before `with`."""
 
     name = "faulty-proxy"
 
-    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0):
+    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0,
+                 refuse_methods: tuple[str, ...] = ("PUT",)):
         self.upstream_port, self.port, self.refuse, self.delay = upstream_port, port, refuse, delay
+        self.refuse_methods = tuple(refuse_methods)
         self.refused: list[str] = []
         self.bind()
 
     def _refuses(self, method: str, path: str) -> bool:
-        return method == "PUT" and bool(self.refuse) and self.refuse in path
+        return method in self.refuse_methods and bool(self.refuse) and self.refuse in path
 
     def _handler(self):
         proxy = self

@@ -65,5 +65,10 @@ def test_step_rows_durations_and_timeline():
            entry(5, "preflight", "completed", observed={"ok": True})]
     rows = fo.step_rows(log)
     assert [(r["step"], r["outcome"], r["seconds"]) for r in rows] == [("preflight", "completed", 3.0)]
-    md = fo.timeline_markdown("p", "id-1", "failover", False, log, T0, 12.5, 0.0, 60, 900)
+    md = fo.timeline_markdown("p", "id-1", "failover", False, log, fo.ReportNumbers(T0, 12.5, 0.0, True), 60, 900,
+                              fo.runbook("auto"))
     assert "12.5 s (budget 60 s)" in md and "| preflight | completed | ok=True |" in md
+    # Each step's row carries why the step is there, and steps not reached say so.
+    assert f"| preflight | {fo.STEPS[0].why} | completed | 3.0 |" in md
+    assert f"| dns-switch | {fo.STEPS[4].why} | not run |  |" in md
+    assert "| approval |" not in md and "| compensate-read-write |" not in md
