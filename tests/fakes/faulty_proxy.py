@@ -15,11 +15,12 @@ _DROP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "prox
 class FaultyProxy:
     """Forwards every request to `upstream_port` except writes whose path contains `refuse`,
     which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
-    127.0.0.1 at `port`."""
+    127.0.0.1 at `port`. `requests` records (method, path with query) of every request received."""
 
     def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0):
         proxy = self
         self.refused: list[str] = []
+        self.requests: list[tuple[str, str]] = []
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -31,6 +32,7 @@ class FaultyProxy:
                 # One request per connection: a pooled connection must never outlive this proxy
                 # and reach a stale handler of an earlier one on the same port.
                 self.close_connection = True
+                proxy.requests.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 path = unquote(urlsplit(self.path).path)
