@@ -17,7 +17,9 @@ class FaultyProxy:
     which get 403 AccessDenied (S3's error body); writes wait `delay` seconds first. Binds
     127.0.0.1 at `port`. `requests` records (method, path with query) of every request received."""
 
-    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0):
+    def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0,
+                 answer=None):
+        """`answer(method, path)` may return (status, headers, body) to send instead of forwarding."""
         proxy = self
         self.refused: list[str] = []
         self.requests: list[tuple[str, str]] = []
@@ -28,6 +30,13 @@ class FaultyProxy:
             def log_message(self, *args):
                 pass
 
+            def _send(self, status: int, headers: dict, data: bytes):
+                self.send_response(status)
+                for k, v in {**headers, "Content-Length": str(len(data)), "Connection": "close"}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
             def _forward(self):
                 # One request per connection: a pooled connection must never outlive this proxy
                 # and reach a stale handler of an earlier one on the same port.
@@ -36,17 +45,16 @@ class FaultyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 path = unquote(urlsplit(self.path).path)
+                reply = answer(self.command, self.path) if answer else None
+                if reply is not None:
+                    self._send(*reply)
+                    return
                 if self.command == "PUT" and delay:
                     time.sleep(delay)
                 if self.command == "PUT" and refuse and refuse in path:
                     proxy.refused.append(path)
                     msg = b"<Error><Code>AccessDenied</Code><Message>refused by test proxy</Message></Error>"
-                    self.send_response(403)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(msg)))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(msg)
+                    self._send(403, {"Content-Type": "application/xml"}, msg)
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _DROP}
