@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import Capabilities, ObjectStore, StoreUrl
-from multicloud.core.schemes import KeyRules, MetadataRules, SchemeRules, register_scheme, unregister_scheme
+from multicloud.core.schemes import KeyRules, MetadataRules, SchemeRules, register_scheme
 
 if TYPE_CHECKING:
     from multicloud.config import Connection, Profile
@@ -83,7 +83,7 @@ CLOUD_CONTRACT = ContractFixture(fresh_cloud_bucket, missing_cloud_bucket, refus
 
 @dataclass(frozen=True)
 class Backend:
-    """One backend, declared in one place.
+    """One backend, declared in one place (usually through `declare`).
 
     `open(url, conn)` makes the store (`conn` is None for backends without a cloud);
     `list_buckets(conn)` and `create_bucket(conn, name)` (an existing bucket is left as it is) work
@@ -103,6 +103,17 @@ class Backend:
     description: str = ""
 
 
+def declare(scheme: str, cloud: str | None, storage: str, store_class: str, capabilities: Capabilities,
+            contract: ContractFixture = CLOUD_CONTRACT, **rules) -> Backend:
+    """A Backend whose store class and `create_bucket` (and, on a cloud, `list_buckets`) live in the
+    module `storage`, imported at first use. `rules`: keys, metadata, url_form, description."""
+    return Backend(
+        scheme=scheme, cloud=cloud, open=lazy(storage, store_class), create_bucket=lazy(storage, "create_bucket"),
+        list_buckets=lazy(storage, "list_buckets") if cloud else None, capabilities=capabilities, contract=contract,
+        **rules,
+    )
+
+
 _BACKENDS: dict[str, Backend] = {}
 _LOCK = threading.Lock()
 
@@ -113,12 +124,6 @@ def register(backend: Backend) -> Backend:
         _BACKENDS[backend.scheme] = backend
         register_scheme(SchemeRules(backend.scheme, backend.url_form, backend.keys, backend.metadata))
     return backend
-
-
-def unregister(scheme: str) -> None:
-    with _LOCK:
-        _BACKENDS.pop(scheme, None)
-        unregister_scheme(scheme)
 
 
 def backends() -> Iterator[Backend]:

@@ -64,10 +64,6 @@ def unregister_scheme(scheme: str) -> None:
         _TABLE.pop(scheme, None)
 
 
-def registered_schemes() -> tuple[str, ...]:
-    return tuple(_TABLE)
-
-
 def scheme_rules(scheme: str, target: str | None = None) -> SchemeRules:
     """The rules of `scheme`. Raises InvalidInput naming `target` (or the scheme) when none is registered."""
     rules = _TABLE.get(scheme)

@@ -6,7 +6,7 @@ import hashlib
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import google_crc32c
 import pytest
@@ -114,10 +114,8 @@ def counted_profile(backend, contract_env):
     if backend.cloud is None:
         pytest.skip(f"{backend.scheme}:// lists in this process: no requests to count")
     conn = contract_env.profile().connection_for(backend.cloud)
-    endpoint = urlsplit(conn.endpoint)
-    with FaultyProxy(endpoint.port) as proxy:
-        proxied = conn.model_copy(update={
-            "name": f"{conn.name}-counted", "endpoint": urlunsplit(endpoint._replace(netloc=f"127.0.0.1:{proxy.port}"))})
+    with FaultyProxy(urlsplit(conn.endpoint).port) as proxy:
+        proxied = conn.model_copy(update={"name": f"{conn.name}-counted", "endpoint": proxy.endpoint(conn.endpoint)})
         yield contract_env.profile().model_copy(update={"connections": [proxied]}), proxy
 
 

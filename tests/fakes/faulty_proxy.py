@@ -7,7 +7,7 @@ import http.client
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 _DROP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "expect"}
 
@@ -77,6 +77,10 @@ class FaultyProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def endpoint(self, upstream_url: str) -> str:
+        """`upstream_url` (the emulator's endpoint) with this proxy's address in its place."""
+        return urlunsplit(urlsplit(upstream_url)._replace(netloc=f"127.0.0.1:{self.port}"))
 
     def __enter__(self):
         self._thread.start()

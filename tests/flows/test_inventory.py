@@ -51,7 +51,8 @@ def test_inventory_counts_every_cloud_and_publishes_table(seeded):
     rows = inventory(profile="local")
     by_bucket = {(r["connection"], r["bucket"]): r for r in rows}
     assert by_bucket[("aws-local", seeded["aws-local"])] == _row("aws-local", "aws", seeded["aws-local"], 5, 500)
-    assert by_bucket[("azure-local", seeded["azure-local"])] == _row("azure-local", "azure", seeded["azure-local"], 3, 30)
+    assert by_bucket[("azure-local", seeded["azure-local"])] == \
+        _row("azure-local", "azure", seeded["azure-local"], 3, 30)
     assert by_bucket[("gcp-local", seeded["gcp-local"])] == _row("gcp-local", "gcp", seeded["gcp-local"], 2, 14)
     assert len(by_bucket) == len(rows)  # one row per bucket, none repeated
     import asyncio

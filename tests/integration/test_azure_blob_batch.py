@@ -4,7 +4,7 @@ store falls back to one request per blob only when the endpoint says the API is 
 from __future__ import annotations
 
 import io
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,7 +15,8 @@ from tests.support import unique_name
 
 
 def _azure_error(status: int, code: str) -> tuple[int, dict, bytes]:
-    body = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>from the test proxy</Message></Error>'
+    body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+            "<Message>from the test proxy</Message></Error>")
     return status, {"Content-Type": "application/xml", "x-ms-error-code": code}, body.encode()
 
 
@@ -29,14 +30,12 @@ def through_proxy(local_profile):
     conn = local_profile.connection_for("azure")
     name = unique_name("batch")
     create_bucket(conn, name)
-    endpoint = urlsplit(conn.endpoint)
     proxies = []
 
     def open_with(answer):
-        proxy = FaultyProxy(endpoint.port, answer=answer).__enter__()
+        proxy = FaultyProxy(urlsplit(conn.endpoint).port, answer=answer).__enter__()
         proxies.append(proxy)
-        proxied = conn.model_copy(update={
-            "name": f"azure-batch-{proxy.port}", "endpoint": urlunsplit(endpoint._replace(netloc=f"127.0.0.1:{proxy.port}"))})
+        proxied = conn.model_copy(update={"name": f"azure-batch-{proxy.port}", "endpoint": proxy.endpoint(conn.endpoint)})
         store = open_store(f"az://{name}", profile=local_profile.model_copy(update={"connections": [proxied]}))
         for key in ("a", "b", "c"):
             store.write(key, io.BytesIO(b"x"), size=1)

@@ -258,7 +258,7 @@ class S3Store:
         return self.stat(dst_key)
 
     def close(self) -> None:
-        """Nothing to release: clients are shared per connection."""
+        """Nothing to release: clients are shared per connection; raises nothing."""
 
 
 def list_buckets(conn: Connection) -> list[str]:

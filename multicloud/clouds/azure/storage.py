@@ -343,4 +343,4 @@ class AzureBlobStore:
         return self.stat(dst_key)
 
     def close(self) -> None:
-        """Nothing to release: the client is shared by every store of the connection."""
+        """Nothing to release: the client is shared by every store of the connection; raises nothing."""

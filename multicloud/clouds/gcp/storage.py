@@ -424,4 +424,4 @@ class GcsStore:
                 return _meta(dst, dst_key)
 
     def close(self) -> None:
-        """Nothing to release: the client is shared by every store of the connection."""
+        """Nothing to release: the client is shared by every store of the connection; raises nothing."""

@@ -222,8 +222,8 @@ class LocalStore:
         return self.stat(dst_key)
 
     def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
-        """No server-side copy between buckets here: always None, the caller streams."""
+        """No server-side copy between buckets here: always None, the caller streams. Raises nothing."""
         return None
 
     def close(self) -> None:
-        """Nothing to release: every reader closes its own file."""
+        """Nothing to release: every reader closes its own file; raises nothing."""

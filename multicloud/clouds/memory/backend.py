@@ -1,22 +1,16 @@
 """`mem://name/prefix`: the in-process backend's registry entry."""
 
-from multicloud.clouds.registry import Backend, ContractEnv, ContractFixture, lazy
+from multicloud.clouds.registry import Backend, ContractEnv, ContractFixture, declare
 from multicloud.core.objects import Capabilities
-
-_STORAGE = "multicloud.clouds.memory.storage"
 
 
 def _fresh(env: ContractEnv, backend: Backend) -> str:
     return f"mem://{env.unique_name()}/"
 
 
-BACKEND = Backend(
-    scheme="mem",
-    cloud=None,
-    open=lazy(_STORAGE, "MemoryStore"),
-    create_bucket=lazy(_STORAGE, "create_bucket"),
-    list_buckets=None,
-    capabilities=Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=True),
-    contract=ContractFixture(fresh=_fresh),  # no missing bucket: naming one makes it
+# No missing bucket for the contract suite: naming a memory bucket makes it.
+BACKEND = declare(
+    "mem", None, "multicloud.clouds.memory.storage", "MemoryStore",
+    Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=True), ContractFixture(fresh=_fresh),
     description="objects held in this process, shared by every store of the same name",
 )

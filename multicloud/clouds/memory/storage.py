@@ -153,8 +153,8 @@ class MemoryStore:
         return new
 
     def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
-        """No server-side copy between buckets here: always None, the caller streams."""
+        """No server-side copy between buckets here: always None, the caller streams. Raises nothing."""
         return None
 
     def close(self) -> None:
-        """Nothing to release: the bucket lives as long as the process."""
+        """Nothing to release: the bucket lives as long as the process; raises nothing."""
