@@ -55,7 +55,7 @@ def child(mode: str) -> dict:
     else:
         from azure.storage.blob import BlobServiceClient
 
-        from multicloud.clouds.azure.storage import AZURITE_KEY
+        from multicloud.clouds.azure.session import AZURITE_KEY
 
         conn = profile.connection_for("azure")
         blob = BlobServiceClient(conn.endpoint, credential={"account_name": conn.account, "account_key": AZURITE_KEY}

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import flow
 from pydantic import Field
 
 from multicloud.config import load_profile
-from multicloud.core.errors import InvalidInput
-from multicloud.core.inventory import BucketSummary, summary_markdown
-from tasks.storage import list_connection_buckets, summarize_bucket
+from multicloud.core.inventory import choose_connections, unread_buckets_problem
+from tasks.storage import list_connection_buckets, publish_inventory, summarize_bucket
 
 
 @flow(name="inventory", log_prints=True)
@@ -22,35 +20,15 @@ def inventory(
     profile: Annotated[str | None, Field(
         description="Profile: 'local', a profile file path, or empty for MULTICLOUD_PROFILE.")] = None,
 ) -> list[dict]:
-    logger = get_run_logger()
     active = load_profile(profile)
-    chosen = active.connections
-    if connections:
-        known = {c.name for c in active.connections}
-        unknown = [name for name in connections if name not in known]
-        if unknown:
-            raise InvalidInput(f"unknown connection(s) {unknown}; profile has {sorted(known)}", target="connections")
-        chosen = [c for c in active.connections if c.name in connections]
-
-    bucket_lists = {conn.name: list_connection_buckets.submit(conn) for conn in chosen}
-    futures = [
-        summarize_bucket.submit(conn, bucket)
-        for conn in chosen
-        for bucket in bucket_lists[conn.name].result()
-    ]
-    rows: list[BucketSummary] = [f.result() for f in futures]
-
-    create_table_artifact(
-        key="inventory", table=[r.row() for r in rows],
-        description=f"Buckets of profile {active.name!r}: objects and bytes",
-    )
-    report = summary_markdown(rows)
-    create_markdown_artifact(key="inventory-summary", markdown=report, description="Inventory totals")
-    logger.info("\n%s", report)
-    failed = [r for r in rows if r.error]
-    if failed:
-        raise RuntimeError(f"{len(failed)} bucket(s) could not be read: "
-                           + ", ".join(f"{r.connection}/{r.bucket}" for r in failed))
+    chosen = choose_connections(active.connections, connections)
+    bucket_lists = [(conn, list_connection_buckets.submit(conn)) for conn in chosen]
+    summaries = [summarize_bucket.submit(conn, bucket) for conn, names in bucket_lists for bucket in names.result()]
+    rows = [s.result() for s in summaries]
+    publish_inventory.submit(rows, active.name).result()
+    problem = unread_buckets_problem(rows)
+    if problem:
+        raise RuntimeError(problem)
     return [r.row() for r in rows]
 
 

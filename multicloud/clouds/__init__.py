@@ -1,80 +1,58 @@
-"""I/O only: one folder per cloud, each filling in the ObjectStore contract.
+"""I/O only: one folder per cloud, each filling in the ObjectStore contract, found through the
+backend registry (`multicloud.clouds.registry`).
 
-`open_store(url)` picks the backend from the URL scheme and the connection from the
-active profile (see `multicloud.config`)."""
+`open_store(url)` picks the backend from the URL scheme and the connection from the profile."""
 
 from __future__ import annotations
 
+from multicloud.clouds import registry
 from multicloud.config import Connection, Profile, load_profile
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import ObjectStore, StoreUrl
 
-_CLOUD_OF_SCHEME = {"s3": "aws", "az": "azure", "gs": "gcp"}
-
 
 def open_store(url: str, profile: Profile | None = None, connection: str | None = None) -> ObjectStore:
-    """Open the store at `url` (s3://, az://, gs://, mem://, file://).
+    """Open the store at `url` (any registered scheme: s3://, az://, gs://, mem://, file://...).
 
-    Cloud URLs use `connection` (a name in the profile) or the profile's first connection
-    of that cloud. Raises InvalidInput for a malformed URL or an unknown connection."""
+    Cloud URLs use `connection` (a name in the profile) or the profile's first connection of that
+    cloud; the profile is read only for them. Raises InvalidInput for a malformed URL, an unknown
+    scheme or connection, or a bucket name the backend refuses."""
     parsed = StoreUrl.parse(url)
-    if parsed.scheme == "mem":
-        from multicloud.clouds.memory.storage import MemoryStore
-
-        return MemoryStore(parsed)
-    if parsed.scheme == "file":
-        from multicloud.clouds.local.storage import LocalStore
-
-        return LocalStore(parsed)
-    conn = (profile or load_profile()).connection_for(_CLOUD_OF_SCHEME[parsed.scheme], connection)
-    return store_for(conn, parsed)
+    backend = registry.backend(parsed.scheme)
+    if backend.cloud is None:
+        return backend.open(parsed, None)
+    return backend.open(parsed, (profile or load_profile()).connection_for(backend.cloud, connection))
 
 
 def store_for(conn: Connection, parsed: StoreUrl) -> ObjectStore:
-    """The store of one connection's bucket."""
-    if conn.cloud == "aws":
-        from multicloud.clouds.aws.storage import S3Store
+    """The store of one connection's bucket. Raises InvalidInput when `parsed` is not of the
+    connection's cloud or names a bucket the backend refuses."""
+    backend = registry.backend(parsed.scheme)
+    if backend.cloud != conn.cloud:
+        raise InvalidInput(f"{parsed.scheme}:// is not a {conn.cloud} store", target=conn.name)
+    return backend.open(parsed, conn)
 
-        return S3Store(parsed, conn)
-    if conn.cloud == "azure":
-        from multicloud.clouds.azure.storage import AzureBlobStore
 
-        return AzureBlobStore(parsed, conn)
-    if conn.cloud == "gcp":
-        from multicloud.clouds.gcp.storage import GcsStore
-
-        return GcsStore(parsed, conn)
-    raise InvalidInput(f"unknown cloud {conn.cloud!r}", target=conn.name)
+def bucket_store(conn: Connection, bucket: str) -> ObjectStore:
+    """The whole of one bucket of a connection, through its cloud's storage backend."""
+    return store_for(conn, StoreUrl(registry.backend_of_cloud(conn.cloud).scheme, bucket, ""))
 
 
 def list_buckets(conn: Connection) -> list[str]:
-    """Names of every bucket or container the connection can see."""
-    if conn.cloud == "aws":
-        from multicloud.clouds.aws.storage import list_buckets as fn
-    elif conn.cloud == "azure":
-        from multicloud.clouds.azure.storage import list_buckets as fn
-    else:
-        from multicloud.clouds.gcp.storage import list_buckets as fn
-    return fn(conn)
+    """Names of every bucket or container the connection can see. Raises PermissionDenied,
+    InvalidInput for a connection the SDK cannot use."""
+    return registry.backend_of_cloud(conn.cloud).list_buckets(conn)
 
 
 def create_bucket(conn: Connection, name: str) -> None:
-    """Create a bucket or container; an existing one is left as it is."""
-    if conn.cloud == "aws":
-        from multicloud.clouds.aws.storage import create_bucket as fn
-    elif conn.cloud == "azure":
-        from multicloud.clouds.azure.storage import create_bucket as fn
-    else:
-        from multicloud.clouds.gcp.storage import create_bucket as fn
-    fn(conn, name)
+    """Create a bucket or container; an existing one is left as it is. Raises InvalidInput for a
+    name the cloud refuses, PermissionDenied."""
+    registry.backend_of_cloud(conn.cloud).create_bucket(conn, name)
 
 
 def ensure_bucket(url: str, profile: Profile) -> None:
-    """Create the bucket or container of a cloud URL (a directory for file://) if it is missing."""
+    """Create the bucket, container or directory of `url` if it is missing (a memory bucket exists
+    once named). Raises InvalidInput for a bad URL or name, PermissionDenied."""
     parsed = StoreUrl.parse(url)
-    if parsed.scheme in _CLOUD_OF_SCHEME:
-        create_bucket(profile.connection_for(_CLOUD_OF_SCHEME[parsed.scheme]), parsed.bucket)
-    elif parsed.scheme == "file":
-        import os
-
-        os.makedirs(parsed.bucket, exist_ok=True)
+    backend = registry.backend(parsed.scheme)
+    backend.create_bucket(profile.connection_for(backend.cloud) if backend.cloud else None, parsed.bucket)

@@ -31,6 +31,17 @@ def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], po
     return call_with_retry(once, policy, time.sleep)
 
 
+def mapped_chunks(chunks: Iterator[bytes], map_error: Callable[[Exception], Exception]) -> Iterator[bytes]:
+    """A response body's chunks, a failure while reading raised as its taxonomy error (SDK error chained)."""
+    try:
+        yield from chunks
+    except Exception as exc:
+        mapped = map_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+
+
 def iter_parts(reader: HashingReader, part_size: int = PART_SIZE) -> Iterator[bytes]:
     """Full parts of `part_size` bytes, then the remainder; at least one (possibly empty) part."""
     first = True

@@ -10,6 +10,7 @@ from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, runtime_chec
 from urllib.parse import unquote, urlsplit
 
 from multicloud.core.errors import InvalidInput, PreconditionFailed
+from multicloud.core.schemes import scheme_rules
 
 #: User-metadata key under which every backend records the SHA-256 (hex) of an object's bytes.
 #: Lowercase letters and an underscore: valid on S3, Azure (C# identifier rule) and GCS alike.
@@ -18,7 +19,6 @@ SHA256_METADATA_KEY = "multicloud_sha256"
 #: Content type used when a writer does not give one.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
-SCHEMES = ("s3", "az", "gs", "mem", "file")
 
 
 @dataclass(frozen=True)
@@ -46,30 +46,42 @@ class ObjectMeta:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend can do beyond the required surface, each with the callers' fallback.
+    """What a backend can do beyond the required surface, each with the fallback callers use.
 
-    - server_side_copy: `copy` runs inside the service; fallback: stream through the client.
-    - hashes: digests the service itself keeps ("md5", "crc32c"); "sha256" is always recorded
-      by our writes in user metadata. Fallback: hash the bytes on read.
-    - conditional_write: `write(if_absent=True)` is atomic at the service; fallback: none,
-      backends without it refuse `if_absent` with InvalidInput.
-    - list_returns_metadata: listings carry user metadata (and so our SHA-256); fallback: `stat`.
+    - hashes: digests the service itself keeps and returns in listings and `stat` of every object
+      our writes and copies made ("md5", "crc32c"). "sha256" is not among them: our writes always
+      record it in user metadata, so `stat` has it everywhere. Fallback: compare by SHA-256 (or
+      size and time), choosing `comparable_hashes` of both sides.
+    - list_returns_metadata: listings carry user metadata (so our SHA-256) and the content type;
+      fallback: `stat` each object whose metadata is needed.
     - cross_bucket_copy: `copy_from` can copy server side from another bucket of the same backend
-      and connection; fallback: stream through the client.
+      and connection; fallback: stream through the client (`copy_from` returns None).
+
+    Conditional create (`write(if_absent=True)`) and same-store `copy` are required of every backend,
+    atomic at the service: they are not capabilities.
     """
 
-    server_side_copy: bool
-    hashes: frozenset[str]
-    conditional_write: bool
-    list_returns_metadata: bool
+    hashes: frozenset[str] = frozenset()
+    list_returns_metadata: bool = False
     cross_bucket_copy: bool = False
+
+
+def comparable_hashes(a: Capabilities, b: Capabilities) -> frozenset[str]:
+    """Digests both sides' listings carry (service hashes in common) plus "sha256" when both
+    listings carry user metadata; empty: compare by `stat`, size or time."""
+    common = a.hashes & b.hashes
+    if a.list_returns_metadata and b.list_returns_metadata:
+        common |= {"sha256"}
+    return frozenset(common)
 
 
 @runtime_checkable
 class ObjectStore(Protocol):
     """A bucket (or container, or directory) and a root prefix inside it.
 
-    Keys are relative to the root. Errors are those of `multicloud.core.errors`.
+    Keys are relative to the root. Errors are those of `multicloud.core.errors` (the SDK's own error
+    chained as `__cause__`); besides those each method names, any request may raise PermissionDenied,
+    or Throttled and Transient once the backend's retries are spent.
     """
 
     url: str
@@ -102,17 +114,20 @@ class ObjectStore(Protocol):
         expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Stream `stream` into `key` with bounded memory, recording its SHA-256 in metadata.
+        `if_absent` is an atomic create at the service on every backend.
         Raises AlreadyExists when `if_absent` and the key exists; InvalidInput for bad keys,
         metadata names or a stream whose length is not `size`; PreconditionFailed when the
         bytes' SHA-256 is not `expected_sha256`. On any error nothing is written or replaced."""
         ...
 
     def delete(self, keys: Iterable[str]) -> int:
-        """Delete keys in batches; missing keys are not an error. Returns keys requested."""
+        """Delete keys in batches; missing keys are not an error. Returns keys requested.
+        Raises InvalidInput for a bad key."""
         ...
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
-        """Copy within this store, server side where the backend can. Raises NotFound."""
+        """Copy within this store (server side on the clouds), keeping content type, cache control
+        and user metadata. Raises NotFound for a missing source."""
         ...
 
     def copy_from(self, source: "ObjectStore", src_key: str, dst_key: str) -> ObjectMeta | None:
@@ -123,6 +138,7 @@ class ObjectStore(Protocol):
         ...
 
     def close(self) -> None:
+        """Release what this store alone holds; raises nothing."""
         ...
 
 
@@ -136,34 +152,31 @@ class StoreUrl:
 
     @classmethod
     def parse(cls, url: str) -> "StoreUrl":
+        """Parse `url` for a registered scheme. Raises InvalidInput naming the URL."""
         if not isinstance(url, str) or "://" not in url:
             raise InvalidInput("store URL must look like scheme://bucket/prefix", target=str(url))
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in SCHEMES:
-            raise InvalidInput(
-                f"unknown store scheme {scheme!r}; expected one of {', '.join(SCHEMES)}", target=url
-            )
+        rules = scheme_rules(parts.scheme.lower(), target=url)
         if parts.query or parts.fragment:
             raise InvalidInput("store URL takes no query or fragment", target=url)
-        if scheme == "file":
+        if rules.url_form == "path":
             if parts.netloc not in ("", "localhost"):
-                raise InvalidInput("file URLs must be file:///absolute/path", target=url)
+                raise InvalidInput(f"{rules.scheme} URLs must be {rules.scheme}:///absolute/path", target=url)
             path = unquote(parts.path)
             if not path.startswith("/"):
-                raise InvalidInput("file URLs must be file:///absolute/path", target=url)
-            return cls("file", path.rstrip("/") or "/", "")
+                raise InvalidInput(f"{rules.scheme} URLs must be {rules.scheme}:///absolute/path", target=url)
+            return cls(rules.scheme, path.rstrip("/") or "/", "")
         bucket = parts.netloc
         if not bucket:
             raise InvalidInput("store URL names no bucket or container", target=url)
         prefix = unquote(parts.path).lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
-        return cls(scheme, bucket, prefix)
+        return cls(rules.scheme, bucket, prefix)
 
     def __str__(self) -> str:
-        if self.scheme == "file":
-            return f"file://{self.bucket}"
+        if scheme_rules(self.scheme).url_form == "path":
+            return f"{self.scheme}://{self.bucket}"
         return f"{self.scheme}://{self.bucket}/{self.prefix}"
 
 
@@ -177,17 +190,21 @@ def check_key(key: str, store: str) -> str:
 
 
 class HashingReader:
-    """Wraps a binary stream, counting and SHA-256-hashing every byte read through it."""
+    """Wraps a binary stream, counting and SHA-256-hashing (and, with `md5`, MD5-hashing) every
+    byte read through it."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, md5: bool = False):
         self._stream = stream
         self._sha = hashlib.sha256()
+        self._md5 = hashlib.md5() if md5 else None
         self.bytes_read = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._stream.read(n)
         if data:
             self._sha.update(data)
+            if self._md5 is not None:
+                self._md5.update(data)
             self.bytes_read += len(data)
         return data
 
@@ -205,6 +222,12 @@ class HashingReader:
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
+
+    def md5_digest(self) -> bytes:
+        """The MD5 of the bytes read so far (only when made with `md5=True`)."""
+        if self._md5 is None:
+            raise ValueError("this reader was made without md5=True")
+        return self._md5.digest()
 
 
 def check_stream(reader: HashingReader, size: int | None, expected_sha256: str | None, target: str) -> None:

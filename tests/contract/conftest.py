@@ -1,45 +1,49 @@
-"""One fixture per backend; adding a backend is one entry here plus its module."""
+"""The contract suite runs once per registered backend; each backend's registry entry says how to
+get a fresh store of it. No per-backend branch here: adding a backend adds its runs."""
 
 from __future__ import annotations
 
 import pytest
 
-from multicloud.clouds import create_bucket, open_store
-from tests.support import unique_name
-
-BACKENDS = ["mem", "file", "s3", "az", "gs"]
-_CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
+from multicloud.clouds import open_store, registry
+from multicloud.clouds.registry import Backend, ContractEnv
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    return request.param
+@pytest.fixture(params=[b.scheme for b in registry.backends()])
+def backend(request) -> Backend:
+    return registry.backend(request.param)
 
 
-@pytest.fixture
-def make_store(backend, tmp_path_factory, request):
-    """Returns a function giving a fresh, empty store (own bucket) on `backend`, at an optional prefix."""
+@pytest.fixture(scope="module")
+def contract_env(request, tmp_path_factory) -> ContractEnv:
+    def profile():
+        # 1,000 a page everywhere, so the > 2,500-key listing crosses pages on every cloud.
+        local = request.getfixturevalue("local_profile")
+        return local.model_copy(update={"connections": [
+            c.model_copy(update={"list_page_size": 1000}) for c in local.connections]})
 
-    def make(prefix: str = ""):
-        return new_store(backend, request, tmp_path_factory, prefix)
+    return ContractEnv(tmp_dir=lambda: str(tmp_path_factory.mktemp("store")), profile=profile)
+
+
+@pytest.fixture(scope="module")
+def open_url(contract_env):
+    """Opens a URL of a backend with the contract profile (read only for cloud backends)."""
+    return lambda backend, url: open_store(url, profile=contract_env.profile() if backend.cloud else None)
+
+
+@pytest.fixture(scope="module")
+def new_store(contract_env, open_url):
+    """Returns a function giving a new, empty store (own bucket) of a backend, at an optional prefix."""
+
+    def make(backend: Backend, prefix: str = ""):
+        return open_url(backend, backend.contract.fresh(contract_env, backend).rstrip("/") + "/" + prefix)
 
     return make
 
 
-def new_store(backend, request, tmp_path_factory, prefix: str = ""):
-    name = unique_name("c")
-    if backend == "mem":
-        return open_store(f"mem://{name}/{prefix}")
-    if backend == "file":
-        root = tmp_path_factory.mktemp("store")
-        return open_store(f"file://{root}/{prefix}".rstrip("/"))
-    # 1,000 a page everywhere, so the > 2,500-key listing crosses pages on every cloud.
-    local = request.getfixturevalue("local_profile")
-    profile = local.model_copy(update={"connections": [
-        c.model_copy(update={"list_page_size": 1000}) for c in local.connections]})
-    conn = profile.connection_for(_CLOUD[backend])
-    create_bucket(conn, name)
-    return open_store(f"{backend}://{name}/{prefix}", profile=profile)
+@pytest.fixture
+def make_store(backend, new_store):
+    return lambda prefix="": new_store(backend, prefix)
 
 
 @pytest.fixture

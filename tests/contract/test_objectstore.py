@@ -1,4 +1,4 @@
-"""The ObjectStore contract: identical assertions for every backend (mem, file, s3, az, gs)."""
+"""The ObjectStore contract: identical assertions for every registered backend."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import hashlib
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
+import google_crc32c
 import pytest
 
-from multicloud.clouds import open_store
+from multicloud.clouds import open_store, registry
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectStore
-from tests.contract.conftest import new_store
+from tests.fakes.faulty_proxy import FaultyProxy
 
 MIB = 1 << 20
 
@@ -47,8 +49,15 @@ def read_all(store: ObjectStore, key: str, **kw) -> bytes:
         return f.read()
 
 
-def test_is_an_object_store(store):
+def digests(data: bytes) -> dict[str, str]:
+    """Every digest a backend may declare, computed here from the bytes."""
+    return {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest(),
+            "crc32c": f"{google_crc32c.value(data):08x}"}
+
+
+def test_is_an_object_store(store, backend):
     assert isinstance(store, ObjectStore)
+    assert store.capabilities == backend.capabilities  # one declaration, in the registry entry
     assert store.capabilities.hashes <= {"md5", "crc32c"}
 
 
@@ -61,17 +70,17 @@ SEED_KEYS = sorted(
 
 
 @pytest.fixture(scope="module")
-def seeded(request, tmp_path_factory):
+def seeded(new_store):
     """One store per backend holding SEED_KEYS, written once for the module."""
     stores = {}
 
     def get(backend):
-        if backend not in stores:
-            s = new_store(backend, request, tmp_path_factory)
+        if backend.scheme not in stores:
+            s = new_store(backend)
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(lambda k: put(s, k, k.encode()), SEED_KEYS))
-            stores[backend] = s
-        return stores[backend]
+            stores[backend.scheme] = s
+        return stores[backend.scheme]
 
     return get
 
@@ -98,21 +107,42 @@ def test_list_reports_sizes(seeded, backend):
     assert sizes == {"a b/c d.txt": len("a b/c d.txt".encode())}
 
 
-def test_list_is_lazy(seeded, backend):
-    """The listing is an iterator: taking the first items does not fetch every page."""
-    it = seeded(backend).list()
+@pytest.fixture
+def counted_profile(backend, contract_env):
+    """The contract profile with the backend's connection sent through a proxy that records every
+    request, and that proxy."""
+    if backend.cloud is None:
+        pytest.skip(f"{backend.scheme}:// lists in this process: no requests to count")
+    conn = contract_env.profile().connection_for(backend.cloud)
+    with FaultyProxy(urlsplit(conn.endpoint).port) as proxy:
+        proxied = conn.model_copy(update={"name": f"{conn.name}-counted", "endpoint": proxy.endpoint(conn.endpoint)})
+        yield contract_env.profile().model_copy(update={"connections": [proxied]}), proxy
+
+
+def test_list_fetches_page_by_page(seeded, backend, counted_profile):
+    """The listing requests a page only when the consumer reaches it (1,000 keys a page here)."""
+    url = seeded(backend).url
+    profile, proxy = counted_profile
+    it = open_store(url, profile=profile).list()
+    assert proxy.requests == []  # nothing is fetched before the first item is asked for
     first = [next(it) for _ in range(3)]
-    assert [m.key for m in first] == SEED_KEYS[:3]
+    assert len(proxy.requests) == 1
+    first += [next(it) for _ in range(997)]  # the rest of the first page
+    assert len(proxy.requests) == 1
+    first.append(next(it))
+    assert len(proxy.requests) == 2
+    rest = list(it)
+    assert len(proxy.requests) == 3  # 2,608 keys: three pages, no request beyond the last
+    assert {method for method, _ in proxy.requests} == {"GET"}
+    assert [m.key for m in first + rest] == SEED_KEYS
 
 
-def test_store_rooted_at_prefix_sees_relative_keys(backend, request, tmp_path_factory):
-    outer = new_store(backend, request, tmp_path_factory)
+def test_store_rooted_at_prefix_sees_relative_keys(backend, new_store, open_url):
+    outer = new_store(backend)
     put(outer, "root/x/1", b"1")
     put(outer, "root/y", b"2")
     put(outer, "rootless", b"3")
-    inner_url = outer.url.rstrip("/") + "/root" if backend != "file" else outer.url + "/root"
-    profile = request.getfixturevalue("local_profile") if backend in ("s3", "az", "gs") else None
-    inner = open_store(inner_url, profile=profile)
+    inner = open_url(backend, outer.url.rstrip("/") + "/root")
     assert [m.key for m in inner.list()] == ["x/1", "y"]
     assert read_all(inner, "x/1") == b"1"
 
@@ -185,13 +215,29 @@ def test_sha256_recorded_and_correct(store):
     meta = store.stat("h")
     assert meta.sha256 == digest
     assert meta.metadata[SHA256_METADATA_KEY] == digest
-    listed = next(iter(store.list()))
-    if store.capabilities.list_returns_metadata:
-        assert listed.sha256 == digest
-    if "md5" in store.capabilities.hashes:  # single-request upload: the service's MD5 is known
-        assert meta.hashes["md5"] == hashlib.md5(data).hexdigest()
-    if "crc32c" in store.capabilities.hashes:
-        assert len(meta.hashes["crc32c"]) == 8
+
+
+@pytest.mark.parametrize("size", [300_000, 20 * MIB])  # one request, and parts on every cloud
+def test_declared_capabilities_hold_in_listings_and_stat(store, size):
+    """Every hash a backend declares is in the listing and the stat of objects it wrote or copied,
+    and correct; a backend declaring list_returns_metadata lists the SHA-256, content type and metadata."""
+    data = ChunkStream(size).read(size)
+    put(store, "h", data, content_type="text/plain", metadata={"owner": "team_a"})
+    store.copy("h", "h-copy")
+    want = digests(data)
+    listed = {m.key: m for m in store.list()}
+    assert sorted(listed) == ["h", "h-copy"]
+    for key, entry in listed.items():
+        stat = store.stat(key)
+        assert {algo: entry.hashes.get(algo) for algo in store.capabilities.hashes} == \
+            {algo: want[algo] for algo in store.capabilities.hashes}
+        assert {algo: stat.hashes.get(algo) for algo in store.capabilities.hashes | {"sha256"}} == \
+            {algo: want[algo] for algo in store.capabilities.hashes | {"sha256"}}
+        if store.capabilities.list_returns_metadata:
+            assert entry.sha256 == want["sha256"]
+            assert entry.content_type == "text/plain"
+            assert entry.metadata == stat.metadata
+            assert entry.metadata["owner"] == "team_a"
 
 
 def test_conditional_create_refused_when_key_exists(store):
@@ -244,27 +290,22 @@ def test_copy_within_store(store):
     assert got.sha256 == hashlib.sha256(b"copied bytes").hexdigest()
 
 
-def test_missing_bucket_is_not_found(backend, request):
-    if backend == "file":
-        url = "file:///nonexistent/multicloud-contract"
-    elif backend == "mem":
-        pytest.skip("a memory bucket exists as soon as it is named")
-    else:
-        url = f"{backend}://no-such-bucket-{os.getpid()}"
-    profile = request.getfixturevalue("local_profile") if backend in ("s3", "az", "gs") else None
-    store = open_store(url, profile=profile)
+def test_missing_bucket_is_not_found(backend, contract_env, open_url):
+    if backend.contract.missing is None:
+        pytest.skip(f"a {backend.scheme}:// bucket exists as soon as it is named")
+    url = backend.contract.missing(contract_env, backend)
     with pytest.raises(NotFound) as info:
-        list(store.list())
-    assert "no-such-bucket" in str(info.value) or "nonexistent" in str(info.value)
+        list(open_url(backend, url).list())
+    assert url.split("://", 1)[1].strip("/") in str(info.value)
 
 
-def test_bad_bucket_name_is_invalid_input(backend, request):
-    if backend in ("mem", "file"):
-        pytest.skip("no naming rules for local names")
-    profile = request.getfixturevalue("local_profile")
+def test_bad_bucket_name_is_invalid_input(backend, open_url):
+    name = backend.contract.refused_bucket_name
+    if name is None:
+        pytest.skip(f"{backend.scheme}:// has no bucket naming rules")
     with pytest.raises(InvalidInput) as info:
-        list(open_store(f"{backend}://Bad_Bucket!/x", profile=profile).list())
-    assert "Bad_Bucket!" in str(info.value)
+        list(open_url(backend, f"{backend.scheme}://{name}/x").list())
+    assert name in str(info.value)
 
 
 def test_empty_key_is_invalid_input(store):
@@ -290,9 +331,9 @@ def test_expected_sha256_mismatch_writes_nothing_and_keeps_the_old_object(store,
 
 # ---- copy between buckets -------------------------------------------------------------------
 
-def test_copy_from_another_bucket(backend, request, tmp_path_factory):
-    first = new_store(backend, request, tmp_path_factory)
-    second = new_store(backend, request, tmp_path_factory)
+def test_copy_from_another_bucket(backend, new_store):
+    first = new_store(backend)
+    second = new_store(backend)
     data = b"bytes crossing buckets"
     put(first, "k", data, content_type="text/plain", cache_control="max-age=60", metadata={"owner": "team_a"})
     meta = second.copy_from(first, "k", "copied/k")
@@ -315,9 +356,9 @@ def test_copy_from_another_bucket(backend, request, tmp_path_factory):
     assert [m.key for m in first.list()] == ["k"]
 
 
-def test_copy_from_missing_source_object(backend, request, tmp_path_factory):
-    first = new_store(backend, request, tmp_path_factory)
-    second = new_store(backend, request, tmp_path_factory)
+def test_copy_from_missing_source_object(backend, new_store):
+    first = new_store(backend)
+    second = new_store(backend)
     if not second.capabilities.cross_bucket_copy:
         assert second.copy_from(first, "missing", "dst") is None
         return
@@ -327,10 +368,10 @@ def test_copy_from_missing_source_object(backend, request, tmp_path_factory):
         second.stat("dst")
 
 
-def test_copy_from_another_backend_is_none(backend, request, tmp_path_factory):
-    other = new_store("file" if backend == "mem" else "mem", request, tmp_path_factory)
+def test_copy_from_another_backend_is_none(backend, new_store):
+    other = new_store(next(b for b in registry.backends() if b.cloud is None and b.scheme != backend.scheme))
     put(other, "k", b"elsewhere")
-    dest = new_store(backend, request, tmp_path_factory)
+    dest = new_store(backend)
     assert dest.copy_from(other, "k", "copied/k") is None
     with pytest.raises(NotFound):
         dest.stat("copied/k")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
@@ -16,14 +17,16 @@ class FaultyProxy(LocalServer):
     """Forwards every request to `upstream_port` except writes (`refuse_methods`, PUT by default)
     whose path contains `refuse`, which get 403 AccessDenied (S3's error body); PUTs wait `delay`
     seconds first. Binds 127.0.0.1 at `port` (0: a free one) when constructed, so `.port` is known
-    before `with`."""
+    before `with`. `requests` records (method, path with query) of every request received;
+    `answer(method, path)` may return (status, headers, body) to send instead of forwarding."""
 
     name = "faulty-proxy"
 
     def __init__(self, upstream_port: int, port: int = 0, refuse: str | None = None, delay: float = 0.0,
-                 refuse_methods: tuple[str, ...] = ("PUT",)):
+                 refuse_methods: tuple[str, ...] = ("PUT",), answer=None):
         self.upstream_port, self.port, self.refuse, self.delay = upstream_port, port, refuse, delay
-        self.refuse_methods = tuple(refuse_methods)
+        self.refuse_methods, self.answer = tuple(refuse_methods), answer
+        self.requests: list[tuple[str, str]] = []
         self.refused: list[str] = []
         self.bind()
 
@@ -38,7 +41,15 @@ class FaultyProxy(LocalServer):
                 # One request per connection: a pooled connection must never outlive this proxy
                 # and reach a stale handler of an earlier one on the same port.
                 self.close_connection = True
+                proxy.requests.append((self.command, self.path))
                 path, _, raw, _ = read_request(self)
+                reply = proxy.answer(self.command, self.path) if proxy.answer else None
+                if reply is not None:
+                    status, headers, data = reply
+                    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+                    send_json(self, status, data, {**extra, "Connection": "close"},
+                              content_type=headers.get("Content-Type", "application/xml"))
+                    return
                 if self.command == "PUT" and proxy.delay:
                     time.sleep(proxy.delay)
                 if proxy._refuses(self.command, path):
@@ -70,3 +81,7 @@ class FaultyProxy(LocalServer):
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         return Handler
+
+    def endpoint(self, upstream_url: str) -> str:
+        """`upstream_url` (the emulator's endpoint) with this proxy's address in its place."""
+        return urlunsplit(urlsplit(upstream_url)._replace(netloc=f"127.0.0.1:{self.port}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -42,27 +43,39 @@ async def _artifact(key: str):
         return found[0] if found else None
 
 
+def _row(connection: str, cloud: str, bucket: str, objects: int, size: int) -> dict:
+    return {"connection": connection, "cloud": cloud, "bucket": bucket, "objects": objects, "bytes": size, "error": ""}
+
+
 def test_inventory_counts_every_cloud_and_publishes_table(seeded):
     rows = inventory(profile="local")
     by_bucket = {(r["connection"], r["bucket"]): r for r in rows}
-    assert by_bucket[("aws-local", seeded["aws-local"])]["objects"] == 5
-    assert by_bucket[("aws-local", seeded["aws-local"])]["bytes"] == 500
-    assert by_bucket[("azure-local", seeded["azure-local"])]["bytes"] == 30
-    assert by_bucket[("gcp-local", seeded["gcp-local"])]["objects"] == 2
-    assert by_bucket[("gcp-local", seeded["gcp-local"])]["bytes"] == 14
+    assert by_bucket[("aws-local", seeded["aws-local"])] == _row("aws-local", "aws", seeded["aws-local"], 5, 500)
+    assert by_bucket[("azure-local", seeded["azure-local"])] == \
+        _row("azure-local", "azure", seeded["azure-local"], 3, 30)
+    assert by_bucket[("gcp-local", seeded["gcp-local"])] == _row("gcp-local", "gcp", seeded["gcp-local"], 2, 14)
+    assert len(by_bucket) == len(rows)  # one row per bucket, none repeated
     import asyncio
 
     table = asyncio.run(_artifact("inventory"))
-    assert table is not None and seeded["gcp-local"] in str(table.data)
+    assert table is not None
+    data = json.loads(table.data) if isinstance(table.data, str) else table.data
+    published = {(r["connection"], r["bucket"]): r for r in data}
+    assert published[("gcp-local", seeded["gcp-local"])] == by_bucket[("gcp-local", seeded["gcp-local"])]
+    assert len(published) == len(rows)
     summary = asyncio.run(_artifact("inventory-summary"))
-    assert "| **all** |" in summary.data
+    objects = sum(r["objects"] for r in rows)
+    assert f"| **all** | {len(rows)} | {objects:,} |" in summary.data
 
 
 def test_inventory_of_one_connection(seeded):
     rows = inventory(profile="local", connections=["gcp-local"])
     assert {r["connection"] for r in rows} == {"gcp-local"}
+    assert _row("gcp-local", "gcp", seeded["gcp-local"], 2, 14) in rows
 
 
 def test_unknown_connection_is_named_in_the_error(local_profile):
-    with pytest.raises(InvalidInput, match="nope"):
-        inventory(profile="local", connections=["nope"])
+    with pytest.raises(InvalidInput, match="nope") as info:
+        inventory(profile="local", connections=["gcp-local", "nope"])
+    assert info.value.target == "connections"
+    assert "gcp-local" not in str(info.value).split(";")[0]  # only the unknown name is reported as unknown

@@ -1,4 +1,4 @@
-"""Pure logic: URLs, keys, retry policy, part splitting, profiles, inventory arithmetic."""
+"""Pure logic: URLs, scheme rules, keys, retry policy, part splitting, profiles, inventory decisions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ import pytest
 from multicloud.clouds.common import BoundedReader, iter_parts, retried, upload_parts
 from multicloud.config import Profile, load_profile, read_profile
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled, Transient
-from multicloud.core.inventory import BucketSummary, count_objects, human_bytes, summary_markdown
-from multicloud.core.objects import HashingReader, ObjectMeta, StoreUrl, check_key
+from multicloud.core.inventory import (
+    BucketSummary, choose_connections, count_objects, human_bytes, summary_markdown, unread_buckets_problem,
+    unreadable_bucket,
+)
+from multicloud.core.keys import decode_key, encode_key, encode_metadata
+from multicloud.core.objects import Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key, comparable_hashes
+from multicloud.core.schemes import KeyRules, MetadataRules, SchemeRules, register_scheme, unregister_scheme
 from multicloud.core.retry import RetryPolicy, call_with_retry
 
 
@@ -35,6 +40,53 @@ def test_bad_store_urls_name_the_input(url):
     with pytest.raises(InvalidInput) as info:
         StoreUrl.parse(url)
     assert str(url) in str(info.value)
+
+
+def test_unknown_scheme_names_the_url_and_the_registered_schemes():
+    with pytest.raises(InvalidInput) as info:
+        StoreUrl.parse("ftp://x/y")
+    assert "ftp://x/y" in str(info.value)
+    assert "s3" in str(info.value) and "file" in str(info.value)
+
+
+def test_a_registered_scheme_brings_its_url_form_and_rules():
+    register_scheme(SchemeRules("tmpx", url_form="path", keys=KeyRules(trailing_dot=True),
+                                metadata=MetadataRules(name_pattern="[a-z]+")))
+    try:
+        assert StoreUrl.parse("tmpx:///var/data/") == StoreUrl("tmpx", "/var/data", "")
+        assert str(StoreUrl.parse("tmpx:///var/data")) == "tmpx:///var/data"
+        assert encode_key("a.", "tmpx") == "a\uff052E"
+        assert encode_metadata({"ok": "1", "Not-OK": "2"}, "tmpx") == (
+            {"ok": "1", "mcenc_" + "Not-OK".encode().hex(): "2"}, 1)
+    finally:
+        unregister_scheme("tmpx")
+    with pytest.raises(InvalidInput, match="tmpx"):
+        encode_key("a.", "tmpx")
+
+
+@pytest.mark.parametrize("rules,key,stored", [
+    (KeyRules(), "a/./b\\c/", "a/./b\\c/"),  # no rules: only the escape character itself is escaped
+    (KeyRules(), "50\uff05", "50\uff05EF\uff05BC\uff0585"),
+    (KeyRules(backslash=True), "a\\b", "a\uff055Cb"),
+    (KeyRules(control_chars=True), "a\tb", "a\uff0509b"),
+    (KeyRules(dot_segments=True), "a/../b", "a/\uff052E\uff052E/b"),
+    (KeyRules(dot_keys=True), "a/../b", "a/../b"),
+    (KeyRules(dot_keys=True), "..", "\uff052E\uff052E"),
+    (KeyRules(trailing_slash=True), "dir/", "dir\uff052F"),
+    (KeyRules(empty_segments=True), "/a//b", "\uff052Fa/\uff052Fb"),
+])
+def test_key_rules_are_values(rules, key, stored):
+    assert encode_key(key, rules) == stored
+    assert decode_key(stored) == key
+
+
+def test_comparable_hashes_are_the_intersection_plus_listed_sha256():
+    s3 = Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=False)
+    gcs = Capabilities(hashes=frozenset({"md5", "crc32c"}), list_returns_metadata=True)
+    azure = Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=True)
+    assert comparable_hashes(s3, gcs) == {"md5"}
+    assert comparable_hashes(gcs, azure) == {"md5", "sha256"}
+    assert comparable_hashes(Capabilities(), s3) == frozenset()
 
 
 @pytest.mark.parametrize("key", ["", "a\x00b", "x" * 1025])
@@ -146,6 +198,29 @@ def test_connection_choice():
         p.connection_for("aws", "g")
     with pytest.raises(InvalidInput, match="no a azure connection"):
         p.connection_for("azure")
+
+
+def test_connection_choice_for_the_inventory():
+    p = Profile.model_validate({"name": "x", "connections": [
+        {"name": "a1", "cloud": "aws"}, {"name": "a2", "cloud": "aws"}, {"name": "g", "cloud": "gcp"}]})
+    assert [c.name for c in choose_connections(p.connections, None)] == ["a1", "a2", "g"]
+    assert [c.name for c in choose_connections(p.connections, [])] == ["a1", "a2", "g"]
+    assert [c.name for c in choose_connections(p.connections, ["g", "a1"])] == ["a1", "g"]  # profile order
+    with pytest.raises(InvalidInput) as info:
+        choose_connections(p.connections, ["g", "nope", "gone"])
+    assert info.value.target == "connections"
+    assert "['nope', 'gone']" in str(info.value) and "['a1', 'a2', 'g']" in str(info.value)
+
+
+def test_unreadable_bucket_decision():
+    assert unreadable_bucket("a", "aws", "b", Transient("reset")) is None  # retried, not reported
+    assert unreadable_bucket("a", "aws", "b", Throttled("slow")) is None
+    row = unreadable_bucket("a", "aws", "b", PermissionDenied("no", target="s3://b/"))
+    assert row == BucketSummary("a", "aws", "b", 0, 0, "PermissionDenied: no [s3://b/]")
+    ok = BucketSummary("a", "aws", "ok", 3, 30)
+    assert unread_buckets_problem([ok]) is None
+    assert unread_buckets_problem([ok, row, BucketSummary("g", "gcp", "c", error="NotFound: x")]) == \
+        "2 bucket(s) could not be read: a/b, g/c"
 
 
 def test_inventory_counts_and_summary():

@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from multicloud.clouds.aws.backend import BACKEND
 from multicloud.clouds.aws.errors import map_error
 from multicloud.clouds.aws.session import client
-from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, retried, upload_parts
+from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, mapped_chunks, retried, upload_parts
 from multicloud.config import Connection
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from multicloud.core.objects import (
-    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
+    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, HashingReader, ObjectMeta, StoreUrl, check_key,
     check_stream, user_metadata,
 )
 
@@ -37,12 +40,10 @@ def _md5_of(etag: str | None) -> dict[str, str]:
 class S3Store:
     """One S3 bucket and root prefix."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=False,
-        cross_bucket_copy=True,
-    )
+    capabilities = BACKEND.capabilities
 
     def __init__(self, url: StoreUrl, conn: Connection):
+        """Raises InvalidInput for a bucket name S3 would refuse (no request is made)."""
         self.url = str(url)
         self._bucket = check_bucket_name(url.bucket)
         self._root = url.prefix
@@ -60,7 +61,8 @@ class S3Store:
         return self._root + check_key(key, self.url)
 
     def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        """Objects under `prefix` in key order, 1,000 a page. Raises NotFound for a missing bucket."""
+        """Objects under `prefix` in key order, one request per page of up to 1,000, made as the
+        listing is consumed. Raises NotFound for a missing bucket."""
         token = None
         cut = len(self._root)
         while True:
@@ -79,7 +81,7 @@ class S3Store:
                 return
 
     def stat(self, key: str) -> ObjectMeta:
-        """Full description, user metadata included. Raises NotFound."""
+        """Full description, user metadata included. Raises NotFound, InvalidInput for a bad key."""
         full = self._full(key)
         head = self._call(lambda: self._s3.head_object(Bucket=self._bucket, Key=full), key)
         return self._meta(key, head)
@@ -98,7 +100,8 @@ class S3Store:
         )
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
-        """A streaming reader over bytes [start, end). Raises NotFound."""
+        """A streaming reader over bytes [start, end). Raises NotFound, InvalidInput for a bad key;
+        Transient if the body breaks off while read."""
         full = self._full(key)
         first = start or 0
         if end is not None and end <= first:
@@ -115,14 +118,8 @@ class S3Store:
             raise
         body = resp["Body"]
         target = self._target(key)
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                yield from body.iter_chunks(_READ_CHUNK)
-            except Exception as exc:
-                raise map_error(exc, target) from exc
-
-        reader = BoundedReader(chunks(), close=body.close)
+        chunks = mapped_chunks(body.iter_chunks(_READ_CHUNK), lambda exc: map_error(exc, target))
+        reader = BoundedReader(chunks, close=body.close)
         if "Range" not in kwargs:  # the whole object: its headers describe it, no HEAD needed
             reader.meta = self._meta(key, resp)
         return reader
@@ -139,7 +136,8 @@ class S3Store:
         expected_sha256: str | None = None,
     ) -> ObjectMeta:
         """Stream into `key`: one PUT up to 8 MiB, else a multipart upload 4 parts in flight.
-        Raises AlreadyExists (if_absent and the key exists), InvalidInput (size mismatch)."""
+        Raises AlreadyExists (if_absent and the key exists), InvalidInput (bad key, size mismatch),
+        PreconditionFailed (SHA-256 mismatch); nothing is written then."""
         full = self._full(key)
         target = self._target(key)
         reader = HashingReader(stream)
@@ -193,7 +191,7 @@ class S3Store:
         except BaseException:
             try:
                 self._s3.abort_multipart_upload(Bucket=self._bucket, Key=full, UploadId=upload_id)
-            except Exception:
+            except (ClientError, BotoCoreError):
                 pass  # the original error matters more; a lifecycle rule reaps leftovers
             raise
         meta = user_metadata(metadata, reader.hexdigest(), target)
@@ -218,7 +216,8 @@ class S3Store:
             self._call(lambda: self._s3.copy(source, self._bucket, dst_full, ExtraArgs=extra or None), key)
 
     def delete(self, keys: Iterable[str]) -> int:
-        """Delete in batches of 1,000; missing keys are not an error. Raises PermissionDenied."""
+        """Delete in batches of 1,000; missing keys are not an error. Raises PermissionDenied (or the
+        taxonomy error of the first key the batch could not delete), InvalidInput for a bad key."""
         count = 0
         batch: list[dict] = []
         for key in keys:
@@ -235,14 +234,13 @@ class S3Store:
         resp = self._call(lambda: self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}))
         failed = [e for e in resp.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
         if failed:
-            from botocore.exceptions import ClientError
-
             first = failed[0]
             err = ClientError({"Error": {"Code": first.get("Code"), "Message": first.get("Message")}}, "DeleteObjects")
             raise map_error(err, self._target(first.get("Key", "")[len(self._root):])) from err
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
-        """Server-side copy (multipart beyond 5 GiB); metadata kept. Raises NotFound."""
+        """Server-side copy (multipart beyond 5 GiB); metadata kept. Raises NotFound for a missing
+        source, InvalidInput for a bad key."""
         return self._copy_in(self, src_key, dst_key)
 
     def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
@@ -260,16 +258,19 @@ class S3Store:
         return self.stat(dst_key)
 
     def close(self) -> None:
-        pass  # clients are shared per connection
+        """Nothing to release: clients are shared per connection; raises nothing."""
 
 
 def list_buckets(conn: Connection) -> list[str]:
+    """Names of the account's buckets. Raises PermissionDenied."""
     s3 = client(conn, "s3")
     resp = retried(lambda: s3.list_buckets(), lambda exc: map_error(exc, f"{conn.name}: ListBuckets"))
     return sorted(b["Name"] for b in resp.get("Buckets", ()))
 
 
 def create_bucket(conn: Connection, name: str) -> None:
+    """Create a bucket in the connection's region; an existing one is left as it is. Raises
+    InvalidInput for a bad name, PermissionDenied."""
     check_bucket_name(name)
     s3 = client(conn, "s3")
     region = conn.region or "us-east-1"

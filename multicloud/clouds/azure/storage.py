@@ -3,109 +3,44 @@ with SDK errors mapped to the taxonomy and retried by `retried()`, never by the 
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    ClientAuthenticationError, HttpResponseError, ResourceExistsError, ResourceModifiedError,
-    ResourceNotFoundError, ServiceRequestError, ServiceResponseError,
-)
-from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobBlock, BlobClient, BlobServiceClient, ContentSettings
-from urllib3.util.retry import Retry
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
-from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, retried, upload_parts
+from multicloud.clouds.azure.backend import BACKEND
+from multicloud.clouds.azure.errors import is_not_supported, map_error
+from multicloud.clouds.azure.session import client_for, plain_url
+from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, mapped_chunks, retried, upload_parts
 from multicloud.config import Connection
-from multicloud.core.errors import (
-    AlreadyExists, InvalidInput, NotFound, PermissionDenied, PreconditionFailed, StoreError, Throttled, Transient,
-)
+from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed, Transient
 from multicloud.core.objects import (
-    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_stream, user_metadata,
+    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, HashingReader, ObjectMeta, StoreUrl, check_key, check_stream,
+    user_metadata,
 )
-
-#: Azurite's public, documented development account; it only ever opens the local emulator.
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 
 DELETE_BATCH = 256  # the Blob Batch API's limit of sub-requests per batch
 DELETE_CONCURRENCY = 16
 LIST_PAGE = 5000  # the service maximum: fewer round trips per listing
-# The SDK's first download request defaults to 32 MiB held in memory; keep every GET small.
-GET_CHUNK = 4 << 20
-HTTP_POOL_SIZE = 32  # above DELETE_CONCURRENCY + part uploads, so connections are reused, not discarded
 COPY_TIMEOUT_SECONDS = 600.0
 
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _SPECIAL_CONTAINERS = frozenset({"$root", "$logs", "$web"})
-_METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # Azure's rule: a (ASCII) C# identifier
 _METADATA_VALUE = re.compile(r"^[\x20-\x7e]*$")  # sent as an HTTP header value
-_QUERY = re.compile(r"\?[^\s'\"]*")
 _DELETED = frozenset({200, 202, 404})  # a batch sub-response that leaves the blob gone
-
-_CLIENTS: dict[tuple, BlobServiceClient] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-# ---- errors --------------------------------------------------------------------------------
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    # SAS tokens ride in query strings; no message of ours may carry one.
-    return _QUERY.sub("?<redacted>", text.splitlines()[0] if text else type(exc).__name__)
-
-
-def map_error(exc: Exception, target: str | None = None) -> Exception:
-    """The taxonomy error for an Azure SDK error (storage or management), or `exc` itself when it
-    has no mapping."""
-    if isinstance(exc, StoreError):
-        return exc
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code
-        # Storage errors carry `error_code`; management (ARM) errors carry `error.code`.
-        raw = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
-        code = str(getattr(raw, "value", raw) or "")
-        message = f"{code or status or type(exc).__name__}: {_first_line(exc)}"
-        if isinstance(exc, ResourceNotFoundError) or status == 404:
-            return NotFound(message, target=target)
-        if code == "ContainerBeingDeleted":  # a 409 that clears by itself, unlike a true conflict
-            return Transient(message, target=target)
-        if isinstance(exc, ResourceExistsError) or status == 409:
-            return AlreadyExists(message, target=target)
-        if isinstance(exc, ResourceModifiedError) or status == 412:
-            return PreconditionFailed(message, target=target)
-        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
-            return PermissionDenied(message, target=target)
-        if status in (429, 503) or code == "ServerBusy":
-            return Throttled(message, target=target)
-        if status is None or status >= 500:  # no status: the body broke off mid-read
-            return Transient(message, target=target)
-        if status == 400:
-            return InvalidInput(message, target=target)
-        return exc
-    if isinstance(exc, ClientAuthenticationError):  # e.g. a credential that could not get a token
-        return PermissionDenied(f"{type(exc).__name__}: {_first_line(exc)}", target=target)
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError, ConnectionError)):
-        return Transient(f"{type(exc).__name__}: {_first_line(exc)}", target=target)
-    return exc
 
 
 def _call(fn: Callable[[], Any], target: str) -> Any:
     return retried(fn, partial(map_error, target=target))
 
 
-# ---- clients -------------------------------------------------------------------------------
+# ---- containers ----------------------------------------------------------------------------
 
 def check_container_name(name: str) -> str:
     """Refuse names Azure would refuse, before any request. Raises InvalidInput naming it."""
@@ -115,73 +50,6 @@ def check_container_name(name: str) -> str:
         f"invalid Azure container name {name!r}: 3-63 lowercase letters, digits and single dashes, "
         "starting and ending with a letter or digit", target=name,
     )
-
-
-def _transport(conn: Connection) -> RequestsTransport:
-    # The SDK's own session pools 10 connections; concurrent part uploads and deletes would
-    # keep discarding and reopening them. Retries stay off here as in the SDK's own adapter.
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(
-        pool_maxsize=HTTP_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
-    )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return RequestsTransport(
-        session=session, session_owner=False, connection_timeout=conn.connect_timeout_seconds,
-        read_timeout=conn.timeout_seconds, connection_data_block_size=GET_CHUNK,
-    )
-
-
-def _new_client(conn: Connection, conn_str: str | None) -> BlobServiceClient:
-    options: dict[str, Any] = dict(
-        transport=_transport(conn),  # carries the timeouts: the client's own timeout options go unused with it
-        retry_total=0,  # retried() retries from the taxonomy; SDK retries would multiply them
-        max_single_get_size=GET_CHUNK,
-        max_chunk_get_size=GET_CHUNK,
-    )
-    if conn.credentials == "emulator":
-        if not conn.endpoint:
-            raise InvalidInput("an emulator connection needs an endpoint", target=conn.name)
-        credential = {"account_name": conn.account or AZURITE_ACCOUNT, "account_key": AZURITE_KEY}
-        return BlobServiceClient(conn.endpoint, credential=credential, **options)
-    if conn.credentials == "connection-string-env":
-        if not conn_str:
-            raise InvalidInput(f"environment variable {CONNECTION_STRING_ENV} is not set", target=conn.name)
-        try:
-            return BlobServiceClient.from_connection_string(conn_str, **options)
-        except ValueError:
-            # `from None`: the SDK's error could quote the string, and with it the key.
-            raise InvalidInput(f"{CONNECTION_STRING_ENV} is not a valid connection string", target=conn.name) from None
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise InvalidInput(
-            "Azure credentials 'default' need azure-identity: pip install azure-identity", target=conn.name
-        ) from None
-    url = conn.endpoint or (f"https://{conn.account}.blob.core.windows.net" if conn.account else None)
-    if not url:
-        raise InvalidInput("an Azure connection needs an endpoint or an account name", target=conn.name)
-    return BlobServiceClient(url, credential=DefaultAzureCredential(), **options)
-
-
-def client_for(conn: Connection) -> BlobServiceClient:
-    """The shared client of a connection, made once. Raises InvalidInput for a bad connection."""
-    conn_str = os.environ.get(CONNECTION_STRING_ENV) if conn.credentials == "connection-string-env" else None
-    key = (
-        conn.endpoint, conn.account, conn.credentials, conn.timeout_seconds, conn.connect_timeout_seconds,
-        hashlib.sha256(conn_str.encode()).hexdigest() if conn_str else None,
-    )
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            client = _CLIENTS[key] = _new_client(conn, conn_str)
-        return client
-
-
-def _plain_url(url: str) -> str:
-    """`url` without its query string, which may hold a SAS token."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _paged(by_page: Callable[[str | None], Any], target: str) -> Iterator[Any]:
@@ -206,14 +74,14 @@ def list_buckets(conn: Connection) -> list[str]:
     def by_page(token: str | None):
         return svc.list_containers(results_per_page=LIST_PAGE).by_page(continuation_token=token)
 
-    return [c.name for c in _paged(by_page, _plain_url(svc.url))]
+    return [c.name for c in _paged(by_page, plain_url(svc.url))]
 
 
 def create_bucket(conn: Connection, name: str) -> None:
     """Create a container; an existing one is left as it is. Raises InvalidInput for a bad name."""
     check_container_name(name)
     svc = client_for(conn)
-    target = f"{_plain_url(svc.url)}/{name}"
+    target = f"{plain_url(svc.url)}/{name}"
     try:
         _call(lambda: svc.create_container(name), target)
     except AlreadyExists:
@@ -225,7 +93,7 @@ def create_bucket(conn: Connection, name: str) -> None:
 def _check_metadata(metadata: Mapping[str, str], target: str) -> None:
     seen: dict[str, str] = {}
     for name, value in metadata.items():
-        if not _METADATA_NAME.match(name):
+        if not BACKEND.metadata.accepts(name):
             raise InvalidInput(
                 f"metadata name {name!r} cannot be stored on Azure: it must be a C# identifier "
                 "(ASCII letters, digits, underscores; not starting with a digit)", target=target,
@@ -248,7 +116,7 @@ def _meta(props: Any, key: str) -> ObjectMeta:
     hashes: dict[str, str] = {}
     if metadata.get(SHA256_METADATA_KEY):
         hashes["sha256"] = metadata[SHA256_METADATA_KEY]
-    if settings.content_md5:  # kept by the service for single-request uploads only
+    if settings.content_md5:  # set by our writes; by the service itself for single-request uploads only
         hashes["md5"] = bytes(settings.content_md5).hex()
     return ObjectMeta(
         key=key, size=props.size, last_modified=props.last_modified, etag=props.etag,
@@ -272,31 +140,19 @@ def _drain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _mapped(chunks: Iterator[bytes], target: str) -> Iterator[bytes]:
-    try:
-        yield from chunks
-    except Exception as exc:
-        mapped = map_error(exc, target)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-
-
 class AzureBlobStore:
     """A container and a root prefix in it, through one shared BlobServiceClient."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=True,
-        cross_bucket_copy=True,
-    )
+    capabilities = BACKEND.capabilities
 
     def __init__(self, parsed: StoreUrl, conn: Connection):
+        """Raises InvalidInput for a container name Azure would refuse or a connection it cannot use."""
         self.url = str(parsed)
         check_container_name(parsed.bucket)
         self._root = parsed.prefix
         self._service = client_for(conn)  # shared per account and credential: the same-connection test
         self._container = self._service.get_container_client(parsed.bucket)
-        self._base = _plain_url(self._container.url)
+        self._base = plain_url(self._container.url)
         self._batch_delete = True
         self._page = min(conn.list_page_size or LIST_PAGE, LIST_PAGE)
 
@@ -343,7 +199,7 @@ class AzureBlobStore:
             if exc.status_code == 416:  # start at or past the end: no bytes, as for a slice
                 return BoundedReader(iter(()))  # type: ignore[return-value]
             raise
-        chunks = _mapped(downloader.chunks(), target)
+        chunks = mapped_chunks(downloader.chunks(), partial(map_error, target=target))
         return BoundedReader(chunks, close=chunks.close)  # type: ignore[return-value]
 
     def write(
@@ -357,18 +213,20 @@ class AzureBlobStore:
         cache_control: str | None = None,
         expected_sha256: str | None = None,
     ) -> ObjectMeta:
-        """Stream into a block blob: one request up to PART_SIZE, staged blocks beyond.
-        Raises AlreadyExists (if_absent and the blob exists), InvalidInput (bad key, metadata
-        name or value, or a stream that does not hold `size` bytes: then nothing is written)."""
+        """Stream into a block blob: one request up to PART_SIZE, staged blocks beyond; the MD5 is
+        set as the blob's Content-MD5 either way. Raises AlreadyExists (if_absent and the blob exists),
+        InvalidInput (bad key, metadata name or value, or a stream that does not hold `size` bytes),
+        PreconditionFailed (SHA-256 mismatch); nothing is written then."""
         blob, target = self._blob(self._full(key))
         _check_metadata(user_metadata(metadata, "0" * 64, target), target)
         settings = ContentSettings(content_type=content_type or DEFAULT_CONTENT_TYPE, cache_control=cache_control)
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=True)
         only, parts = _only_part(iter_parts(reader, PART_SIZE))
         try:
             if only is not None:
                 check_stream(reader, size, expected_sha256, target)
                 stored = user_metadata(metadata, reader.hexdigest(), target)
+                settings.content_md5 = bytearray(reader.md5_digest())
                 # overwrite=False sends If-None-Match: *, so the service itself refuses an existing blob.
                 result = _call(
                     lambda: blob.upload_blob(
@@ -389,6 +247,8 @@ class AzureBlobStore:
                 blocks = upload_parts(parts, stage)
                 check_stream(reader, size, expected_sha256, target)  # uncommitted blocks are dropped by Azure in 7 days
                 stored = user_metadata(metadata, reader.hexdigest(), target)
+                # The service keeps no MD5 of a block list by itself: ours makes `md5` hold for every blob.
+                settings.content_md5 = bytearray(reader.md5_digest())
                 condition = {"match_condition": MatchConditions.IfMissing} if if_absent else {}
                 result = _call(
                     lambda: blob.commit_block_list(blocks, metadata=stored, content_settings=settings, **condition),
@@ -398,12 +258,10 @@ class AzureBlobStore:
             if if_absent:
                 raise AlreadyExists("object exists", target=target) from exc
             raise
-        hashes = {"sha256": reader.hexdigest()}
-        if only is not None and result.get("content_md5"):
-            hashes["md5"] = bytes(result["content_md5"]).hex()
         return ObjectMeta(
             key=key, size=reader.bytes_read, last_modified=result.get("last_modified"), etag=result.get("etag"),
-            content_type=settings.content_type, metadata=stored, cache_control=cache_control, hashes=hashes,
+            content_type=settings.content_type, metadata=stored, cache_control=cache_control,
+            hashes={"sha256": reader.hexdigest(), "md5": reader.md5_digest().hex()},
         )
 
     def delete(self, keys: Iterable[str]) -> int:
@@ -423,25 +281,23 @@ class AzureBlobStore:
 
     def _delete_batch(self, names: list[str]) -> None:
         if self._batch_delete:
-            try:
-                responses = _call(
-                    lambda: list(self._container.delete_blobs(
-                        *names, raise_on_any_failure=False, delete_snapshots="include"
-                    )),
-                    self._base,
-                )
-            except PermissionDenied:
-                raise
-            except Exception as exc:
-                if isinstance(exc, StoreError) and exc.retryable:
-                    raise
-                self._batch_delete = False  # an endpoint without the Blob Batch API
-            else:
-                # Any odd sub-response: redo the batch blob by blob, which is idempotent and
-                # raises the real error, rather than trust the order of the multipart parts.
-                if len(responses) == len(names) and all(r.status_code in _DELETED for r in responses):
-                    return
+            responses = _call(lambda: self._batch_call(names), self._base)
+            if responses is None:
+                self._batch_delete = False  # this endpoint has no Blob Batch API: one request per blob from now on
+            # Any odd sub-response: redo the batch blob by blob, which is idempotent and raises the
+            # real error, rather than trust the order of the multipart parts.
+            elif len(responses) == len(names) and all(r.status_code in _DELETED for r in responses):
+                return
         self._delete_each(names)
+
+    def _batch_call(self, names: list[str]) -> list | None:
+        """The batch's sub-responses, or None when the endpoint does not offer the Blob Batch API."""
+        try:
+            return list(self._container.delete_blobs(*names, raise_on_any_failure=False, delete_snapshots="include"))
+        except HttpResponseError as exc:
+            if is_not_supported(exc):
+                return None
+            raise
 
     def _delete_each(self, names: list[str]) -> None:
         def one(name: str) -> None:
@@ -487,4 +343,4 @@ class AzureBlobStore:
         return self.stat(dst_key)
 
     def close(self) -> None:
-        """Nothing to release: the client is shared by every store of the connection."""
+        """Nothing to release: the client is shared by every store of the connection; raises nothing."""

@@ -7,34 +7,28 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
-import google.auth
 import requests
 from google.api_core import exceptions as gapi
-from google.auth import exceptions as gauth
-from google.auth.credentials import AnonymousCredentials
-from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage
-from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+from google.cloud.storage.exceptions import DataCorruption
 # The SDK's own resumable-upload driver (private module): driving it chunk by chunk lets each
 # chunk be retried under our policy and a size mismatch stop the upload before it commits; the
 # standalone google-resumable-media copy of the class cannot be told not to retry by itself.
 from google.cloud.storage._media.requests import ResumableUpload
-from requests.adapters import HTTPAdapter
 
 from multicloud.clouds.common import BoundedReader, iter_parts, retried
+from multicloud.clouds.gcp.backend import BACKEND
+from multicloud.clouds.gcp.errors import map_error
+from multicloud.clouds.gcp.session import Api, api_for
 from multicloud.config import Connection
-from multicloud.core.errors import (
-    AlreadyExists, InvalidInput, NotFound, PermissionDenied, PreconditionFailed, StoreError, Throttled, Transient,
-)
+from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed, Transient
 from multicloud.core.objects import (
-    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_stream, user_metadata,
+    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, HashingReader, ObjectMeta, StoreUrl, check_key, check_stream,
+    user_metadata,
 )
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
@@ -43,13 +37,6 @@ _READ_CHUNK = 8 << 20
 # A resumable upload sends its chunks one after another: bigger chunks, fewer round trips.
 _UPLOAD_CHUNK = 16 << 20
 _DELETE_CONCURRENCY = 16
-# requests keeps 10 connections per host by default; the delete pool alone runs 16 at once.
-_HTTP_POOL = 32
-
-_TRANSIENT = (
-    gapi.InternalServerError, gapi.ServiceUnavailable, gapi.BadGateway, gapi.GatewayTimeout,
-    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, gauth.TransportError,
-)
 
 
 def check_bucket_name(name: str) -> str:
@@ -66,96 +53,9 @@ def check_bucket_name(name: str) -> str:
     return name
 
 
-def map_error(exc: Exception, target: str | None = None, *, if_absent: bool = False) -> Exception:
-    """The taxonomy error for a Google SDK or transport exception, or `exc` itself when it is
-    not one. With `if_absent`, a failed generation precondition means the object exists."""
-    if isinstance(exc, StoreError):
-        return exc
-    if isinstance(exc, InvalidResponse) and getattr(exc, "response", None) is not None:
-        # Media (upload/download) helpers raise this instead of the api_core error for the status.
-        exc = gapi.from_http_response(exc.response)
-    msg = f"Cloud Storage: {exc}"
-    if isinstance(exc, gapi.NotFound):
-        return NotFound(msg, target=target)
-    if isinstance(exc, gapi.PreconditionFailed):
-        return (AlreadyExists if if_absent else PreconditionFailed)(msg, target=target)
-    if isinstance(exc, gapi.Conflict):
-        return AlreadyExists(msg, target=target)
-    if isinstance(exc, gapi.TooManyRequests):
-        return Throttled(msg, target=target)
-    if isinstance(exc, (*_TRANSIENT, DataCorruption)):
-        return Transient(msg, target=target)
-    if isinstance(exc, gapi.GoogleAPICallError) and exc.code == 408:  # api_core has no class for it
-        return Transient(msg, target=target)
-    if isinstance(exc, gauth.RefreshError) and getattr(exc, "retryable", False):
-        return Transient(msg, target=target)  # e.g. the metadata server answered 5xx
-    if isinstance(exc, (gapi.Forbidden, gapi.Unauthorized, gauth.RefreshError, gauth.DefaultCredentialsError)):
-        return PermissionDenied(msg, target=target)
-    if isinstance(exc, (gapi.BadRequest, gapi.RequestRangeNotSatisfiable)):
-        return InvalidInput(msg, target=target)
-    return exc
-
-
-# ---- clients ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Api:
-    client: storage.Client
-    session: requests.Session  # the client's transport; resumable uploads use it directly
-    timeout: tuple[float, float]
-
-
-_APIS: dict[str, _Api] = {}
-_APIS_LOCK = threading.Lock()
-
-
-def _new_api(conn: Connection) -> _Api:
-    options = {"api_endpoint": conn.endpoint} if conn.endpoint else None
-    if conn.credentials == "emulator":
-        if not conn.endpoint:
-            raise InvalidInput("an emulator connection needs an endpoint", target=conn.name)
-        session: requests.Session = requests.Session()
-        client = storage.Client(
-            project=conn.account, credentials=AnonymousCredentials(), client_options=options, _http=session
-        )
-    elif conn.credentials == "default":
-        credentials, project = google.auth.default(scopes=storage.Client.SCOPE)
-        session = AuthorizedSession(credentials)
-        client = storage.Client(
-            project=conn.account or project, credentials=credentials, client_options=options, _http=session
-        )
-    else:
-        raise InvalidInput(f"credentials {conn.credentials!r} are not available for GCP", target=conn.name)
-    # Otherwise the SDK starts a background, self-retrying bucket GET per bucket (for tracing
-    # attributes), outside our timeouts and retry policy. Switched off per client, not through
-    # the process environment.
-    client._bucket_metadata_cache = None
-    adapter = HTTPAdapter(pool_maxsize=_HTTP_POOL)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return _Api(client, session, (conn.connect_timeout_seconds, conn.timeout_seconds))
-
-
-def _api(conn: Connection) -> _Api:
-    """The shared client of `conn`, made on first use. Raises PermissionDenied without credentials."""
-    key = conn.model_dump_json()
-    with _APIS_LOCK:
-        api = _APIS.get(key)
-        if api is None:
-            try:
-                api = _new_api(conn)
-            except Exception as exc:
-                mapped = map_error(exc, conn.name)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
-            _APIS[key] = api
-    return api
-
-
 # ---- buckets ---------------------------------------------------------------------------------
 
-def _project(api: _Api, conn: Connection) -> str:
+def _project(api: Api, conn: Connection) -> str:
     if not api.client.project:
         raise InvalidInput("no GCP project: set the connection's account or the ADC project", target=conn.name)
     return api.client.project
@@ -163,7 +63,7 @@ def _project(api: _Api, conn: Connection) -> str:
 
 def list_buckets(conn: Connection) -> list[str]:
     """Names of the project's buckets. Raises PermissionDenied, or InvalidInput without a project."""
-    api = _api(conn)
+    api = api_for(conn)
     project = _project(api, conn)
     target = f"gs:// project {project}"
 
@@ -187,7 +87,7 @@ def create_bucket(conn: Connection, name: str) -> None:
     """Create bucket `name` in the connection's project (and region, if it names one); an existing
     one is left as it is. Raises InvalidInput for a bad name, PermissionDenied."""
     check_bucket_name(name)
-    api = _api(conn)
+    api = api_for(conn)
     project = _project(api, conn)
 
     def create() -> None:
@@ -267,16 +167,13 @@ class _PartStream:
 class GcsStore:
     """One Cloud Storage bucket and root prefix."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5", "crc32c"}), conditional_write=True, list_returns_metadata=True,
-        cross_bucket_copy=True,
-    )
+    capabilities = BACKEND.capabilities
 
     def __init__(self, url: StoreUrl, conn: Connection):
         """Raises InvalidInput for a bad bucket name, PermissionDenied without credentials."""
         self.url = str(url)
         self._root = url.prefix
-        self._api = _api(conn)
+        self._api = api_for(conn)
         self._bucket = self._api.client.bucket(check_bucket_name(url.bucket))
         self._timeout = self._api.timeout
         self._page = min(conn.list_page_size or _LIST_PAGE, _LIST_PAGE)
@@ -292,7 +189,8 @@ class GcsStore:
         return self._root + check_key(key, self.url)
 
     def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        """Objects under `prefix` in key order, 1,000 a page. Raises NotFound for a missing bucket."""
+        """Objects under `prefix` in key order, one request per page of up to 1,000, made as the
+        listing is consumed. Raises NotFound for a missing bucket."""
         cut = len(self._root)
 
         def page(token: str | None) -> tuple[list[storage.Blob], str | None]:
@@ -318,7 +216,8 @@ class GcsStore:
         return blob
 
     def stat(self, key: str) -> ObjectMeta:
-        """Full description, user metadata and service hashes included. Raises NotFound."""
+        """Full description, user metadata and service hashes included. Raises NotFound,
+        InvalidInput for a bad key."""
         return _meta(self._reload(key), key)
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
@@ -445,7 +344,7 @@ class GcsStore:
             if upload.resumable_url:  # best effort: an abandoned session would otherwise linger a week
                 try:
                     api.session.delete(upload.resumable_url, timeout=self._timeout)
-                except Exception:
+                except requests.RequestException:
                     pass
             raise
         written = response.json()
@@ -466,11 +365,17 @@ class GcsStore:
         return _meta(blob, key)
 
     def _delete_generation(self, full: str, response: requests.Response | None) -> None:
+        """Best effort: the caller is told the write failed either way."""
+        if response is None:
+            return
         try:
             generation = int(response.json()["generation"])
+        except (ValueError, KeyError, TypeError):
+            return  # the response names no generation: removing "the object" could hit a newer one
+        try:
             self._bucket.blob(full, generation=generation).delete(timeout=self._timeout, retry=None)
-        except Exception:
-            pass  # best effort; the caller is told the write failed either way
+        except (gapi.GoogleAPICallError, requests.RequestException):
+            pass
 
     def _delete_one(self, key: str, full: str) -> None:
         try:
@@ -497,7 +402,8 @@ class GcsStore:
         return n
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
-        """Server-side rewrite; content type and metadata come along. Raises NotFound."""
+        """Server-side rewrite; content type and metadata come along. Raises NotFound for a missing
+        source, InvalidInput for a bad key."""
         return self._copy_in(self, src_key, dst_key)
 
     def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
@@ -518,4 +424,4 @@ class GcsStore:
                 return _meta(dst, dst_key)
 
     def close(self) -> None:
-        """Nothing to release: the client is shared by every store of the connection."""
+        """Nothing to release: the client is shared by every store of the connection; raises nothing."""

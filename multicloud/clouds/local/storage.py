@@ -13,24 +13,34 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from multicloud.clouds.common import BoundedReader
+from multicloud.clouds.local.backend import BACKEND
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from multicloud.core.objects import (
-    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key,
-    check_stream, user_metadata,
+    DEFAULT_CONTENT_TYPE, SHA256_METADATA_KEY, HashingReader, ObjectMeta, StoreUrl, check_key, check_stream,
+    user_metadata,
 )
 
 _CHUNK = 1 << 20
 _SIDE = ".multicloud"
 
 
+def create_bucket(conn: None, path: str) -> None:
+    """Make the directory (and its parents). Raises PermissionDenied, InvalidInput if a file is in the way."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except PermissionError as exc:
+        raise PermissionDenied("cannot create the directory", target=f"file://{path}") from exc
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise InvalidInput("a file is in the way of the directory", target=f"file://{path}") from exc
+
+
 class LocalStore:
     """One directory. Writes go to a temporary file first and appear atomically."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset(), conditional_write=True, list_returns_metadata=False
-    )
+    capabilities = BACKEND.capabilities
 
-    def __init__(self, url: StoreUrl):
+    def __init__(self, url: StoreUrl, conn: None = None):
+        """Raises nothing: a missing directory is NotFound at the first listing, made by the first write."""
         self.url = str(url)
         self._root = Path(url.bucket)
 
@@ -88,7 +98,7 @@ class LocalStore:
                                  last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc))
 
     def stat(self, key: str) -> ObjectMeta:
-        """Size, times and the sidecar's metadata. Raises NotFound."""
+        """Size, times and the sidecar's metadata. Raises NotFound, InvalidInput for a bad key."""
         try:
             st = self._data(key).stat()
         except (FileNotFoundError, NotADirectoryError):
@@ -106,7 +116,7 @@ class LocalStore:
         )
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
-        """A reader over bytes [start, end). Raises NotFound."""
+        """A reader over bytes [start, end). Raises NotFound, InvalidInput for a bad key."""
         try:
             f = open(self._data(key), "rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -137,7 +147,9 @@ class LocalStore:
         cache_control: str | None = None,
         expected_sha256: str | None = None,
     ) -> ObjectMeta:
-        """Stream into a temporary file, then link it in place. Raises AlreadyExists, InvalidInput."""
+        """Stream into a temporary file, then link it in place. Raises AlreadyExists (if_absent and the
+        file exists), InvalidInput (bad key or metadata, size mismatch, a file where a folder must be),
+        PreconditionFailed (SHA-256 mismatch), PermissionDenied."""
         dest, side = self._data(key), self._side(key)
         target = f"{self.url}/{key}"
         tmp = self._tmp()
@@ -171,7 +183,7 @@ class LocalStore:
                           cache_control=cache_control, metadata=meta, hashes={"sha256": reader.hexdigest()})
 
     def delete(self, keys: Iterable[str]) -> int:
-        """Remove files and sidecars; missing keys are not an error."""
+        """Remove files and sidecars; missing keys are not an error. Raises InvalidInput for a bad key."""
         count = 0
         for key in keys:
             count += 1
@@ -193,7 +205,7 @@ class LocalStore:
             folder = folder.parent
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
-        """Copy file and sidecar. Raises NotFound."""
+        """Copy file and sidecar. Raises NotFound for a missing source, InvalidInput for a bad key."""
         src, dest = self._data(src_key), self._data(dst_key)
         if not src.is_file():
             raise self._missing(src_key)
@@ -210,8 +222,8 @@ class LocalStore:
         return self.stat(dst_key)
 
     def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
-        """No server-side copy between buckets here: always None, the caller streams."""
+        """No server-side copy between buckets here: always None, the caller streams. Raises nothing."""
         return None
 
     def close(self) -> None:
-        pass
+        """Nothing to release: every reader closes its own file; raises nothing."""

@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
+from multicloud.clouds.memory.backend import BACKEND
 from multicloud.core.errors import AlreadyExists, NotFound
 from multicloud.core.objects import (
-    DEFAULT_CONTENT_TYPE, Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key, check_stream, user_metadata,
+    DEFAULT_CONTENT_TYPE, HashingReader, ObjectMeta, StoreUrl, check_key, check_stream, user_metadata,
 )
 
 _CHUNK = 1 << 20
@@ -34,6 +35,11 @@ def _bucket(name: str) -> _Bucket:
         return _BUCKETS.setdefault(name, _Bucket([], {}, threading.Lock()))
 
 
+def create_bucket(conn: None, name: str) -> None:
+    """Make the named memory bucket (naming it in a store does the same). Raises nothing."""
+    _bucket(name)
+
+
 def reset(name: str | None = None) -> None:
     """Forget one named memory bucket, or all of them."""
     with _REGISTRY_LOCK:
@@ -46,11 +52,10 @@ def reset(name: str | None = None) -> None:
 class MemoryStore:
     """Every object lives in a dict; listing walks a sorted key list."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, hashes=frozenset({"md5"}), conditional_write=True, list_returns_metadata=True
-    )
+    capabilities = BACKEND.capabilities
 
-    def __init__(self, url: StoreUrl):
+    def __init__(self, url: StoreUrl, conn: None = None):
+        """Raises nothing: a memory bucket exists once named."""
         self._root = url.prefix
         self._bucket = _bucket(url.bucket)
         self.url = str(url)
@@ -65,6 +70,8 @@ class MemoryStore:
             raise NotFound("no such object", target=f"{self.url}{key}") from None
 
     def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        """Objects under `prefix` in key order, one at a time (keys written meanwhile may appear).
+        Raises nothing."""
         start = self._root + prefix
         keys = self._bucket.keys
         with self._bucket.lock:
@@ -80,9 +87,11 @@ class MemoryStore:
                 i = bisect.bisect_right(keys, full)
 
     def stat(self, key: str) -> ObjectMeta:
+        """Raises NotFound, InvalidInput for a bad key."""
         return replace(self._get(key)[0], key=key)
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BinaryIO:
+        """A reader over a slice of the object. Raises NotFound, InvalidInput for a bad key."""
         data = self._get(key)[1]
         return io.BytesIO(data[start or 0 : len(data) if end is None else end])
 
@@ -97,6 +106,8 @@ class MemoryStore:
         cache_control: str | None = None,
         expected_sha256: str | None = None,
     ) -> ObjectMeta:
+        """Read the stream whole, then store it. Raises AlreadyExists (if_absent and the key exists),
+        InvalidInput (bad key or metadata, size mismatch), PreconditionFailed (SHA-256 mismatch)."""
         full = self._full(key)
         reader = HashingReader(stream)
         buf = bytearray()
@@ -120,6 +131,7 @@ class MemoryStore:
         return meta
 
     def delete(self, keys: Iterable[str]) -> int:
+        """Missing keys are not an error. Raises InvalidInput for a bad key."""
         n = 0
         for key in keys:
             full = self._full(key)
@@ -130,6 +142,7 @@ class MemoryStore:
         return n
 
     def copy(self, src_key: str, dst_key: str) -> ObjectMeta:
+        """Raises NotFound for a missing source, InvalidInput for a bad key."""
         meta, data = self._get(src_key)
         new = replace(meta, key=dst_key, last_modified=datetime.now(timezone.utc))
         full = self._full(dst_key)
@@ -140,8 +153,8 @@ class MemoryStore:
         return new
 
     def copy_from(self, source, src_key: str, dst_key: str) -> ObjectMeta | None:
-        """No server-side copy between buckets here: always None, the caller streams."""
+        """No server-side copy between buckets here: always None, the caller streams. Raises nothing."""
         return None
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the bucket lives as long as the process; raises nothing."""
