@@ -124,7 +124,7 @@ def s3_client():
 def azure_service():
     from azure.storage.blob import BlobServiceClient
 
-    from multicloud.clouds.azure.storage import AZURITE_KEY
+    from multicloud.clouds.azure.session import AZURITE_KEY
 
     conn = cloudstack.local_profile().connection_for("azure")
     return BlobServiceClient(conn.endpoint, credential={"account_name": conn.account, "account_key": AZURITE_KEY})
