@@ -569,7 +569,7 @@ def target_row(r: ShardReport, now: datetime) -> dict:
     seconds = max(r.seconds, 1e-9)
     return {
         "target": r.target, "listed_source": r.listed_source, "listed_target": r.listed_target,
-        "copied": r.copied, "skipped": r.skipped, "deleted": r.deleted + r.tombstoned, "failed": r.failed,
+        "to_copy": r.to_copy, "copied": r.copied, "skipped": r.skipped, "deleted": r.deleted + r.tombstoned, "purged": r.purged, "failed": r.failed,
         "bytes": r.bytes, "seconds": round(r.seconds, 2), "mb_per_s": round(r.bytes / 1e6 / seconds, 2),
         "objects_per_s": round(r.copied / seconds, 1), "server_side": r.server_side,
         "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys,
