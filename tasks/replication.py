@@ -150,13 +150,16 @@ def report_run(rule: ReplicationRule, reports: list[ShardReport], now: datetime)
     """The run's summary artifact and, when objects failed, the table of the first KEPT of them."""
     create_markdown_artifact(key=f"replication-{slug(rule.name)}-summary", description=f"Replication {rule.name}",
                              markdown=summary_markdown(rule.name, rule.source, reports, now, rule.dry_run))
-    rows = failure_rows(reports)
-    if rows:
-        failed = sum(r.failed for r in reports)
-        create_table_artifact(key=f"replication-{slug(rule.name)}-failures", table=rows,
-                              description=f"{failed:,} object(s) failed; {len(rows):,} shown here, every one in "
-                                          "the table of its copy task")
+    _publish_examples(f"replication-{slug(rule.name)}-failures", failure_rows(reports),
+                      f"{sum(r.failed for r in reports):,} object(s) failed", "the table of its copy task")
     return reports
+
+
+def _publish_examples(key: str, rows: list[dict], total: str, where: str) -> None:
+    """A run's table of the first KEPT failures or problems, when there are any."""
+    if rows:
+        create_table_artifact(key=key, table=rows, description=f"{total}; {len(rows):,} shown here, every one in "
+                                                                f"{where}")
 
 
 @task(retries=2, retry_delay_seconds=[2, 8], task_run_name="verify-{target}", **_RETRY)
@@ -179,10 +182,6 @@ def publish_verification(rule: ReplicationRule, reports: list[VerifyReport], fra
     """The counts table of a verification and, when problems were found, the first KEPT of them."""
     create_table_artifact(key=f"verify-{slug(rule.name)}", table=[r.row() for r in reports],
                           description=f"Verification of {rule.name}: {fraction:.0%} of target objects re-hashed")
-    rows = problem_rows(reports)
-    if rows:
-        total = sum(r.problem_count for r in reports)
-        create_table_artifact(key=f"verify-{slug(rule.name)}-problems", table=rows,
-                              description=f"{total:,} problem(s); {len(rows):,} shown here, every one in the "
-                                          "tables of its verify task")
+    _publish_examples(f"verify-{slug(rule.name)}-problems", problem_rows(reports),
+                      f"{sum(r.problem_count for r in reports):,} problem(s)", "the tables of its verify task")
     return reports

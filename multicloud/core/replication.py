@@ -292,10 +292,10 @@ def delete_refusal(report: "ShardReport", policy: DeletePolicy) -> str | None:
     """Why no object may be deleted from this target this run, or None when deleting its
     `delete_candidates` is within the policy. Equal to a limit is within it."""
     candidates = report.delete_candidates
+    if report.listing_errors:  # a shard that failed to list may hide candidates: none is known safe
+        return f"a listing failed ({report.listing_errors} error(s)): deleting now could remove live data"
     if candidates == 0:
         return None
-    if report.listing_errors:
-        return f"a listing failed ({report.listing_errors} error(s)): deleting now could remove live data"
     if report.listed_source == 0 and report.listed_target > 0:
         return "the source listed no objects while the target has some: refusing to empty the target"
     if candidates > policy.max_delete:
@@ -324,12 +324,12 @@ def target_outcome(report: "ShardReport", policy: DeletePolicy, dry_run: bool) -
     removes and purges nothing; tombstones are purged unless a listing failed."""
     purge = policy.mode == "tombstone" and not dry_run and not report.listing_errors
     n = report.delete_candidates
+    refused = delete_refusal(report, policy) if policy.mode != "never" else None
+    if refused:
+        return TargetOutcome(None, purge, f"no object deleted: {refused}", refused)
     if policy.mode == "never" or n == 0:
         return TargetOutcome(None, purge, f"{n:,} target-only object(s) kept (delete: never)" if n
                              else "no target-only objects")
-    refused = delete_refusal(report, policy)
-    if refused:
-        return TargetOutcome(None, purge, f"no object deleted: {refused}", refused)
     done = "deleted" if policy.mode == "mirror" else "moved under the tombstone prefix"
     if dry_run:
         return TargetOutcome(None, False, f"dry run: {n:,} target-only object(s) would be {done}")
@@ -426,12 +426,16 @@ class BatchResult:
     worker: str | None = None
 
     def add(self, other: "BatchResult") -> None:
-        self.copied += other.copied
-        self.bytes += other.bytes
-        self.server_side += other.server_side
-        self.encoded_metadata += other.encoded_metadata
-        self.failed += other.failed
-        self.failures = kept(self.failures, other.failures)
+        _add_copies(self, other)
+
+
+_COPY_COUNTERS = ("copied", "bytes", "server_side", "encoded_metadata", "failed")
+
+
+def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
+    for name in _COPY_COUNTERS:
+        setattr(into, name, getattr(into, name) + getattr(result, name))
+    into.failures = kept(into.failures, result.failures)
 
 
 _COUNTERS = ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes", "server_side",
@@ -501,12 +505,7 @@ class ShardReport:
                 self.oldest_pending = when
 
     def add_batch(self, result: BatchResult) -> None:
-        self.copied += result.copied
-        self.bytes += result.bytes
-        self.server_side += result.server_side
-        self.encoded_metadata += result.encoded_metadata
-        self.failed += result.failed
-        self.failures = kept(self.failures, result.failures)
+        _add_copies(self, result)
         self.started, self.finished = _earliest(self.started, result.started), _latest(self.finished, result.finished)
         self.workers = tuple(sorted(set(self.workers) | ({result.worker} if result.worker else set())))
 
@@ -646,20 +645,24 @@ def run_result(rule_name: str, dry_run: bool, reports: list[ShardReport], now: d
 
 # ---- verification ------------------------------------------------------------------------
 
+VERIFY_PROBLEMS = ("missing", "differs", "extra", "hash_mismatch")
+
+
 @dataclass
 class VerifyReport:
-    """One target's verification: counts by kind and the first KEPT problems (`problem_count` all)."""
+    """One target's verification: objects checked and re-hashed, problems counted by kind
+    (VERIFY_PROBLEMS), and the first KEPT problems."""
 
     target: str
     checked: int = 0
     rehashed: int = 0
-    missing: int = 0
-    differs: int = 0
-    extra: int = 0
-    hash_mismatch: int = 0
-    problem_count: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERIFY_PROBLEMS, 0))
     problems: list[dict] = field(default_factory=list)
     worker: str | None = None
+
+    @property
+    def problem_count(self) -> int:
+        return sum(self.counts.values())
 
     def see(self, d: Decision) -> dict | None:
         """Count one decision of the merged listings; the problem it shows, if any."""
@@ -683,15 +686,13 @@ class VerifyReport:
         return self._problem("hash_mismatch", key, f"target bytes hash {actual[:12]}…, source {expected[:12]}…")
 
     def _problem(self, kind: str, key: str, text: str) -> dict:
-        setattr(self, kind, getattr(self, kind) + 1)
-        self.problem_count += 1
+        self.counts[kind] += 1
         row = {"target": self.target, "key": key, "problem": text}
         self.problems = kept(self.problems, [row])
         return row
 
     def row(self) -> dict:
-        return {"target": self.target, "checked": self.checked, "rehashed": self.rehashed, "missing": self.missing,
-                "differs": self.differs, "extra": self.extra, "hash_mismatch": self.hash_mismatch,
+        return {"target": self.target, "checked": self.checked, "rehashed": self.rehashed, **self.counts,
                 "problems": self.problem_count, "worker": self.worker}
 
 

@@ -82,7 +82,10 @@ def test_refusals_name_their_reason():
     ("tombstone", False, 2, 1, (None, False, "no object deleted: a listing failed (1 error(s)): deleting now could "
                                              "remove live data",
                                 "a listing failed (1 error(s)): deleting now could remove live data")),
-    ("tombstone", False, 0, 1, (None, False, "no target-only objects", None)),
+    ("tombstone", False, 0, 1, (None, False, "no object deleted: a listing failed (1 error(s)): deleting now could "
+                                             "remove live data",
+                                "a listing failed (1 error(s)): deleting now could remove live data")),
+    ("never", False, 2, 1, (None, False, "2 target-only object(s) kept (delete: never)", None)),
 ])
 def test_target_outcome(mode, dry_run, candidates, errors, expected):
     policy = DeletePolicy(mode, max_delete=5, max_delete_percent=50)
