@@ -86,6 +86,8 @@ def replicate(
         description="threads: tasks in this process. dask: a local Dask cluster of `dask_workers` processes.")] = "threads",
     dask_workers: Annotated[int, Field(ge=1, le=64, description="Dask worker processes.")] = 2,
 ) -> dict:
+    """Replicate one rule (inline, or named in a rules file) to every target; fails, after the
+    summary, when any object or shard failed."""
     chosen, connections = resolve_rule(rule, rules_file, rule_name), load_profile(profile)
     if task_runner == "dask":
         return replicate_on_dask.with_options(task_runner=_dask_runner(dask_workers))(chosen, connections)

@@ -20,7 +20,7 @@ from multicloud.core.keys import decode_metadata, encode_metadata
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectMeta, ObjectStore, StoreUrl
 from multicloud.core.replication import (  # noqa: F401  BatchResult, Failure, SyncOptions: this module's API too
     BatchResult, Decision, Failure, KeyFilter, Shard, ShardPlan, ShardReport, SyncOptions, batches,
-    comparable_hashes, kept, plan, tombstone_expired, tombstone_key,
+    comparable_hashes, plan, tombstone_expired, tombstone_key,
 )
 
 _READ_AHEAD_CHUNK = 4 << 20

@@ -128,9 +128,10 @@ def test_two_targets_artifacts_and_lag(local_profile):
     put(src, "a", b"1")
     put(src, "b", b"22")
     changed = min(m.last_modified for m in src.list())
-    targets = [bucket(local_profile, "az"), bucket(local_profile, "gs")]
+    fanout = rule(src_url, bucket(local_profile, "az"), bucket(local_profile, "gs"), name="fanout")
+    targets = fanout.targets  # as the rule normalises them
     before = datetime.now(timezone.utc)
-    result = replicate(rule=rule(src_url, *targets, name="fanout"), profile="local")
+    result = replicate(rule=fanout, profile="local")
     after = datetime.now(timezone.utc)
     assert [(t["target"], t["copied"], t["bytes"]) for t in result["targets"]] == [(t, 2, 3) for t in targets]
     for row in result["targets"]:
@@ -144,7 +145,7 @@ def test_two_targets_artifacts_and_lag(local_profile):
     (table,) = rows(artifact(f"replication-fanout-{targets[1].lower().replace('://', '-').rstrip('/')}"))
     assert table == result["targets"][1]
 
-    again = replicate(rule=rule(src_url, *targets, name="fanout"), profile="local")
+    again = replicate(rule=fanout, profile="local")
     assert [(t["copied"], t["skipped"], t["oldest_pending"], t["lag_seconds"]) for t in again["targets"]] == [
         (0, 2, None, 0.0)] * 2
     assert all(f"| `{t}` | 0 | 2 | 0 | 0 | 0.0 | none |" in artifact("replication-fanout-summary").data
