@@ -1,144 +1,187 @@
-"""Prefect tasks of the replication flow: plan and copy one (target, shard) pair in batches,
-apply guarded deletions, verify a replica. The rules live in multicloud.core.replication."""
+"""Prefect tasks of the replication flows: plan one (target, shard), copy one batch, remove
+target-only objects, purge tombstones, verify a target, and publish the reports. Thin adapters:
+every rule they apply lives in multicloud.core.replication."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from datetime import datetime
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
+    update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import task_run
 
 from multicloud.clouds import open_store
-from multicloud.engine.transfer import (
-    BatchResult, Failure, copy_batch, delete_objects, prefetch, purge_tombstones, sha256_of, tombstone_objects,
+from multicloud.config import Profile, ReplicationRule
+from multicloud.core.errors import StoreError
+from multicloud.core.replication import (
+    KEPT, BatchResult, CopyBatch, DeletePolicy, Decision, Shard, ShardPlan, ShardReport, TargetOutcome,
+    VerifyReport, failed_plan, failure_rows, problem_rows, settle, slug, summary_markdown, target_row,
 )
-from multicloud.config import ReplicationRule, load_profile
-from multicloud.core.objects import StoreUrl
-from multicloud.core.replication import Decision, KeyFilter, ShardReport, batches, plan, sampled
+from multicloud.engine.transfer import (
+    copy_batch, delete_objects, planned, purge_tombstones, sha256_of, shard_plan, source_sha256, tombstone_objects,
+)
 from tasks.storage import retry_transient
 
-_BATCHES_IN_FLIGHT = 2
+_PLAN_RETRIES = 2
+_RETRY = dict(retry_jitter_factor=0.5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE, tags=["replication"])
 
 
-@task(retries=2, retry_delay_seconds=[2, 8], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
-      cache_policy=NO_CACHE, task_run_name="copy-batch-{number}", tags=["replication"])
-def copy_objects(source: str, target: str, profile: str | None, decisions: list[Decision], concurrency: int,
-                 number: int) -> BatchResult:
-    """Copy one batch; failed objects are returned, not raised, so the rest go on."""
-    p = load_profile(profile)
-    result = copy_batch(open_store(source, p), open_store(target, p), decisions, concurrency)
+def worker_id() -> str:
+    """host:pid of the process running this task (a Dask worker's, with the dask runner)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class TablePages:
+    """Rows published as table artifacts of at most KEPT rows each, so a long list of failures
+    or problems is kept in full without being held in memory."""
+
+    def __init__(self, title: str):
+        self.title, self.rows, self.published = title, [], 0
+
+    def add(self, row: dict | None) -> None:
+        if row is not None:
+            self.rows.append(row)
+        if len(self.rows) >= KEPT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            create_table_artifact(table=self.rows, description=f"{self.title}: rows {self.published + 1:,}-"
+                                                                f"{self.published + len(self.rows):,}")
+            self.published, self.rows = self.published + len(self.rows), []
+
+    def __enter__(self) -> "TablePages":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
+
+
+@task(retries=_PLAN_RETRIES, retry_delay_seconds=[5, 20], task_run_name="plan-{shard.label}", **_RETRY)
+def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile) -> ShardPlan:
+    """List the source and the target under one shard prefix at the same time and plan them:
+    the shard's report, its copy batches and its first max_delete + 1 target-only objects. A
+    listing that still fails after the retries becomes the shard's listing error (the run
+    reports it, and no object of that target is deleted)."""
+    started = time.time()
+    src, dst = open_store(rule.source, profile), open_store(shard.target, profile)
+    try:
+        plan = shard_plan(src, dst, rule.sync_options, shard, rule.delete_policy.candidates_kept, rule.dry_run)
+    except StoreError as exc:
+        if exc.retryable and task_run.run_count <= _PLAN_RETRIES:
+            raise
+        get_run_logger().error("listing failed for %s shard %r: %s", shard.target, shard.prefix, exc)
+        plan = failed_plan(shard, f"{type(exc).__name__}: {exc}")
+    plan.report.started, plan.report.finished, plan.report.workers = started, time.time(), (worker_id(),)
+    r = plan.report
+    get_run_logger().info("%s shard %r: listed %d, to copy %d in %d batch(es), skipped %d, target-only %d",
+                          shard.target, shard.prefix, r.listed_source, r.to_copy, len(plan.batches), r.skipped,
+                          r.delete_candidates)
+    return plan
+
+
+@task(retries=2, retry_delay_seconds=[2, 8], task_run_name="copy-{batch.label}", **_RETRY)
+def copy_objects(rule: ReplicationRule, batch: CopyBatch, profile: Profile) -> BatchResult:
+    """Copy one batch. A failed object is counted and listed in this task's table artifact, not
+    raised, so the others go on; the result keeps the first KEPT failures."""
+    started = time.time()
+    result = copy_batch(open_store(rule.source, profile), open_store(batch.target, profile), batch.decisions,
+                        rule.concurrency)
     if result.failures:
-        get_run_logger().warning("batch %d: %d of %d object(s) failed", number, len(result.failures), len(decisions))
+        get_run_logger().warning("batch %s: %d of %d object(s) failed", batch.label, result.failed,
+                                 len(batch.decisions))
+        with TablePages(f"{rule.name}: objects of batch {batch.label} that failed") as table:
+            for f in result.failures:
+                table.add({"key": f.key, "target": f.target, "error": f.error})
+    result.failures = result.failures[:KEPT]
+    result.started, result.finished, result.worker = started, time.time(), worker_id()
     return result
 
 
-@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
-      cache_policy=NO_CACHE, task_run_name="sync-{rule.name}-{shard_label}", tags=["replication"])
-def sync_shard(rule: ReplicationRule, target: str, shard: str, profile: str | None, shard_label: str
-               ) -> tuple[ShardReport, list[Decision], list[Failure]]:
-    """List source and target under `shard`, merge them into decisions, copy what differs in
-    batches (one task per batch), and return the report, the target-only objects (at most
-    max_delete + 1 of them) and the failed objects."""
-    logger = get_run_logger()
-    started = time.monotonic()
-    p = load_profile(profile)
-    src, dst = open_store(rule.source, p), open_store(target, p)
-    report = ShardReport(target, reasons={})
-    candidates: list[Decision] = []
-    result = BatchResult()
-    pending: list = []
-    progress = create_progress_artifact(0.0, description=f"{rule.name}: {target} shard {shard!r} (share of "
-                                        "objects listed so far that are done)")
-
-    def settle(wait_all: bool) -> None:
-        while pending and (wait_all or len(pending) >= _BATCHES_IN_FLIGHT):
-            result.add(pending.pop(0).result())
-            done = report.skipped + result.copied + len(result.failures)
-            update_progress_artifact(progress, 100.0 * done / max(report.listed_source, 1))
-
-    def copies():
-        for d in plan(prefetch(src.list(shard)), prefetch(dst.list(shard)), rule.compare,
-                      KeyFilter(rule.include, rule.exclude), StoreUrl.parse(target).scheme, rule.tombstone_prefix):
-            report.reasons[d.reason] = report.reasons.get(d.reason, 0) + 1
-            report.listed_source += d.source is not None
-            report.listed_target += d.target is not None
-            report.encoded_keys += d.target_key != d.key
-            if d.action == "skip":
-                report.skipped += 1
-            elif d.action == "delete":
-                report.delete_candidates += 1
-                if len(candidates) <= rule.max_delete:
-                    candidates.append(d)
-            else:
-                report.to_copy += 1
-                if d.source.last_modified and (report.oldest_pending is None
-                                               or d.source.last_modified < report.oldest_pending):
-                    report.oldest_pending = d.source.last_modified
-                yield d
-
-    number = 0
-    for batch in batches(copies(), rule.batch_objects, rule.batch_bytes):
-        number += 1
-        if rule.dry_run:
-            continue
-        pending.append(copy_objects.submit(rule.source, target, profile, batch, rule.concurrency, number))
-        settle(wait_all=False)
-    settle(wait_all=True)
-    update_progress_artifact(progress, 100.0)
-    report.copied, report.bytes, report.server_side = result.copied, result.bytes, result.server_side
-    report.encoded_metadata, report.failed = result.encoded_metadata, len(result.failures)
-    report.seconds = time.monotonic() - started
-    logger.info("%s shard %r: listed %d, copy %d (copied %d, failed %d), skipped %d, target-only %d",
-                target, shard, report.listed_source, report.to_copy, report.copied, report.failed, report.skipped,
-                report.delete_candidates)
-    return report, candidates, result.failures
+def follow_copies(rule_name: str, copies: list[PrefectFuture], to_copy: int) -> list[BatchResult]:
+    """Wait for every copy task, moving the run's progress artifact (objects copied or failed,
+    of those to copy) as each one ends."""
+    progress = create_progress_artifact(0.0 if to_copy else 100.0,
+                                        description=f"{rule_name}: objects copied or failed, of {to_copy:,} to copy")
+    results, done = [], 0
+    for future in as_completed(copies):
+        results.append(future.result())
+        done += results[-1].copied + results[-1].failed
+        update_progress_artifact(progress, 100.0 * done / max(to_copy, 1))
+    return results
 
 
-@task(retries=2, retry_delay_seconds=[2, 8], retry_condition_fn=retry_transient, cache_policy=NO_CACHE,
-      task_run_name="remove-target-only-{rule.name}", tags=["replication"])
-def remove_target_only(rule: ReplicationRule, target: str, profile: str | None, decisions: list[Decision],
-                       now: datetime) -> int:
-    """Delete (mirror) or move under the tombstone prefix (tombstone) the given target-only objects."""
-    dst = open_store(target, load_profile(profile))
-    if rule.delete == "mirror":
-        return delete_objects(dst, decisions)
-    return tombstone_objects(dst, decisions, rule.tombstone_prefix, now)
+@task(retries=2, retry_delay_seconds=[2, 8], task_run_name="remove-target-only-{target}", **_RETRY)
+def remove_target_only(target: str, profile: Profile, candidates: list[Decision], outcome: TargetOutcome,
+                       policy: DeletePolicy, now: datetime) -> int:
+    """Delete (outcome `delete`) or move under the tombstone prefix (`tombstone`) the target-only objects."""
+    dst = open_store(target, profile)
+    if outcome.removal == "delete":
+        return delete_objects(dst, candidates)
+    return tombstone_objects(dst, candidates, policy.tombstone_prefix, now)
 
 
-@task(retries=2, retry_delay_seconds=[2, 8], retry_condition_fn=retry_transient, cache_policy=NO_CACHE,
-      task_run_name="purge-tombstones-{rule.name}", tags=["replication"])
-def purge_expired_tombstones(rule: ReplicationRule, target: str, profile: str | None, now: datetime) -> int:
-    return purge_tombstones(open_store(target, load_profile(profile)), rule.tombstone_prefix, now,
-                            rule.tombstone_days)
+@task(retries=2, retry_delay_seconds=[2, 8], task_run_name="purge-tombstones-{target}", **_RETRY)
+def purge_expired_tombstones(target: str, profile: Profile, policy: DeletePolicy, now: datetime) -> int:
+    """Delete the target's tombstones older than the policy's tombstone_days."""
+    return purge_tombstones(open_store(target, profile), policy.tombstone_prefix, now, policy.tombstone_days)
 
 
-@task(retries=2, retry_delay_seconds=[2, 8], retry_condition_fn=retry_transient, cache_policy=NO_CACHE,
-      task_run_name="verify-{rule.name}", tags=["replication"])
-def verify_target(rule: ReplicationRule, target: str, profile: str | None, fraction: float) -> dict:
-    """Re-list both sides and re-hash `fraction` of the target's objects; returns counts and mismatches."""
-    p = load_profile(profile)
-    src, dst = open_store(rule.source, p), open_store(target, p)
-    out = {"target": target, "checked": 0, "rehashed": 0, "missing": 0, "differs": 0, "extra": 0, "hash_mismatch": 0,
-           "problems": []}
-    decisions = plan(prefetch(src.list()), prefetch(dst.list()), rule.compare, KeyFilter(rule.include, rule.exclude),
-                     StoreUrl.parse(target).scheme, rule.tombstone_prefix)
-    for d in decisions:
-        out["checked"] += 1
-        if d.action == "copy":
-            kind = "missing" if d.target is None else "differs"
-            out[kind] += 1
-            out["problems"].append({"key": d.key, "problem": d.reason})
-        elif d.action == "delete":
-            out["extra"] += 1
-            out["problems"].append({"key": d.key, "problem": "only on the target"})
-        elif sampled(d.key, fraction):
-            expected = d.source.sha256 or src.stat(d.key).sha256 or sha256_of(src, d.key)
-            actual = sha256_of(dst, d.target_key)
-            out["rehashed"] += 1
-            if actual != expected:
-                out["hash_mismatch"] += 1
-                out["problems"].append({"key": d.key, "problem": f"target bytes hash {actual[:12]}…, "
-                                                                 f"source {expected[:12]}…"})
-    return out
+@task(task_run_name="report-{report.target}", cache_policy=NO_CACHE, tags=["replication"])
+def publish_target_report(rule: ReplicationRule, report: ShardReport, outcome: TargetOutcome, removed: int | None,
+                          purged: int | None, now: datetime) -> ShardReport:
+    """The target's final report, published as its table artifact."""
+    settled = settle(report, outcome, removed, purged)
+    if outcome.refused:
+        get_run_logger().warning("%s: no object deleted: %s", report.target, outcome.refused)
+    create_table_artifact(key=f"replication-{slug(rule.name)}-{slug(report.target)}", table=[target_row(settled, now)],
+                          description=f"Replication {rule.name}: {rule.source} -> {report.target}")
+    return settled
+
+
+@task(task_run_name="report-{rule.name}", cache_policy=NO_CACHE, tags=["replication"])
+def report_run(rule: ReplicationRule, reports: list[ShardReport], now: datetime) -> list[ShardReport]:
+    """The run's summary artifact and, when objects failed, the table of the first KEPT of them."""
+    create_markdown_artifact(key=f"replication-{slug(rule.name)}-summary", description=f"Replication {rule.name}",
+                             markdown=summary_markdown(rule.name, rule.source, reports, now, rule.dry_run))
+    _publish_examples(f"replication-{slug(rule.name)}-failures", failure_rows(reports),
+                      f"{sum(r.failed for r in reports):,} object(s) failed", "the table of its copy task")
+    return reports
+
+
+def _publish_examples(key: str, rows: list[dict], total: str, where: str) -> None:
+    """A run's table of the first KEPT failures or problems, when there are any."""
+    if rows:
+        create_table_artifact(key=key, table=rows, description=f"{total}; {len(rows):,} shown here, every one in "
+                                                                f"{where}")
+
+
+@task(retries=2, retry_delay_seconds=[2, 8], task_run_name="verify-{target}", **_RETRY)
+def verify_target(rule: ReplicationRule, target: str, profile: Profile, fraction: float) -> VerifyReport:
+    """Re-list both sides and re-hash `fraction` of the target's objects. Every problem goes to
+    this task's table artifacts; the report counts them and keeps the first KEPT."""
+    src, dst = open_store(rule.source, profile), open_store(target, profile)
+    report = VerifyReport(target, worker=worker_id())
+    with TablePages(f"verify {rule.name}: problems on {target}") as table:
+        for d in planned(src, dst, rule.sync_options):
+            problem = report.see(d)
+            if report.rehash(d, fraction):
+                problem = report.hashed(d.key, source_sha256(src, d.source), sha256_of(dst, d.target_key))
+            table.add(problem)
+    return report
+
+
+@task(task_run_name="report-verify-{rule.name}", cache_policy=NO_CACHE, tags=["replication"])
+def publish_verification(rule: ReplicationRule, reports: list[VerifyReport], fraction: float) -> list[VerifyReport]:
+    """The counts table of a verification and, when problems were found, the first KEPT of them."""
+    create_table_artifact(key=f"verify-{slug(rule.name)}", table=[r.row() for r in reports],
+                          description=f"Verification of {rule.name}: {fraction:.0%} of target objects re-hashed")
+    _publish_examples(f"verify-{slug(rule.name)}-problems", problem_rows(reports),
+                      f"{sum(r.problem_count for r in reports):,} problem(s)", "the tables of its verify task")
+    return reports

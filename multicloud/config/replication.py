@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from multicloud.config.loading import load_yaml_model, store_url
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import StoreUrl
+from multicloud.core.replication import DeletePolicy, SyncOptions, glob_to_regex
 
 
 class ReplicationRule(BaseModel):
@@ -55,8 +56,6 @@ class ReplicationRule(BaseModel):
     @field_validator("include", "exclude")
     @classmethod
     def _globs(cls, value: list[str]) -> list[str]:
-        from multicloud.core.replication import glob_to_regex
-
         for pattern in value:
             try:
                 glob_to_regex(pattern)
@@ -76,6 +75,18 @@ class ReplicationRule(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("shard prefixes repeat")
         return value
+
+    @property
+    def delete_policy(self) -> DeletePolicy:
+        """The rule's delete mode and limits as one value (see core.replication.target_outcome)."""
+        return DeletePolicy(self.delete, self.max_delete, self.max_delete_percent, self.tombstone_prefix,
+                            self.tombstone_days)
+
+    @property
+    def sync_options(self) -> SyncOptions:
+        """How the rule's passes compare, filter and batch; its tombstone area is never planned."""
+        return SyncOptions(self.compare, tuple(self.include), tuple(self.exclude), self.tombstone_prefix,
+                           self.concurrency, self.batch_objects, self.batch_bytes)
 
     def model_post_init(self, __context) -> None:
         if self.source in self.targets:

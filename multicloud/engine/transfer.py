@@ -1,6 +1,8 @@
-"""Moving objects between stores: one object (server side where the pair allows, else streamed
-with read-ahead and a SHA-256 check before commit), a batch on a thread pool, deletes and
-tombstones, and re-hashing for verification. Cloud-agnostic: it speaks only ObjectStore."""
+"""Moving objects between stores: the one sync engine (both sides listed at once and merged
+into a plan, used by replication and the failover's final sync), one object copied (server side
+where the pair allows, else streamed with read-ahead and a SHA-256 check before commit), a batch
+on a thread pool, deletes and tombstones, and re-hashing for verification. Cloud-agnostic: it
+speaks only ObjectStore."""
 
 from __future__ import annotations
 
@@ -16,37 +18,15 @@ from typing import BinaryIO, Iterable, Iterator
 from multicloud.core.errors import StoreError
 from multicloud.core.keys import decode_metadata, encode_metadata
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectMeta, ObjectStore, StoreUrl
-from multicloud.core.replication import (
-    CompareMode, Decision, KeyFilter, batches, plan, tombstone_expired, tombstone_key,
+from multicloud.core.replication import (  # noqa: F401  BatchResult, Failure, SyncOptions: this module's API too
+    BatchResult, Decision, Failure, KeyFilter, Shard, ShardPlan, ShardReport, SyncOptions, batches,
+    comparable_hashes, plan, tombstone_expired, tombstone_key,
 )
 
 _READ_AHEAD_CHUNK = 4 << 20
 _READ_AHEAD_DEPTH = 4
 _READ_AHEAD_FROM = 8 << 20  # smaller objects are read in one go anyway
-
-
-@dataclass
-class Failure:
-    key: str
-    target: str
-    error: str
-    retryable: bool = False
-
-
-@dataclass
-class BatchResult:
-    copied: int = 0
-    bytes: int = 0
-    server_side: int = 0
-    encoded_metadata: int = 0
-    failures: list[Failure] = field(default_factory=list)
-
-    def add(self, other: "BatchResult") -> None:
-        self.copied += other.copied
-        self.bytes += other.bytes
-        self.server_side += other.server_side
-        self.encoded_metadata += other.encoded_metadata
-        self.failures.extend(other.failures)
+_RETRY_PAUSE = 1.0  # seconds before a batch's second pass over retryable failures
 
 
 class ReadAhead:
@@ -97,9 +77,13 @@ class ReadAhead:
         self._stop.set()
 
 
-def _described(listed: ObjectMeta) -> bool:
-    """Whether a listing entry carries content type and user metadata (S3 listings do not)."""
-    return listed.metadata is not None and listed.content_type is not None
+def _description(src: ObjectStore, listed: ObjectMeta, reader: BinaryIO) -> ObjectMeta:
+    """Content type, cache control, user metadata and recorded SHA-256 of an object being read:
+    the listing's entry where the backend's listings carry them, else the GET's own response,
+    else a `stat` (the fallbacks `Capabilities.list_returns_metadata` names)."""
+    if src.capabilities.list_returns_metadata:
+        return listed
+    return getattr(reader, "meta", None) or src.stat(listed.key)
 
 
 def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int]:
@@ -115,9 +99,8 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
         if dst.copy_from(src, decision.key, decision.target_key) is not None:
             return decision.source.size, True, 0
     with src.open(decision.key) as reader:
-        listed = decision.source
-        meta = listed if _described(listed) else (getattr(reader, "meta", None) or src.stat(decision.key))
-        metadata = decode_metadata({k: v for k, v in meta.metadata.items() if k != SHA256_METADATA_KEY})
+        meta = _description(src, decision.source, reader)
+        metadata = decode_metadata({k: v for k, v in (meta.metadata or {}).items() if k != SHA256_METADATA_KEY})
         stored, encoded = encode_metadata(metadata, scheme)
         body = ReadAhead(reader) if meta.size >= _READ_AHEAD_FROM else reader
         try:
@@ -129,33 +112,35 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
     return meta.size, False, encoded
 
 
+def _copy_counted(src: ObjectStore, dst: ObjectStore, decision: Decision, result: BatchResult,
+                  lock: threading.Lock) -> Failure | None:
+    """Copy one object and add it to `result`; its failure is returned, never raised."""
+    try:
+        size, server_side, encoded = copy_object(src, dst, decision)
+    except Exception as exc:  # recorded per object, reported, and fails the run at the end
+        return Failure(decision.key, dst.url, f"{type(exc).__name__}: {exc}",
+                       isinstance(exc, StoreError) and exc.retryable)
+    with lock:
+        result.add(BatchResult(copied=1, bytes=size, server_side=int(server_side), encoded_metadata=encoded))
+    return None
+
+
 def copy_batch(src: ObjectStore, dst: ObjectStore, decisions: list[Decision], concurrency: int) -> BatchResult:
     """Copy every decision on a thread pool; one object's failure never stops the others.
-    Objects that failed with a retryable error get one more pass after the rest."""
-    result = BatchResult()
-    lock = threading.Lock()
+    Objects that failed with a retryable error get one more pass after the rest. The result
+    lists every failure of the batch (a batch is bounded by batch_objects)."""
+    result, lock = BatchResult(target=dst.url), threading.Lock()
 
-    def one(decision: Decision) -> Failure | None:
-        try:
-            size, server_side, encoded = copy_object(src, dst, decision)
-        except Exception as exc:  # recorded, reported, and fails the run at the end
-            retryable = isinstance(exc, StoreError) and exc.retryable
-            return Failure(decision.key, dst.url, f"{type(exc).__name__}: {exc}", retryable)
-        with lock:
-            result.copied += 1
-            result.bytes += size
-            result.server_side += server_side
-            result.encoded_metadata += encoded
-        return None
+    def copy_all(todo: list[Decision]) -> list[Failure]:
+        return [f for f in pool.map(lambda d: _copy_counted(src, dst, d, result, lock), todo) if f]
 
     with ThreadPoolExecutor(max(1, min(concurrency, len(decisions)))) as pool:
-        failures = [f for f in pool.map(one, decisions) if f]
+        failures = copy_all(decisions)
         retry = {f.key for f in failures if f.retryable}
         if retry:
-            time.sleep(1.0)
-            again = [f for f in pool.map(one, [d for d in decisions if d.key in retry]) if f]
-            failures = [f for f in failures if f.key not in retry] + again
-    result.failures = failures
+            time.sleep(_RETRY_PAUSE)
+            failures = [f for f in failures if f.key not in retry] + copy_all([d for d in decisions if d.key in retry])
+    result.failed, result.failures = len(failures), failures
     return result
 
 
@@ -226,48 +211,56 @@ def prefetch(items: Iterable, depth: int = 2000) -> Iterator:
         stop.set()
 
 
-@dataclass(frozen=True)
-class SyncOptions:
-    """How one sync pass compares and filters; the same for replication and the failover's final sync."""
+def planned(src: ObjectStore, dst: ObjectStore, options: SyncOptions, prefix: str = "") -> Iterator[Decision]:
+    """The plan of one sync pass under `prefix`: both sides listed at the same time and merged,
+    compared by the hashes both backends keep (plus our SHA-256), the tombstone area ignored.
+    Raises what the listings raise (NotFound, PermissionDenied, UnsortedListing, ...)."""
+    return plan(prefetch(src.list(prefix)), prefetch(dst.list(prefix)), options.compare,
+                KeyFilter(options.include, options.exclude), StoreUrl.parse(dst.url).scheme,
+                options.ignore_target_prefix, comparable_hashes(src.capabilities.hashes, dst.capabilities.hashes))
 
-    compare: CompareMode = "hash"
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    ignore_target_prefix: str | None = None  # the tombstone area: never planned
-    concurrency: int = 16
-    batch_objects: int = 1000
-    batch_bytes: int = 1 << 30
+
+def shard_plan(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: Shard, keep_candidates: int,
+               dry_run: bool) -> ShardPlan:
+    """Plan one (target, shard): its report, its copy batches (none on a dry run: only counted)
+    and its first `keep_candidates` target-only objects. Memory: the decisions to copy, not
+    the objects listed."""
+    report, candidates = ShardReport(shard.target), []
+    numbered = enumerate(batches(report.tally(planned(src, dst, options, shard.prefix), candidates, keep_candidates),
+                                 options.batch_objects, options.batch_bytes), 1)
+    if dry_run:
+        for _ in numbered:
+            pass
+        return ShardPlan(report, [], candidates)
+    return ShardPlan(report, [shard.batch(n, batch) for n, batch in numbered], candidates)
+
+
+def source_sha256(store: ObjectStore, listed: ObjectMeta) -> str:
+    """The SHA-256 recorded for a listed object (from the listing where the backend's listings
+    carry metadata, else `stat`), else the hash of its bytes."""
+    described = listed if store.capabilities.list_returns_metadata else store.stat(listed.key)
+    return described.sha256 or sha256_of(store, listed.key)
 
 
 @dataclass
 class SyncOutcome:
+    """What one sync pass found and did; `failures` keeps the first KEPT of `failed`."""
+
     pending: int = 0
     copied: int = 0
     bytes: int = 0
     oldest_pending: datetime | None = None
     failures: list[Failure] = field(default_factory=list)
+    failed: int = 0
 
 
 def sync_pass(src: ObjectStore, dst: ObjectStore, options: SyncOptions, dry_run: bool = False) -> SyncOutcome:
-    """One pass: copy what differs from `src` to `dst` (never deletes). With `dry_run`, only count."""
-    out = SyncOutcome()
-
-    def copies():
-        for d in plan(prefetch(src.list()), prefetch(dst.list()), options.compare,
-                      KeyFilter(options.include, options.exclude), StoreUrl.parse(dst.url).scheme,
-                      options.ignore_target_prefix):
-            if d.action == "copy":
-                out.pending += 1
-                when = d.source.last_modified
-                if when and (out.oldest_pending is None or when < out.oldest_pending):
-                    out.oldest_pending = when
-                yield d
-
-    for batch in batches(copies(), options.batch_objects, options.batch_bytes):
-        if dry_run:
-            continue
-        result = copy_batch(src, dst, batch, options.concurrency)
-        out.copied += result.copied
-        out.bytes += result.bytes
-        out.failures.extend(result.failures)
-    return out
+    """One pass: copy what differs from `src` to `dst` (never deletes), batch by batch as the
+    plan streams. With `dry_run`, only count."""
+    report, result = ShardReport(dst.url), BatchResult(target=dst.url)
+    for batch in batches(report.tally(planned(src, dst, options), [], 0), options.batch_objects,
+                         options.batch_bytes):
+        if not dry_run:
+            result.add(copy_batch(src, dst, batch, options.concurrency))
+    return SyncOutcome(report.to_copy, result.copied, result.bytes, report.oldest_pending, result.failures,
+                       result.failed)

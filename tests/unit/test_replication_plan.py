@@ -1,4 +1,5 @@
-"""The replication planner against a naive set-based oracle, plus its guards and helpers."""
+"""The replication planner against a naive set-based oracle, plus the hash choice, batching,
+lag, sampling, tombstones and key/metadata encoding."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from multicloud.core.keys import decode_key, encode_key, encode_metadata, decode_metadata
 from multicloud.core.objects import ObjectMeta
 from multicloud.core.replication import (
-    KeyFilter, UnsortedListing, batches, compare, delete_refusal, lag_seconds, plan, sampled, tombstone_expired,
+    KeyFilter, UnsortedListing, batches, comparable_hashes, compare, lag_seconds, plan, sampled, tombstone_expired,
     tombstone_key,
 )
 
@@ -109,17 +110,31 @@ def test_ignored_tombstone_prefix_is_never_planned():
     assert [(d.key, d.reason) for d in plan(src, dst, ignore_target_prefix=".tombstones/")] == [("a", "same")]
 
 
-@pytest.mark.parametrize("args,allowed", [
-    ((0, 0, 10, 1, 5, 10), True),            # nothing to delete is always fine
-    ((3, 100, 103, 1, 5, 10), False),        # a source listing error
-    ((3, 0, 3, 0, 5, 100), False),           # empty source, non-empty target
-    ((6, 100, 106, 0, 5, 100), False),       # over max_delete
-    ((5, 10, 15, 0, 5, 10), False),          # over the percentage
-    ((5, 100, 105, 0, 5, 10), True),
+@pytest.mark.parametrize("source,target,expected", [
+    ({"md5"}, {"md5"}, ("sha256", "md5")),                      # S3 and Azure
+    ({"md5", "crc32c"}, {"md5", "crc32c"}, ("sha256", "md5", "crc32c")),  # GCS and GCS
+    ({"md5", "crc32c"}, {"md5"}, ("sha256", "md5")),             # GCS and S3
+    (set(), {"md5", "crc32c"}, ("sha256",)),                     # a local folder keeps no provider hash
+    ({"crc32c"}, {"md5"}, ("sha256",)),
 ])
-def test_delete_refusal(args, allowed):
-    candidates, src, dst, errors, max_delete, pct = args
-    assert (delete_refusal(candidates, src, dst, errors, max_delete, pct) is None) == allowed
+def test_comparable_hashes_are_sha256_plus_what_both_backends_keep(source, target, expected):
+    assert comparable_hashes(frozenset(source), frozenset(target)) == expected
+
+
+def test_compare_uses_only_the_hashes_it_is_given():
+    base = dict(key="k", size=3, last_modified=T0)
+    a = ObjectMeta(**base, hashes={"crc32c": "aaaa", "md5": "1"})
+    b = ObjectMeta(**base, hashes={"crc32c": "bbbb", "md5": "1"})
+    assert compare(a, b, "hash", ("sha256", "crc32c")) == "changed: hash"
+    assert compare(a, b, "hash", ("sha256", "md5")) == "same"
+    # crc32c not shared by the two backends: it is not trusted, the modification times decide.
+    older = ObjectMeta(key="k", size=3, last_modified=T0 - timedelta(seconds=1), hashes={"crc32c": "aaaa"})
+    assert compare(older, b, "hash", ("sha256",)) == "same"
+    assert compare(b, older, "hash", ("sha256",)) == "changed: mtime"
+    src = [ObjectMeta(**base, hashes={"crc32c": "aaaa"})]
+    dst = [ObjectMeta(**base, hashes={"crc32c": "bbbb"})]
+    assert [d.reason for d in plan(src, dst, hashes=("sha256", "crc32c"))] == ["changed: hash"]
+    assert [d.reason for d in plan(src, dst, hashes=("sha256",))] == ["same"]
 
 
 def test_batches_by_count_and_bytes():
