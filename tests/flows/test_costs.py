@@ -17,14 +17,15 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
-from flows.costs import ReconciliationFailed, costs
+from flows.costs import costs
 from multicloud.clouds import create_bucket, open_store
 from multicloud.engine import dataset as ds
 from multicloud.config import CostsConfig, CostSource
 from multicloud.core.costs import focus
+from multicloud.core.costs.decisions import ReconciliationFailed
 from multicloud.testing import cost_samples as samples
-from tests.support import unique_name
-from tests.support import upload
+from tests.fakes.fake_costmanagement import FakeCostManagement
+from tests.support import unique_name, upload
 
 AS_OF = date(2026, 10, 31)
 
@@ -251,3 +252,50 @@ def test_the_summary_reports_focus_checks_per_source(buckets, local_profile, tmp
           profile="local", as_of=AS_OF)
     summary = asyncio.run(artifact("costs-summary")).data
     assert "| FOCUS check failures |" in summary and "| none |" in summary
+
+
+@pytest.fixture(scope="module")
+def cost_management():
+    with FakeCostManagement(page_size=1) as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("metric,offset,fault,status", [
+    ("ActualCost", "0", None, "agrees"), ("ActualCost", "1.00", None, "differs"),
+    ("AmortizedCost", "0", None, "agrees"), ("ActualCost", "0", 403, "unavailable"),
+])
+def test_azure_totals_are_compared_with_cost_management_query(metric, offset, fault, status, cost_management, buckets,
+                                                              local_profile, tmp_path):
+    url, export = seed("azure-mca", "az", buckets["az"], tmp_path, local_profile, rows=1_000, seed=4)
+    account = "BP-8611537"
+    [(key, total)] = [(k, v) for k, v in (export.amortized if metric == "AmortizedCost" else export.billed).items()
+                      if k[1] == account]
+    scope = f"/providers/Microsoft.Billing/billingAccounts/{unique_name('ba')}/billingProfiles/{account}"
+    # Two records in the month (the API's total is a sum it made) and one after it (left out).
+    half = (total / 2).quantize(Decimal("0.000000001"))
+    cost_management.add_costs(scope, [
+        {"date": date(2026, 10, 3), "Cost": "0", "AmortizedCost": "0", "Currency": key[3]} | {
+            "Cost" if metric == "ActualCost" else "AmortizedCost": str(half)},
+        {"date": date(2026, 10, 20), "Cost": "0", "AmortizedCost": "0", "Currency": key[3]} | {
+            "Cost" if metric == "ActualCost" else "AmortizedCost": str(total - half + Decimal(offset))},
+        {"date": date(2026, 11, 1), "Cost": "999", "AmortizedCost": "999", "Currency": key[3]},  # the next month
+    ])
+    if fault:
+        cost_management.fail_next(fault)
+    asked = len(cost_management.queries())
+    config = CostsConfig(sources=[source("azure", "azure-cost-details", url)],
+                         dataset=f"s3://{buckets['s3']}/{unique_name('focus')}",
+                         provider_totals=[{"kind": "azure-cost-management", "billing_account": account, "scope": scope,
+                                           "metric": metric, "api_endpoint": cost_management.url}])
+    result = costs(config=config, profile="local", as_of=AS_OF)
+    assert result["provider_totals"] == {f"Microsoft/{account}/2026-10": status}  # a difference warns, not fails
+    [row] = json.loads(asyncio.run(artifact("costs-provider-totals")).data)
+    assert (row["currency"], row["metric"], row["status"]) == (key[3], metric, status)
+    assert row["compared"] == ("Σ EffectiveCost (stored)" if metric == "AmortizedCost" else "Σ BilledCost (source)")
+    assert row["run_total"] == f"{total.quantize(Decimal('0.01'))}"
+    if status != "unavailable":
+        assert Decimal(row["difference"]) == -Decimal(offset)  # exact, not rounded
+        assert row["provider_total"] == f"{(total + Decimal(offset)).quantize(Decimal('0.01'))}"
+    [query] = cost_management.queries()[asked:]
+    assert query.body["type"] == metric and "granularity" not in query.body["dataset"]
+    assert query.body["timePeriod"] == {"from": "2026-10-01T00:00:00Z", "to": "2026-10-31T23:59:59Z"}
