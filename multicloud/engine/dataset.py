@@ -218,22 +218,26 @@ def publish(store: ObjectStore, staged: list[Staged], run: str) -> list[Publishe
     done = []
     for (provider, period), items in by_partition(staged).items():
         prefix = partition_prefix(provider, period)
-        files = [s.key for s in items]
         daily_key = f"{prefix}{run}-daily.parquet"
         with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
             pq.write_table(aggregate.combine_table([s.daily for s in items], aggregate.DAILY_KEYS), tmp.name)
             _upload(store, Path(tmp.name), daily_key)
-        previous = current(store, provider, period)
-        rows = sum(s.rows for s in items)
-        pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2",
-                   "sources": {s.source: s.accounts for s in items}}
-        body = json.dumps(pointer, indent=1).encode()
-        store.write(prefix + POINTER, io.BytesIO(body), size=len(body), content_type="application/json")
-        if previous and previous.get("run") != run:
-            stale = [k for k in previous.get("files", []) + [previous.get("daily")] if k and k not in files]
-            store.delete(stale)
-        done.append(Published(provider, period, run, files, rows, previous.get("run") if previous else None))
+        pointer = {"run": run, "files": [s.key for s in items], "daily": daily_key, "rows": sum(s.rows for s in items),
+                   "schema": "FOCUS 1.2", "sources": {s.source: s.accounts for s in items}}
+        previous = _swap_pointer(store, prefix, pointer)
+        done.append(Published(provider, period, run, pointer["files"], pointer["rows"],
+                              previous.get("run") if previous else None))
     return done
+
+
+def _swap_pointer(store: ObjectStore, prefix: str, pointer: dict) -> dict | None:
+    """Replaces the partition's pointer, then deletes the files only the replaced one named."""
+    previous = _read_pointer(store, prefix)
+    body = json.dumps(pointer, indent=1).encode()
+    store.write(prefix + POINTER, io.BytesIO(body), size=len(body), content_type="application/json")
+    if previous and previous.get("run") != pointer["run"]:
+        store.delete([k for k in previous.get("files", []) + [previous.get("daily")] if k and k not in pointer["files"]])
+    return previous
 
 
 def _upload(store: ObjectStore, path: Path, key: str) -> None:
@@ -248,8 +252,12 @@ def _upload(store: ObjectStore, path: Path, key: str) -> None:
 
 def current(store: ObjectStore, provider: str, period: str) -> dict | None:
     """The partition's pointer, or None when the partition does not exist."""
+    return _read_pointer(store, partition_prefix(provider, period))
+
+
+def _read_pointer(store: ObjectStore, prefix: str) -> dict | None:
     try:
-        with store.open(partition_prefix(provider, period) + POINTER) as f:
+        with store.open(prefix + POINTER) as f:
             return json.loads(f.read())
     except NotFound:
         return None

@@ -58,30 +58,36 @@ def publish_decision(reconciliation: pd.DataFrame, quarantined_rows: int, fail_o
     money the source itself holds unreadably (`unproven`): the readable rows are published and
     the run fails, pointing at the quarantine files. `fail_on_quarantine` with quarantined rows,
     or `ownership` problems (sources overlapping, a stored source missing): nothing is published."""
-    statuses = reconciliation["status"] if len(reconciliation) else pd.Series([], dtype=object)
-    mismatched = reconciliation[statuses == "mismatch"]
-    unproven = reconciliation[statuses == "unproven"]
-    files = ", ".join(quarantine_urls) or "(no quarantine file)"
-    errors: dict[str, str] = {}
-    if len(mismatched):
-        keys = ", ".join(f"{_key(r)} (difference {r.difference:f})" for r in mismatched.itertuples())
-        errors["mismatch"] = f"{len(mismatched)} total(s) do not match their source: {keys}"
-    if len(unproven):
-        keys = ", ".join(f"{_key(r)} ({r.unreadable_rows} row(s))" for r in unproven.itertuples())
-        errors["unproven"] = (f"totals cannot be proven: rows with unreadable money were quarantined for {keys}; "
-                              f"see {files}")
+    errors = _failure_texts(reconciliation, ", ".join(quarantine_urls) or "(no quarantine file)")
     if fail_on_quarantine and quarantined_rows:
-        errors["quarantine"] = f"{quarantined_rows} row(s) quarantined (fail_on_quarantine): {files}"
+        errors["quarantine"] = f"{quarantined_rows} row(s) quarantined (fail_on_quarantine): " \
+                               f"{', '.join(quarantine_urls) or '(no quarantine file)'}"
     if ownership:
         errors["ownership"] = "; ".join(ownership)
+    if not errors:
+        return PublishDecision(True, "published: every total reconciled")
     refused = [k for k in ("mismatch", "quarantine", "ownership") if k in errors]
     why = ("not published: " + "; ".join(_REFUSED[k] for k in refused)) if refused else \
-        ("published the readable rows; " + _REFUSED["unproven"]) if errors else "published: every total reconciled"
-    if not errors:
-        return PublishDecision(True, why)
+        "published the readable rows; " + _REFUSED["unproven"]
     failures = tuple(k for k in FAILURES if k in errors)
     return PublishDecision(not refused, why, "fail", failures, "; ".join(errors[k] for k in failures),
                            target="sources" if failures == ("quarantine",) else dataset)
+
+
+def _failure_texts(reconciliation: pd.DataFrame, files: str) -> dict[str, str]:
+    """The error text of each reconciliation status that fails a run, naming every key."""
+    texts = {}
+    statuses = reconciliation["status"] if len(reconciliation) else pd.Series([], dtype=object)
+    mismatched = reconciliation[statuses == "mismatch"]
+    if len(mismatched):
+        keys = ", ".join(f"{_key(r)} (difference {r.difference:f})" for r in mismatched.itertuples())
+        texts["mismatch"] = f"{len(mismatched)} total(s) do not match their source: {keys}"
+    unproven = reconciliation[statuses == "unproven"]
+    if len(unproven):
+        keys = ", ".join(f"{_key(r)} ({r.unreadable_rows} row(s))" for r in unproven.itertuples())
+        texts["unproven"] = (f"totals cannot be proven: rows with unreadable money were quarantined for {keys}; "
+                             f"see {files}")
+    return texts
 
 
 _REFUSED = {
