@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,8 +106,15 @@ def test_three_clouds_to_one_reconciled_focus_dataset_with_reports(buckets, loca
         daily = pacsv.read_csv(io.BytesIO(f.read()))
     total = sum(Decimal(str(v)) for v in daily.column("BilledCost").to_pylist())
     assert total == sum(aws.billed.values()) + sum(az.billed.values()) + sum(gcp.billed.values())
-    tags = asyncio.run(artifact("costs-by-tag-team"))
-    assert "payments" in tags.data
+    tags = json.loads(asyncio.run(artifact("costs-by-tag-team")).data)
+    assert "payments" in {r["tag_value"] for r in tags}
+    cents = re.compile(r"^-?\d+\.\d{2}$")  # money in row tables at cents; the CSV keeps every digit
+    assert all(cents.match(r["BilledCost"]) and cents.match(r["EffectiveCost"]) for r in tags)
+    mtd = json.loads(asyncio.run(artifact("costs-month-to-date")).data)
+    assert mtd and all(cents.match(str(r[c])) for r in mtd for c in ("month_to_date", "daily_run_rate", "forecast"))
+    assert all(cents.match(r["source_total"]) for r in recon_rows)
+    assert {r["difference"] for r in recon_rows} == {"0"}  # exact, not rounded
+    assert "Dataset published: every total reconciled." in summary
 
 
 def test_a_restated_month_replaces_its_partition_without_duplicates(buckets, local_profile, tmp_path):
@@ -153,6 +161,7 @@ def test_money_lost_between_exports_fails_the_run_and_publishes_nothing(buckets,
     with pytest.raises(ReconciliationFailed, match=r"difference -0\.25"):
         costs(config=config, profile="local", as_of=AS_OF)
     assert ds.partitions(open_store(dataset, profile=local_profile)) == []
+    assert list(open_store(dataset, profile=local_profile).list("provider=")) == []  # what it staged is removed
     recon = json.loads(asyncio.run(artifact("costs-reconciliation")).data)
     assert "mismatch" in {r["status"] for r in recon}
     assert "**Reconciliation failed**" in asyncio.run(artifact("costs-summary")).data
@@ -229,7 +238,7 @@ def test_two_sources_billing_the_same_account_are_refused_before_anything_is_sto
     from multicloud.core.errors import InvalidInput
     with pytest.raises(InvalidInput, match="both bill account '111122223333'"):
         costs(config=config, profile="local", as_of=AS_OF)
-    assert ds.partitions(open_store(dataset, profile=local_profile)) == []
+    assert list(open_store(dataset, profile=local_profile).list("provider=")) == []  # both staged, both removed
 
 
 def test_a_partition_is_not_replaced_by_a_run_that_lacks_one_of_its_sources(buckets, local_profile, tmp_path):
@@ -244,6 +253,8 @@ def test_a_partition_is_not_replaced_by_a_run_that_lacks_one_of_its_sources(buck
         costs(config=CostsConfig(sources=[source("cur-renamed", "aws-cur", url)], dataset=dataset), profile="local",
               as_of=AS_OF)
     assert ds.current(store, "aws", "2026-10") == before
+    assert sorted(m.key.rsplit("/", 1)[1] for m in store.list("provider=aws/")) == sorted(
+        [k.rsplit("/", 1)[1] for k in before["files"]] + [before["daily"].rsplit("/", 1)[1], "_current.json"])
 
 
 def test_the_summary_reports_focus_checks_per_source(buckets, local_profile, tmp_path):
@@ -299,3 +310,14 @@ def test_azure_totals_are_compared_with_cost_management_query(metric, offset, fa
     [query] = cost_management.queries()[asked:]
     assert query.body["type"] == metric and "granularity" not in query.body["dataset"]
     assert query.body["timePeriod"] == {"from": "2026-10-01T00:00:00Z", "to": "2026-10-31T23:59:59Z"}
+
+
+def test_a_failed_ingest_leaves_nothing_staged_by_the_others(buckets, local_profile, tmp_path):
+    url, _ = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=300)
+    missing = f"s3://{buckets['s3']}/{unique_name('nothing-here')}"
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    config = CostsConfig(sources=[source("aws", "aws-cur", url), source("gone", "aws-cur", missing)], dataset=dataset)
+    from multicloud.core.errors import NotFound
+    with pytest.raises(NotFound):
+        costs(config=config, profile="local", as_of=AS_OF)
+    assert list(open_store(dataset, profile=local_profile).list("")) == []
