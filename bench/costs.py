@@ -3,7 +3,7 @@ default) read, mapped to FOCUS, reconciled, published and aggregated, each size 
 (so peak RSS is that run's own); and, on one shared AWS CUR CSV, the same pipeline side by side
 with the FinOps Foundation's focus-converter 1.0.0 in its own virtual environment.
 
-    python bench/costs.py [--rows 1000000 10000000] [--peer-rows 1000000] [--data DIR]
+    python bench/costs.py [--rows 1000000 10000000] [--peer-rows 1000000 | 0] [--data DIR]
 
 Last line: `costs: rows=N seconds=S peak_rss_mib=M vs_focus_converter_ratio=R`, N the largest
 size, R = our seconds ÷ focus-converter's seconds on the shared input."""
@@ -58,36 +58,42 @@ def generate(directory: Path, rows: int, mixed: bool) -> list[dict]:
 
 
 def run_ours(sources: list[dict], work: Path) -> dict:
-    """The costs flow's work without the orchestrator: ingest every source (one thread each),
-    reconcile, publish the partitions, and build the daily, tag, month-to-date, movers and anomaly
-    views. Returns seconds and this process's peak RSS."""
+    """The costs flow's work without the orchestrator, through the same engine and core calls as
+    its tasks: ingest and stage every source (one thread each), reconcile, decide, publish the
+    partitions, and build the daily, tag, month-to-date, movers and anomaly views. Returns
+    seconds and this process's peak RSS."""
     from multicloud.engine import dataset as ds
     from multicloud.clouds import open_store
-    from multicloud.engine.cost_ingest import ingest, merge_totals, stored_totals, tag_views
+    from multicloud.engine.cost_ingest import ingest, reconcile_results, staged, tag_views
     from multicloud.config import CostSource
-    from multicloud.core.costs import aggregate, reconcile
+    from multicloud.core.costs import aggregate, decisions
 
     configs = [CostSource(**s) for s in sources]
-    spool = work / "spool"
-    spool.mkdir(parents=True)
     (work / "dataset").mkdir()
+    url = f"file://{work / 'dataset'}"
     started = time.perf_counter()
     with ThreadPoolExecutor(len(configs)) as pool:
-        results = list(pool.map(lambda source: ingest(source, spool, source.name), configs))
-    table = reconcile.reconcile(merge_totals([r.control for r in results]), merge_totals([r.quarantined for r in results]),
-                                stored_totals(spool), merge_totals([r.unreadable for r in results]))
-    store = open_store(f"file://{work / 'dataset'}")
-    ds.publish(store, spool, "bench")
-    daily = ds.daily_history(store, ["2026-09", "2026-10"])
-    by_team = tag_views(spool, ["team"])["team"]
+        results = list(pool.map(lambda source: ingest(source, url, "bench", tag_keys=["team"]), configs))
+    table = reconcile_results(results)
+    store = open_store(url)
+    wanted = ds.staged_sources(staged(results))
+    decision = decisions.publish_decision(table, sum(r.rows_quarantined for r in results), False,
+                                          decisions.ownership_problems(wanted, ds.stored_sources(store, list(wanted))))
+    if decision.publish:
+        ds.publish(store, staged(results), "bench")
+    else:
+        ds.discard(store, staged(results))
     as_of = date(2026, 10, 31)
+    daily = ds.daily_history(store, decisions.months_before(as_of))
+    by_team = tag_views(results, ["team"])["team"]
     aggregate.month_to_date(daily, as_of)
     aggregate.top_movers(daily, as_of)
     anomalies = aggregate.anomalies(daily)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "peak_rss_mib": peak_rss_mib(), "rows": sum(r.rows_written for r in results),
             "read": sum(r.rows_read for r in results), "statuses": sorted(set(table["status"])),
-            "daily_rows": len(daily), "tag_rows": len(by_team), "anomalies": len(anomalies)}
+            "published": decision.publish, "daily_rows": len(daily), "tag_rows": len(by_team),
+            "anomalies": len(anomalies)}
 
 
 def measure_ours(sources: list[dict]) -> dict:
@@ -103,11 +109,37 @@ def measure_ours(sources: list[dict]) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def compare_with_peer(data: Path, peer_rows: int) -> float:
+    """Ours and focus-converter on one shared AWS CUR CSV; returns our seconds ÷ theirs."""
+    import focus_peer
+
+    print("focus-converter venv:", focus_peer.ensure_venv(), flush=True)
+    shared = data / f"shared-cur-{peer_rows}"
+    sources = generate(shared, peer_rows, mixed=False)
+    csv_file = next(shared.rglob("*.csv"))
+    ours = measure_ours(sources)
+    peer_out = Path(tempfile.mkdtemp(prefix="bench-focus-converter-"))
+    try:
+        peer = focus_peer.run_focus_converter_measured(csv_file, peer_out)
+        peer_rows_out = focus_peer.count_output_rows(peer_out)
+    finally:
+        shutil.rmtree(peer_out, ignore_errors=True)
+    ratio = ours["seconds"] / peer["seconds"]
+    print(f"shared AWS CUR CSV, {peer_rows:,} rows ({csv_file.stat().st_size / 2**20:.0f} MiB):")
+    print(f"  ours            {ours['seconds']:7.2f}s  peak RSS {ours['peak_rss_mib']:7.0f} MiB  "
+          f"{ours['rows']:,} FOCUS rows, reconciliation {ours['statuses']}")
+    print(f"  focus-converter {peer['seconds']:7.2f}s  peak RSS {peer['peak_tree_rss_mib'] or 0:7.0f} MiB  "
+          f"{peer_rows_out:,} rows (process tree)")
+    print(f"  ratio (ours / focus-converter) = {ratio:.2f}", flush=True)
+    return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--peer-rows", type=int, default=1_000_000,
-                        help="rows of the shared AWS CUR CSV (focus-converter holds a CSV in memory: ~3 GB per 1M rows)")
+                        help="rows of the shared AWS CUR CSV (focus-converter holds a CSV in memory: ~3 GB per 1M rows); "
+                        "0: no side-by-side run")
     parser.add_argument("--data", type=Path, default=REPO / ".local" / "bench-costs")
     parser.add_argument("--ours", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,26 +147,9 @@ def main() -> None:
         print(json.dumps(run_ours(json.loads(args.ours[0]), Path(args.ours[1]))))
         return
 
-    import focus_peer
-
-    print("focus-converter venv:", focus_peer.ensure_venv(), flush=True)
-    shared = args.data / f"shared-cur-{args.peer_rows}"
-    sources = generate(shared, args.peer_rows, mixed=False)
-    csv_file = next(shared.rglob("*.csv"))
-    ours = measure_ours(sources)
-    peer_out = Path(tempfile.mkdtemp(prefix="bench-focus-converter-"))
-    try:
-        peer = focus_peer.run_focus_converter_measured(csv_file, peer_out)
-        peer_rows = focus_peer.count_output_rows(peer_out)
-    finally:
-        shutil.rmtree(peer_out, ignore_errors=True)
-    ratio = ours["seconds"] / peer["seconds"]
-    print(f"shared AWS CUR CSV, {args.peer_rows:,} rows ({csv_file.stat().st_size / 2**20:.0f} MiB):")
-    print(f"  ours            {ours['seconds']:7.2f}s  peak RSS {ours['peak_rss_mib']:7.0f} MiB  "
-          f"{ours['rows']:,} FOCUS rows, reconciliation {ours['statuses']}")
-    print(f"  focus-converter {peer['seconds']:7.2f}s  peak RSS {peer['peak_tree_rss_mib'] or 0:7.0f} MiB  "
-          f"{peer_rows:,} rows (process tree)")
-    print(f"  ratio (ours / focus-converter) = {ratio:.2f}", flush=True)
+    ratio = float("nan")
+    if args.peer_rows:  # 0: no side-by-side run (a quick check of our pipeline only)
+        ratio = compare_with_peer(args.data, args.peer_rows)
 
     last = None
     for rows in args.rows:

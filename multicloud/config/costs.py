@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from multicloud.config.loading import load_yaml_model
-from multicloud.core.objects import StoreUrl
+from multicloud.config.loading import load_yaml_model, store_url
+from multicloud.core.errors import InvalidInput
 
 
 COST_SOURCE_KINDS = ("aws-cur", "aws-focus", "azure-cost-details", "azure-focus", "gcp-billing-export", "gcp-focus")
@@ -29,6 +29,11 @@ class CostSource(BaseModel):
     periods: list[str] = Field(default_factory=list, description="Billing periods (YYYY-MM) to ingest; none: all found.")
     connection: str | None = Field(default=None, description="Connection name in the profile (default: the cloud's first).")
 
+    @field_validator("url", "amortized_url")
+    @classmethod
+    def _store_urls(cls, value: str | None) -> str | None:
+        return value if value is None else store_url(value)
+
     @model_validator(mode="after")
     def _check(self):
         for period in self.periods:
@@ -38,13 +43,12 @@ class CostSource(BaseModel):
             raise ValueError("azure-cost-details needs amortized_url: EffectiveCost comes from amortized cost")
         if self.kind != "azure-cost-details" and self.amortized_url:
             raise ValueError(f"amortized_url is for azure-cost-details, not {self.kind}")
-        StoreUrl.parse(self.url)
         return self
 
 
-class ProviderTotals(BaseModel):
-    """A provider's own spend API, asked for the total of every period the run reconciles for one
-    billing account: a second, independent check beside the export's own totals."""
+class CostExplorerTotals(BaseModel):
+    """AWS Cost Explorer asked for the total of every period the run reconciles for one payer: a
+    second, independent check beside the export's own totals."""
 
     kind: Literal["aws-cost-explorer"] = Field(
         description="aws-cost-explorer: GetCostAndUsage, MONTHLY, no grouping, with the payer's credentials.")
@@ -53,6 +57,27 @@ class ProviderTotals(BaseModel):
     metric: Literal["UnblendedCost", "NetUnblendedCost"] = Field(
         default="UnblendedCost", description="Which total: the one the export's BilledCost comes from "
         "(NetUnblendedCost when the CUR carries lineItem/NetUnblendedCost).")
+
+
+class CostManagementTotals(BaseModel):
+    """Azure Cost Management Query asked for the total of every period the run reconciles for one
+    billing account, at the scope that bills it."""
+
+    kind: Literal["azure-cost-management"] = Field(
+        description="azure-cost-management: the Query API, monthly totals per currency at `scope`.")
+    billing_account: str = Field(min_length=1, description="The billing account as the export names it "
+                                 "(EA BillingAccountId, MCA BillingProfileId): which reconciled totals to compare.")
+    scope: str = Field(min_length=2, description="ARM scope of that account, e.g. "
+                       "/providers/Microsoft.Billing/billingAccounts/{id} or /subscriptions/{id}.")
+    metric: Literal["ActualCost", "AmortizedCost"] = Field(
+        default="ActualCost", description="ActualCost is compared with Σ BilledCost (the actual-cost export's own "
+        "total); AmortizedCost with Σ EffectiveCost of the stored rows (the amortized export).")
+    api_endpoint: str | None = Field(default=None, description="Azure Resource Manager endpoint override "
+                                     "(sovereign clouds, a local fake with 'emulator' credentials).")
+    connection: str | None = Field(default=None, description="Azure connection name in the profile (credentials).")
+
+
+ProviderTotals = Annotated[Union[CostExplorerTotals, CostManagementTotals], Field(discriminator="kind")]
 
 
 class CostsConfig(BaseModel):
@@ -69,16 +94,34 @@ class CostsConfig(BaseModel):
     min_anomaly_cost: float = Field(default=1.0, ge=0, description="Ignore anomalies whose day costs less than this.")
     fail_on_quarantine: bool = Field(default=False, description="Fail the run when any row was quarantined.")
 
+    @field_validator("dataset", "reports")
+    @classmethod
+    def _store_urls(cls, value: str | None) -> str | None:
+        return value if value is None else store_url(value)
+
     @model_validator(mode="after")
     def _unique(self):
         names = [s.name for s in self.sources]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique: {dupes}")
-        StoreUrl.parse(self.dataset)
         return self
+
+    @property
+    def reports_url(self) -> str:
+        return self.reports or self.dataset.rstrip("/") + "/reports"
 
 
 def load_costs_config(path: str | Path) -> CostsConfig:
     """Parse a YAML costs file. Raises InvalidInput naming the file and the field."""
     return load_yaml_model(path, CostsConfig, "costs")
+
+
+def resolve_costs_config(config: CostsConfig | None, config_file: str | None) -> CostsConfig:
+    """The flow's configuration: `config` inline, else the file. Raises InvalidInput naming
+    the parameters when neither is given, or the file and the field when the file is bad."""
+    if config is not None:
+        return config
+    if not config_file:
+        raise InvalidInput("give `config` or `config_file`", target="parameters")
+    return load_costs_config(config_file)

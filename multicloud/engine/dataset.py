@@ -1,14 +1,16 @@
 """The FOCUS dataset: Parquet files partitioned by provider and billing period in any ObjectStore.
 
-    <root>/provider=aws/billing_period=2026-10/<run>-<n>.parquet
-    <root>/provider=aws/billing_period=2026-10/<run>-daily.parquet   (daily sums, for reports)
-    <root>/provider=aws/billing_period=2026-10/_current.json         (which files are the partition)
+    <root>/provider=aws/billing_period=2026-10/<run>-<source>.parquet   (one source's rows)
+    <root>/provider=aws/billing_period=2026-10/<run>-daily.parquet      (daily sums, for reports)
+    <root>/provider=aws/billing_period=2026-10/_current.json            (which files are the partition)
 
-A partition is exactly the files its `_current.json` names. Ingesting a period again writes new
-files and then replaces that one small object, which every store replaces atomically: a reader
-sees the old partition or the new one, never both, so a restated month never doubles. Files no
-pointer names are removed afterwards. Plain Parquet readers that list the folder would also see
-files of a replaced run until that clean-up ends: read through `read_partition`."""
+A partition is exactly the files its `_current.json` names. Each ingest task stages its rows
+there under its run's name (`stage`: uploaded, named by no pointer); publishing writes the
+daily sums and then replaces that one small object, which every store replaces atomically: a
+reader sees the old partition or the new one, never both, so a restated month never doubles.
+The replaced run's files are removed afterwards, and a run that does not publish removes what
+it staged (`discard`). Plain Parquet readers that list the folder would also see those files
+until then: read through `read_partition`."""
 
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ import json
 import os
 import re
 import queue
-import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -58,9 +59,9 @@ _STATISTICS = ["BillingPeriodStart", "ChargePeriodStart", "BillingAccountId", "S
 
 @dataclass
 class Spool:
-    """A run's FOCUS rows on local disk, one Parquet writer per (provider, period) and producer,
-    with daily sums beside them. Nothing reaches the dataset until `publish`. Writing runs on its
-    own thread, one chunk behind the caller, so mapping and encoding overlap."""
+    """One task's FOCUS rows on its own local disk, one Parquet writer per (provider, period),
+    with daily sums and billing accounts kept beside them; `stage` uploads them. Writing runs on
+    its own thread, one chunk behind the caller, so mapping and encoding overlap."""
 
     directory: Path
     producer: str = "0"
@@ -108,13 +109,15 @@ class Spool:
             if len(partials) >= 32:  # keep the daily sums small whatever the number of rows
                 self.daily[where] = [aggregate.combine_table(partials, aggregate.DAILY_KEYS)]
 
+    def path(self, provider: str, period: str) -> Path:
+        return self.directory / partition_prefix(provider, period) / f"part-{self.producer}.parquet"
+
     def _writer(self, provider: str, period: str) -> pq.ParquetWriter:
         key = (provider, period)
         if key not in self.writers:
-            folder = self.directory / partition_prefix(provider, period)
-            folder.mkdir(parents=True, exist_ok=True)
-            self.writers[key] = pq.ParquetWriter(folder / f"part-{self.producer}.parquet", OUTPUT_SCHEMA,
-                                                 compression="zstd", write_statistics=_STATISTICS)
+            path = self.path(provider, period)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.writers[key] = pq.ParquetWriter(path, OUTPUT_SCHEMA, compression="zstd", write_statistics=_STATISTICS)
         return self.writers[key]
 
     def close(self) -> None:
@@ -125,66 +128,77 @@ class Spool:
         for writer in self.writers.values():
             writer.close()
         self.writers.clear()
-        for (provider, period), partials in self.daily.items():
-            folder = self.directory / partition_prefix(provider, period)
-            pq.write_table(aggregate.combine_table(partials, aggregate.DAILY_KEYS), folder / f"daily-{self.producer}.parquet")
-            accounts = sorted(a for a in self.accounts.get((provider, period), ()) if a is not None)
-            (folder / f"accounts-{self.producer}.json").write_text(json.dumps(accounts))
-        self.daily.clear()
         self._raise()
 
-    def discard(self) -> None:
-        """Remove what this producer spooled (a retried ingest starts over)."""
-        for pattern in (f"part-{self.producer}.parquet", f"daily-{self.producer}.parquet",
-                        f"accounts-{self.producer}.json"):
-            for path in self.directory.glob(f"provider=*/billing_period=*/{pattern}"):
-                path.unlink()
+    def partitions(self) -> list[tuple[str, str]]:
+        """(provider, period) of every partition written, in order."""
+        return sorted(self.daily)
+
+    def daily_sums(self, provider: str, period: str) -> pa.Table:
+        return aggregate.combine_table(self.daily.get((provider, period), []), aggregate.DAILY_KEYS)
+
+    def billing_accounts(self, provider: str, period: str) -> list[str]:
+        return sorted(a for a in self.accounts.get((provider, period), ()) if a is not None)
 
 
-def spooled_sources(directory: Path, provider: str, period: str) -> dict[str, list[str]]:
-    """Producer (source name) → the billing accounts it spooled for one partition."""
-    folder = directory / partition_prefix(provider, period)
-    return {path.name[len("accounts-"):-len(".json")]: json.loads(path.read_text())
-            for path in sorted(folder.glob("accounts-*.json"))}
+@dataclass
+class Staged:
+    """One source's rows of one partition, uploaded to the dataset but named by no pointer yet:
+    invisible to `read_partition` until `publish` swaps the partition's pointer."""
+
+    source: str
+    provider: str
+    period: str
+    key: str
+    rows: int
+    accounts: list[str]
+    daily: pa.Table
 
 
-def check_ownership(store: ObjectStore, directory: Path) -> None:
-    """Refuses, before anything is uploaded, a run that would double rows or delete another
-    source's: two sources billing the same account in one partition, or a partition that now
-    holds rows of a source this run did not produce for it. Raises InvalidInput naming them."""
-    problems = []
-    for provider, period in spooled_partitions(directory):
-        sources = spooled_sources(directory, provider, period)
-        seen: dict[str, str] = {}
-        for name, accounts in sources.items():
-            for account in accounts:
-                if account in seen:
-                    problems.append(f"{provider}/{period}: sources {seen[account]!r} and {name!r} both bill account "
-                                    f"{account!r} (its rows would count twice)")
-                seen.setdefault(account, name)
-        previous = current(store, provider, period)
-        missing = sorted(set((previous or {}).get("sources", {})) - set(sources))
-        if missing:
-            problems.append(f"{provider}/{period}: the stored partition also holds rows of source(s) {missing}, which "
-                            "this run did not read for that period; replacing it would delete them (ingest them in "
-                            "the same run, or remove the partition first)")
-    if problems:
-        raise InvalidInput("; ".join(problems), target=getattr(store, "url", "dataset"))
+def staged_key(run: str, source: str, provider: str, period: str) -> str:
+    """Where a run stages one source's rows of a partition: in the partition's folder, under a
+    name no pointer holds yet; a retried ingest writes the same key again."""
+    return f"{partition_prefix(provider, period)}{run}-{source}.parquet"
 
 
-def spooled_partitions(directory: Path) -> dict[tuple[str, str], list[Path]]:
-    """(provider, period) → the spooled Parquet files of every producer."""
-    found: dict[tuple[str, str], list[Path]] = {}
-    for path in sorted(directory.glob("provider=*/billing_period=*/part-*.parquet")):
-        provider = path.parent.parent.name.split("=", 1)[1]
-        period = path.parent.name.split("=", 1)[1]
-        found.setdefault((provider, period), []).append(path)
+def stage(store: ObjectStore, spool: Spool, run: str, source: str) -> list[Staged]:
+    """Uploads every partition of a closed spool (checked by SHA-256), not yet referenced. On a
+    failure midway the files already uploaded are removed again."""
+    staged: list[Staged] = []
+    try:
+        for provider, period in spool.partitions():
+            path = spool.path(provider, period)
+            key = staged_key(run, source, provider, period)
+            _upload(store, path, key)
+            staged.append(Staged(source, provider, period, key, pq.ParquetFile(path).metadata.num_rows,
+                                 spool.billing_accounts(provider, period), spool.daily_sums(provider, period)))
+    except BaseException:
+        store.delete([s.key for s in staged] + [staged_key(run, source, *p) for p in spool.partitions()])
+        raise
+    return staged
+
+
+def by_partition(staged: list[Staged]) -> dict[tuple[str, str], list[Staged]]:
+    found: dict[tuple[str, str], list[Staged]] = {}
+    for item in sorted(staged, key=lambda s: (s.provider, s.period, s.source)):
+        found.setdefault((item.provider, item.period), []).append(item)
     return found
 
 
-def spooled_daily(directory: Path, provider: str, period: str) -> pa.Table:
-    files = sorted((directory / partition_prefix(provider, period)).glob("daily-*.parquet"))
-    return pa.concat_tables([pq.read_table(f) for f in files]) if files else None
+def staged_sources(staged: list[Staged]) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """(provider, period) → source → the billing accounts it staged there."""
+    return {where: {s.source: s.accounts for s in items} for where, items in by_partition(staged).items()}
+
+
+def stored_sources(store: ObjectStore, where: list[tuple[str, str]]) -> dict[tuple[str, str], dict | None]:
+    """(provider, period) → source → billing accounts, as each stored pointer records them
+    (None: the partition does not exist yet)."""
+    return {(provider, period): (current(store, provider, period) or {}).get("sources") for provider, period in where}
+
+
+def discard(store: ObjectStore, staged: list[Staged]) -> int:
+    """Removes what a run staged and will not publish."""
+    return store.delete([s.key for s in staged])
 
 
 @dataclass
@@ -197,35 +211,33 @@ class Published:
     replaced_run: str | None
 
 
-def publish(store: ObjectStore, directory: Path, run: str) -> list[Published]:
-    """Uploads every spooled partition, checked by SHA-256, then swaps each partition's pointer
-    and removes the files of the run it replaced. Raises InvalidInput (nothing uploaded) when
-    sources overlap or a stored partition holds a source this run lacks (`check_ownership`)."""
-    check_ownership(store, directory)
+def publish(store: ObjectStore, staged: list[Staged], run: str) -> list[Published]:
+    """For each partition the run staged: writes its daily sums, swaps its pointer to the staged
+    files (one small object, replaced atomically on every store) and removes the files of the
+    run it replaced. The caller has decided the run may publish (`core.costs.decisions`)."""
     done = []
-    for (provider, period), paths in spooled_partitions(directory).items():
+    for (provider, period), items in by_partition(staged).items():
         prefix = partition_prefix(provider, period)
-        files, rows = [], 0
-        for n, path in enumerate(paths):
-            key = f"{prefix}{run}-{n:03d}.parquet"
-            _upload(store, path, key)
-            files.append(key)
-            rows += pq.ParquetFile(path).metadata.num_rows
-        daily = spooled_daily(directory, provider, period)
         daily_key = f"{prefix}{run}-daily.parquet"
         with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
-            pq.write_table(aggregate.combine_table([daily] if daily is not None else [], aggregate.DAILY_KEYS), tmp.name)
+            pq.write_table(aggregate.combine_table([s.daily for s in items], aggregate.DAILY_KEYS), tmp.name)
             _upload(store, Path(tmp.name), daily_key)
-        previous = current(store, provider, period)
-        pointer = {"run": run, "files": files, "daily": daily_key, "rows": rows, "schema": "FOCUS 1.2",
-                   "sources": spooled_sources(directory, provider, period)}
-        body = json.dumps(pointer, indent=1).encode()
-        store.write(prefix + POINTER, io.BytesIO(body), size=len(body), content_type="application/json")
-        if previous and previous.get("run") != run:
-            stale = [k for k in previous.get("files", []) + [previous.get("daily")] if k and k not in files]
-            store.delete(stale)
-        done.append(Published(provider, period, run, files, rows, previous.get("run") if previous else None))
+        pointer = {"run": run, "files": [s.key for s in items], "daily": daily_key, "rows": sum(s.rows for s in items),
+                   "schema": "FOCUS 1.2", "sources": {s.source: s.accounts for s in items}}
+        previous = _swap_pointer(store, prefix, pointer)
+        done.append(Published(provider, period, run, pointer["files"], pointer["rows"],
+                              previous.get("run") if previous else None))
     return done
+
+
+def _swap_pointer(store: ObjectStore, prefix: str, pointer: dict) -> dict | None:
+    """Replaces the partition's pointer, then deletes the files only the replaced one named."""
+    previous = _read_pointer(store, prefix)
+    body = json.dumps(pointer, indent=1).encode()
+    store.write(prefix + POINTER, io.BytesIO(body), size=len(body), content_type="application/json")
+    if previous and previous.get("run") != pointer["run"]:
+        store.delete([k for k in previous.get("files", []) + [previous.get("daily")] if k and k not in pointer["files"]])
+    return previous
 
 
 def _upload(store: ObjectStore, path: Path, key: str) -> None:
@@ -240,8 +252,12 @@ def _upload(store: ObjectStore, path: Path, key: str) -> None:
 
 def current(store: ObjectStore, provider: str, period: str) -> dict | None:
     """The partition's pointer, or None when the partition does not exist."""
+    return _read_pointer(store, partition_prefix(provider, period))
+
+
+def _read_pointer(store: ObjectStore, prefix: str) -> dict | None:
     try:
-        with store.open(partition_prefix(provider, period) + POINTER) as f:
+        with store.open(prefix + POINTER) as f:
             return json.loads(f.read())
     except NotFound:
         return None
@@ -304,11 +320,3 @@ def explain_anomalies(store: ObjectStore, anomalies: pd.DataFrame, limit: int = 
                 found.setdefault(index, []).append(aggregate.explaining_rows(table, anomaly, limit))
     return {index: pa.concat_tables(parts).sort_by([("EffectiveCost", "descending")]).slice(0, limit).to_pandas()
             for index, parts in found.items()}
-
-
-def new_spool_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="focus-spool-"))
-
-
-def remove_spool(directory: Path) -> None:
-    shutil.rmtree(directory, ignore_errors=True)

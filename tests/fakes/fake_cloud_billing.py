@@ -1,6 +1,7 @@
 """A local stand-in for the Cloud Billing Catalog API (v1 REST), so the real
 `google-cloud-billing` CloudCatalogClient (REST transport: its URL building, JSON parsing, paging
-and error mapping) runs against it. Binds 127.0.0.1 at a fixed port given by the test.
+and error mapping) runs against it. Binds a free port on 127.0.0.1
+(`.port` once started).
 
     GET /v1/services?pageSize=&pageToken=
     GET /v1/services/{serviceId}/skus?currencyCode=&pageSize=&pageToken=
@@ -77,7 +78,7 @@ def sku(service_id: str, service_name: str, sku_id: str, description: str, tiers
 class FakeCloudBilling(LocalServer):
     name = "fake-cloud-billing"
 
-    """Services and their SKUs behind an HTTP server; `with FakeCloudBilling(port) as api:`."""
+    """Services and their SKUs behind an HTTP server; `with FakeCloudBilling() as api:` (a free port, `.port`)."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", page_size: int = 5000):
         self.host, self.port, self.page_size = host, port, page_size

@@ -1,6 +1,6 @@
 """A local stand-in for the Azure Cost Management Query API, so the real `azure-mgmt-costmanagement`
-client (its URL building, body serialization, auth and error handling) runs against it. Binds
-127.0.0.1 at a fixed port given by the test.
+client (its URL building, body serialization, auth and error handling) runs against it. Binds a free
+port on 127.0.0.1 (`.port` once started).
 
     POST /{scope}/providers/Microsoft.CostManagement/query?api-version=...[&$skiptoken=...]
 
@@ -50,7 +50,7 @@ class _Fault:
 class FakeCostManagement(LocalServer):
     name = "fake-costmanagement"
 
-    """Cost records behind an HTTP server; `with FakeCostManagement(port) as fake:` starts and stops it.
+    """Cost records behind an HTTP server; `with FakeCostManagement() as fake:` starts and stops it.
 
     `add_costs(scope, records)`: each record is a dict with `date` (a date), the dimensions it
     has (SubscriptionId, ServiceName, ...), `Cost` (ActualCost, a Decimal or string), optional

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,14 +18,15 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
-from flows.costs import ReconciliationFailed, costs
+from flows.costs import costs
 from multicloud.clouds import create_bucket, open_store
 from multicloud.engine import dataset as ds
 from multicloud.config import CostsConfig, CostSource
 from multicloud.core.costs import focus
+from multicloud.core.costs.decisions import ReconciliationFailed
 from multicloud.testing import cost_samples as samples
-from tests.support import unique_name
-from tests.support import upload
+from tests.fakes.fake_costmanagement import FakeCostManagement
+from tests.support import unique_name, upload
 
 AS_OF = date(2026, 10, 31)
 
@@ -104,8 +106,15 @@ def test_three_clouds_to_one_reconciled_focus_dataset_with_reports(buckets, loca
         daily = pacsv.read_csv(io.BytesIO(f.read()))
     total = sum(Decimal(str(v)) for v in daily.column("BilledCost").to_pylist())
     assert total == sum(aws.billed.values()) + sum(az.billed.values()) + sum(gcp.billed.values())
-    tags = asyncio.run(artifact("costs-by-tag-team"))
-    assert "payments" in tags.data
+    tags = json.loads(asyncio.run(artifact("costs-by-tag-team")).data)
+    assert "payments" in {r["tag_value"] for r in tags}
+    cents = re.compile(r"^-?\d+\.\d{2}$")  # money in row tables at cents; the CSV keeps every digit
+    assert all(cents.match(r["BilledCost"]) and cents.match(r["EffectiveCost"]) for r in tags)
+    mtd = json.loads(asyncio.run(artifact("costs-month-to-date")).data)
+    assert mtd and all(cents.match(str(r[c])) for r in mtd for c in ("month_to_date", "daily_run_rate", "forecast"))
+    assert all(cents.match(r["source_total"]) for r in recon_rows)
+    assert {r["difference"] for r in recon_rows} == {"0"}  # exact, not rounded
+    assert "Dataset published: every total reconciled." in summary
 
 
 def test_a_restated_month_replaces_its_partition_without_duplicates(buckets, local_profile, tmp_path):
@@ -152,6 +161,7 @@ def test_money_lost_between_exports_fails_the_run_and_publishes_nothing(buckets,
     with pytest.raises(ReconciliationFailed, match=r"difference -0\.25"):
         costs(config=config, profile="local", as_of=AS_OF)
     assert ds.partitions(open_store(dataset, profile=local_profile)) == []
+    assert list(open_store(dataset, profile=local_profile).list("provider=")) == []  # what it staged is removed
     recon = json.loads(asyncio.run(artifact("costs-reconciliation")).data)
     assert "mismatch" in {r["status"] for r in recon}
     assert "**Reconciliation failed**" in asyncio.run(artifact("costs-summary")).data
@@ -228,7 +238,7 @@ def test_two_sources_billing_the_same_account_are_refused_before_anything_is_sto
     from multicloud.core.errors import InvalidInput
     with pytest.raises(InvalidInput, match="both bill account '111122223333'"):
         costs(config=config, profile="local", as_of=AS_OF)
-    assert ds.partitions(open_store(dataset, profile=local_profile)) == []
+    assert list(open_store(dataset, profile=local_profile).list("provider=")) == []  # both staged, both removed
 
 
 def test_a_partition_is_not_replaced_by_a_run_that_lacks_one_of_its_sources(buckets, local_profile, tmp_path):
@@ -243,6 +253,8 @@ def test_a_partition_is_not_replaced_by_a_run_that_lacks_one_of_its_sources(buck
         costs(config=CostsConfig(sources=[source("cur-renamed", "aws-cur", url)], dataset=dataset), profile="local",
               as_of=AS_OF)
     assert ds.current(store, "aws", "2026-10") == before
+    assert sorted(m.key.rsplit("/", 1)[1] for m in store.list("provider=aws/")) == sorted(
+        [k.rsplit("/", 1)[1] for k in before["files"]] + [before["daily"].rsplit("/", 1)[1], "_current.json"])
 
 
 def test_the_summary_reports_focus_checks_per_source(buckets, local_profile, tmp_path):
@@ -251,3 +263,61 @@ def test_the_summary_reports_focus_checks_per_source(buckets, local_profile, tmp
           profile="local", as_of=AS_OF)
     summary = asyncio.run(artifact("costs-summary")).data
     assert "| FOCUS check failures |" in summary and "| none |" in summary
+
+
+@pytest.fixture(scope="module")
+def cost_management():
+    with FakeCostManagement(page_size=1) as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("metric,offset,fault,status", [
+    ("ActualCost", "0", None, "agrees"), ("ActualCost", "1.00", None, "differs"),
+    ("AmortizedCost", "0", None, "agrees"), ("ActualCost", "0", 403, "unavailable"),
+])
+def test_azure_totals_are_compared_with_cost_management_query(metric, offset, fault, status, cost_management, buckets,
+                                                              local_profile, tmp_path):
+    url, export = seed("azure-mca", "az", buckets["az"], tmp_path, local_profile, rows=1_000, seed=4)
+    account = "BP-8611537"
+    [(key, total)] = [(k, v) for k, v in (export.amortized if metric == "AmortizedCost" else export.billed).items()
+                      if k[1] == account]
+    scope = f"/providers/Microsoft.Billing/billingAccounts/{unique_name('ba')}/billingProfiles/{account}"
+    # Two records in the month (the API's total is a sum it made) and one after it (left out).
+    half = (total / 2).quantize(Decimal("0.000000001"))
+    cost_management.add_costs(scope, [
+        {"date": date(2026, 10, 3), "Cost": "0", "AmortizedCost": "0", "Currency": key[3]} | {
+            "Cost" if metric == "ActualCost" else "AmortizedCost": str(half)},
+        {"date": date(2026, 10, 20), "Cost": "0", "AmortizedCost": "0", "Currency": key[3]} | {
+            "Cost" if metric == "ActualCost" else "AmortizedCost": str(total - half + Decimal(offset))},
+        {"date": date(2026, 11, 1), "Cost": "999", "AmortizedCost": "999", "Currency": key[3]},  # the next month
+    ])
+    if fault:
+        cost_management.fail_next(fault)
+    asked = len(cost_management.queries())
+    config = CostsConfig(sources=[source("azure", "azure-cost-details", url)],
+                         dataset=f"s3://{buckets['s3']}/{unique_name('focus')}",
+                         provider_totals=[{"kind": "azure-cost-management", "billing_account": account, "scope": scope,
+                                           "metric": metric, "api_endpoint": cost_management.url}])
+    result = costs(config=config, profile="local", as_of=AS_OF)
+    assert result["provider_totals"] == {f"Microsoft/{account}/2026-10": status}  # a difference warns, not fails
+    [row] = json.loads(asyncio.run(artifact("costs-provider-totals")).data)
+    assert (row["currency"], row["metric"], row["status"]) == (key[3], metric, status)
+    assert row["compared"] == ("Σ EffectiveCost (stored)" if metric == "AmortizedCost" else "Σ BilledCost (source)")
+    assert row["run_total"] == f"{total.quantize(Decimal('0.01'))}"
+    if status != "unavailable":
+        assert Decimal(row["difference"]) == -Decimal(offset)  # exact, not rounded
+        assert row["provider_total"] == f"{(total + Decimal(offset)).quantize(Decimal('0.01'))}"
+    [query] = cost_management.queries()[asked:]
+    assert query.body["type"] == metric and "granularity" not in query.body["dataset"]
+    assert query.body["timePeriod"] == {"from": "2026-10-01T00:00:00Z", "to": "2026-10-31T23:59:59Z"}
+
+
+def test_a_failed_ingest_leaves_nothing_staged_by_the_others(buckets, local_profile, tmp_path):
+    url, _ = seed("aws-cur", "s3", buckets["s3"], tmp_path, local_profile, rows=300)
+    missing = f"s3://{buckets['s3']}/{unique_name('nothing-here')}"
+    dataset = f"s3://{buckets['s3']}/{unique_name('focus')}"
+    config = CostsConfig(sources=[source("aws", "aws-cur", url), source("gone", "aws-cur", missing)], dataset=dataset)
+    from multicloud.core.errors import NotFound
+    with pytest.raises(NotFound):
+        costs(config=config, profile="local", as_of=AS_OF)
+    assert list(open_store(dataset, profile=local_profile).list("")) == []

@@ -1,10 +1,9 @@
 """query_costs through the real azure-mgmt-costmanagement client against a local fake Cost
-Management Query API (tests/integration/fake_costmanagement.py): the body the SDK sends,
+Management Query API (tests/fakes/fake_costmanagement.py, on a free port): the body the SDK sends,
 nextLink paging, frame shape and dtypes, exact decimals, the error taxonomy, argument checks."""
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,7 +18,6 @@ from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Thr
 from multicloud.core.retry import NO_RETRY
 from tests.fakes.fake_costmanagement import FakeCostManagement
 
-PORT = int(os.environ.get("MULTICLOUD_TEST_COSTMANAGEMENT_PORT", 9111))
 SUB = "00000000-0000-0000-0000-0000000000aa"
 SCOPE = f"/subscriptions/{SUB}"
 QUERY_PATH = f"{SCOPE}/providers/Microsoft.CostManagement/query"
@@ -38,7 +36,7 @@ def _record(day: int, service: str, location: str, cost: str, **extra) -> dict:
 
 @pytest.fixture
 def fake():
-    with FakeCostManagement(PORT, page_size=2) as server:
+    with FakeCostManagement(page_size=2) as server:
         server.add_costs(SCOPE, [
             _record(1, "Virtual Machines", "eastus", "0.1"),
             _record(1, "Virtual Machines", "eastus", "0.2"),  # summed with the row above
@@ -184,3 +182,49 @@ def test_bad_arguments_are_refused_when_called_naming_the_argument(kwargs, targe
     with pytest.raises(InvalidInput) as info:
         query_costs(args.pop("scope"), args.pop("start"), args.pop("end"), **args)
     assert info.value.target == target
+
+
+# ---- the costs flow's provider_totals kind ------------------------------------------------------
+
+def _comparison_inputs(fake: FakeCostManagement):
+    from multicloud.config.costs import CostManagementTotals
+    from multicloud.config.profiles import Connection, Profile
+    from multicloud.core.costs import reconcile
+
+    key = ("Microsoft", "BP-1", "2026-10", "USD")
+    october = Decimal(LONG) + Decimal("1000.000000000000000001")  # every record of the fixture: all in October
+    source, stored = reconcile.Totals.empty(), reconcile.Totals.empty()
+    source.add(key, october, 6)
+    stored.add(key, october, 6)
+    entry = CostManagementTotals(kind="azure-cost-management", billing_account="BP-1", scope=SCOPE,
+                                 api_endpoint=fake.url)
+    profile = Profile(name="t", connections=[Connection(name="az", cloud="azure", credentials="emulator",
+                                                        timeout_seconds=5, connect_timeout_seconds=2)])
+    return [entry], reconcile.reconcile(source, reconcile.Totals.empty(), stored), stored, profile
+
+
+def test_provider_totals_agree_to_the_last_digit_or_are_unavailable_on_an_api_error(fake):
+    from multicloud.engine import provider_totals
+
+    entries, table, effective, profile = _comparison_inputs(fake)
+    compared, failures = provider_totals.compare(entries, table, effective, profile)
+    assert list(compared["status"]) == ["agrees"] and compared["difference"].tolist() == [Decimal(0)]
+    assert failures == [] and fake.queries()[-1].body["timePeriod"] == {"from": "2026-10-01T00:00:00Z",
+                                                                          "to": "2026-10-31T23:59:59Z"}
+    fake.fail_next(403)
+    compared, failures = provider_totals.compare(entries, table, effective, profile)
+    assert list(compared["status"]) == ["unavailable"]
+    assert len(failures) == 1 and "PermissionDenied" not in failures[0] and "RBACAccessDenied" in failures[0]
+
+
+def test_a_programming_error_in_a_provider_comparison_is_not_unavailable(fake, monkeypatch):
+    from multicloud.engine import provider_totals
+
+    entries, table, effective, profile = _comparison_inputs(fake)
+
+    def broken(entry, period, profile):
+        return {"a key": "not a decimal"}["another key"]
+
+    monkeypatch.setitem(provider_totals._READERS, "azure-cost-management", broken)
+    with pytest.raises(KeyError):
+        provider_totals.compare(entries, table, effective, profile)

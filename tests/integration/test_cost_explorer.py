@@ -10,12 +10,9 @@ so every test filters on a tag value of its own: its bodies are new even on a re
 from __future__ import annotations
 
 import json
-import os
-import threading
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pyarrow as pa
@@ -26,8 +23,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 from multicloud.clouds.aws.costexplorer import cost_and_usage, monthly_totals
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, PermissionDenied
+from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
-FAULT_PORT = int(os.environ.get("MULTICLOUD_TEST_CE_FAULT_PORT", 9113))
 MONEY = pd.ArrowDtype(pa.decimal128(38, 18))
 TIME = pd.ArrowDtype(pa.timestamp("us", tz="UTC"))
 STRING = pd.ArrowDtype(pa.string())
@@ -181,67 +178,53 @@ def test_a_filter_the_sdk_refuses_is_invalid_input_with_the_sdk_error_chained(co
 
 # ---- errors from the service --------------------------------------------------------------------
 
-class _CostExplorerErrors:
-    """Answers each Cost Explorer request with the next (status, JSON body) in `answers`."""
+class _CostExplorerErrors(LocalServer):
+    """Answers each Cost Explorer request with the next (status, JSON body) in `answers`; binds
+    a free port (`.port` once started)."""
 
-    def __init__(self, port: int, answers: list[tuple[int, dict]]):
+    name = "fake-cost-explorer-errors"
+
+    def __init__(self, answers: list[tuple[int, dict]]):
         self.answers, self.targets = list(answers), []
+
+    def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                read_request(self)
                 fake.targets.append(self.headers.get("X-Amz-Target"))
                 status, body = fake.answers.pop(0)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, json.dumps(body).encode(), content_type="application/x-amz-json-1.1")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        return Handler
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-def _fault_conn() -> Connection:
-    return Connection(name=f"ce-faults-{uuid.uuid4().hex[:8]}", cloud="aws", endpoint=f"http://127.0.0.1:{FAULT_PORT}",
-                      region="us-east-1", credentials="emulator", timeout_seconds=5, connect_timeout_seconds=2)
+    def conn(self) -> Connection:
+        return Connection(name=f"ce-faults-{uuid.uuid4().hex[:8]}", cloud="aws", endpoint=f"http://127.0.0.1:{self.port}",
+                          region="us-east-1", credentials="emulator", timeout_seconds=5, connect_timeout_seconds=2)
 
 
 def test_throttling_is_retried_and_access_denied_is_permission_denied():
     ok = {"ResultsByTime": [{"TimePeriod": {"Start": "2026-10-01", "End": "2026-10-02"}, "Groups": [],
                              "Total": {"UnblendedCost": _usd("5")}, "Estimated": False}]}
     throttled = (400, {"__type": "LimitExceededException", "Message": "Rate exceeded"})
-    with _CostExplorerErrors(FAULT_PORT, [throttled, (200, ok)]) as fake:
-        [frame] = cost_and_usage(_fault_conn(), date(2026, 10, 1), date(2026, 10, 2), metrics=["UnblendedCost"],
+    with _CostExplorerErrors([throttled, (200, ok)]) as fake:
+        [frame] = cost_and_usage(fake.conn(), date(2026, 10, 1), date(2026, 10, 2), metrics=["UnblendedCost"],
                                  group_by=())
     assert frame["UnblendedCost"].tolist() == [Decimal(5)]
     assert fake.targets == ["AWSInsightsIndexService.GetCostAndUsage"] * 2
 
     denied = (400, {"__type": "AccessDeniedException",
                     "Message": "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: ce:GetCostAndUsage"})
-    with _CostExplorerErrors(FAULT_PORT, [denied]) as fake:
+    with _CostExplorerErrors([denied]) as fake:
         with pytest.raises(PermissionDenied, match="Cost Explorer AccessDeniedException") as info:
-            next(cost_and_usage(_fault_conn(), date(2026, 10, 1), date(2026, 10, 2)))
+            next(cost_and_usage(fake.conn(), date(2026, 10, 1), date(2026, 10, 2)))
     assert isinstance(info.value.__cause__, ClientError)
     assert len(fake.targets) == 1  # not retried
 
 
 def test_a_stale_page_token_is_invalid_input():
     stale = (400, {"__type": "RequestChangedException", "Message": "The page token no longer matches the request"})
-    with _CostExplorerErrors(FAULT_PORT, [stale]):
+    with _CostExplorerErrors([stale]) as fake:
         with pytest.raises(InvalidInput, match="RequestChangedException"):
-            next(cost_and_usage(_fault_conn(), date(2026, 10, 1), date(2026, 10, 2)))
+            next(cost_and_usage(fake.conn(), date(2026, 10, 1), date(2026, 10, 2)))

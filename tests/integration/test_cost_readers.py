@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from multicloud.clouds import create_bucket, open_store
-from multicloud.engine.cost_ingest import ingest, stored_totals
-from multicloud.engine.dataset import spooled_partitions
+from multicloud.engine.cost_ingest import ingest
+from multicloud.engine.dataset import slug
+from multicloud.engine.tabular import local_copy
 from multicloud.config import CostSource
 from multicloud.core.costs import focus, reconcile
 from multicloud.testing import cost_samples as samples
@@ -38,15 +39,22 @@ def buckets(local_profile):
 
 
 def run(source: CostSource, tmp_path: Path, profile):
-    spool = tmp_path / "spool"
-    spool.mkdir(exist_ok=True)
-    result = ingest(source, spool, "0", profile)
-    table = reconcile.reconcile(result.control, result.quarantined, stored_totals(spool), result.unreadable)
+    """One source ingested and staged into a local dataset; its reconciliation and the staged rows."""
+    (tmp_path / "dataset").mkdir(exist_ok=True)
+    dataset = open_store(f"file://{tmp_path / 'dataset'}")
+    result = ingest(source, f"file://{tmp_path / 'dataset'}", "run-1", profile)
+    table = reconcile.reconcile(result.control, result.quarantined, result.stored, result.unreadable)
     rows = []
-    for paths in spooled_partitions(spool).values():
-        for path in paths:
+    for staged in result.staged:
+        with local_copy(dataset, staged.key) as path:
             rows.append(pq.read_table(path))
     return result, table, pa.concat_tables(rows) if rows else None
+
+
+def quarantine_entries(result, tmp_path: Path) -> list[dict]:
+    key = result.quarantine_url.split("/dataset/", 1)[1]
+    with open_store(f"file://{tmp_path / 'dataset'}").open(key) as f:
+        return [json.loads(line) for line in f.read().decode().splitlines()]
 
 
 CASES = [
@@ -87,6 +95,10 @@ def test_reader_maps_every_row_and_reconciles_to_the_generator(kind, scheme, sou
             [("EffectiveCost", "sum")]).to_pylist():
         effective[(row["ProviderName"], row["BillingAccountId"], "2026-10", row["BillingCurrency"])] = row["EffectiveCost_sum"]
     assert effective == export.amortized  # EffectiveCost as costs.md defines it, to the last digit
+    assert result.effective.amounts == export.amortized and result.stored.amounts == export.billed
+    provider = slug(rows.column("ProviderName")[0].as_py())
+    assert [(s.key, s.rows) for s in result.staged] == [
+        (f"provider={provider}/billing_period=2026-10/run-1-t.parquet", rows.num_rows)]  # staged, not published
     if source_kind == "azure-cost-details":
         assert result.rows_written + result.rows_superseded == result.rows_read
 
@@ -124,7 +136,8 @@ def test_bad_rows_are_quarantined_and_make_their_totals_unproven(buckets, local_
     upload(local, base, local_profile)
     result, table, rows = run(CostSource(name="t", kind="aws-cur", url=base), tmp_path, local_profile)
     assert result.rows_quarantined == 3 and rows.num_rows == 2_000 - 3
-    found = [json.loads(line) for line in open(result.quarantine_file)]
+    assert result.quarantine_url == f"file://{tmp_path / 'dataset'}/quarantine/run-1/t.jsonl"
+    found = quarantine_entries(result, tmp_path)
     assert sorted((q["file"], q["line"]) for q in found) == sorted((key, line) for key, line, _, _ in export.bad_rows)
     for key, line, column, value in export.bad_rows:
         reason = next(q["reason"] for q in found if q["line"] == line)
@@ -164,7 +177,7 @@ def test_credits_that_are_not_json_are_quarantined_not_dropped(credits, buckets,
     upload(local, base, local_profile)
     result, table, rows = run(CostSource(name="t", kind="gcp-billing-export", url=base), tmp_path, local_profile)
     assert result.rows_quarantined == 1 and rows.num_rows == 499
-    [entry] = [json.loads(line) for line in open(result.quarantine_file)]
+    [entry] = quarantine_entries(result, tmp_path)
     assert entry["line"] == 6 and "credits: not a JSON list of credits records" in entry["reason"]
     assert "unproven" in set(table["status"])  # the row's credits, so its billed cost, are unknown
 
@@ -200,7 +213,7 @@ def test_line_numbers_stay_true_past_a_blank_line(buckets, local_profile, tmp_pa
     base = f"s3://{buckets['s3']}/{unique_name('b')}"
     upload(local, base, local_profile)
     result, _, rows = run(CostSource(name="t", kind="aws-cur", url=base), tmp_path, local_profile)
-    found = {entry["line"]: entry["reason"] for entry in map(json.loads, open(result.quarantine_file))}
+    found = {entry["line"]: entry["reason"] for entry in quarantine_entries(result, tmp_path)}
     assert sorted(found) == [4, 10] and "'n/a'" in found[10]
     assert rows.num_rows == 200 - 1 and 11 in rows.column("x_SourceLine").to_pylist()  # the blank line held no row
 

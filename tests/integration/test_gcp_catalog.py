@@ -4,7 +4,6 @@ service lookup by name, the error taxonomy, argument checks."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import pandas as pd
@@ -17,7 +16,6 @@ from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Thr
 from multicloud.core.retry import NO_RETRY
 from tests.fakes.fake_cloud_billing import FakeCloudBilling, sku
 
-PORT = int(os.environ.get("MULTICLOUD_TEST_CLOUD_BILLING_PORT", 9112))
 COMPUTE, STORAGE, BIGQUERY = "6F81-5844-456A", "95FF-2EF5-5EA1", "24E6-581D-38E5"
 MONEY = pd.ArrowDtype(pa.decimal128(38, 18))
 STRING = pd.ArrowDtype(pa.string())
@@ -30,7 +28,7 @@ def _compute_skus(count: int) -> list[dict]:
 
 @pytest.fixture
 def api():
-    with FakeCloudBilling(PORT, page_size=3) as fake:
+    with FakeCloudBilling(page_size=3) as fake:
         fake.add_service(COMPUTE, "Compute Engine", _compute_skus(7) + [
             sku(COMPUTE, "Compute Engine", "CAFE-0000-0001", "Egress to the internet",
                 [(0, "0"), (1024, "0.12"), (10240, "0.085")], unit="GiBy", unit_description="gibibyte",

@@ -8,6 +8,7 @@ import calendar
 import json
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +20,7 @@ from multicloud.core.costs import focus
 DAILY_KEYS = ["day", "BillingCurrency", "ProviderName", "ServiceName", "SubAccountId", "RegionId"]
 TAG_KEYS = ["billing_period", "BillingCurrency", "ProviderName", "tag_value"]
 MEASURES = ["BilledCost", "EffectiveCost"]
+_CENT = Decimal("0.01")
 
 
 def daily_partial(table: pa.Table) -> pa.Table:
@@ -77,7 +79,7 @@ def month_to_date(daily: pd.DataFrame, as_of: date, measure: str = "EffectiveCos
                   trailing_days: int = 7, by: str | None = "ProviderName") -> pd.DataFrame:
     """Cost of the month of `as_of` up to and including `as_of`, and a forecast to month end:
     month to date plus the mean of the last `trailing_days` days times the days left; per
-    currency ("All") and per currency and `by`."""
+    currency ("All") and per currency and `by`. Sums are exact, shown to the cent."""
     if daily.empty:
         return pd.DataFrame(columns=["currency", "group", "month", "month_to_date", "daily_run_rate", "forecast"])
     frame = daily.copy()
@@ -90,11 +92,12 @@ def month_to_date(daily: pd.DataFrame, as_of: date, measure: str = "EffectiveCos
     for currency, money in frame.groupby("BillingCurrency"):
         groups = [("All", money)] + ([(g, f) for g, f in money.groupby(by)] if by else [])
         for name, part in groups:
-            values = part[measure].astype(float)
-            mtd = values[(part["day"] >= start) & (part["day"] <= as_of)].sum()
-            recent = values[(part["day"] >= window_start) & (part["day"] <= as_of)].sum() / trailing_days
-            rows.append({"currency": currency, "group": name, "month": f"{as_of:%Y-%m}", "month_to_date": round(mtd, 2),
-                         "daily_run_rate": round(recent, 2), "forecast": round(mtd + recent * left, 2)})
+            values = part[measure].map(Decimal)  # exact sums, shown at cents
+            mtd = sum(values[(part["day"] >= start) & (part["day"] <= as_of)], Decimal(0))
+            recent = sum(values[(part["day"] >= window_start) & (part["day"] <= as_of)], Decimal(0)) / trailing_days
+            rows.append({"currency": currency, "group": name, "month": f"{as_of:%Y-%m}",
+                         "month_to_date": mtd.quantize(_CENT), "daily_run_rate": recent.quantize(_CENT),
+                         "forecast": (mtd + recent * left).quantize(_CENT)})
     return pd.DataFrame(rows)
 
 

@@ -71,31 +71,42 @@ def reconcile(source: Totals, quarantined: Totals, stored: Totals, unreadable: T
     return pd.DataFrame(rows, columns=columns)
 
 
-def mismatches(table: pd.DataFrame) -> pd.DataFrame:
-    return table[table["status"] != "ok"]
-
-
 def cents(value: Decimal) -> str:
     return f"{value.quantize(CENT):,}"
 
 
+COMPARISON = KEYS + ["metric", "compared", "run_total", "provider_total", "difference", "status"]
+
+
+def periods_of(table: pd.DataFrame, provider: str, account: str) -> list[str]:
+    """The billing periods reconciled for one provider's billing account, in order."""
+    mine = table[(table["provider"] == provider) & (table["billing_account"] == account)]
+    return sorted(set(mine["billing_period"]))
+
+
 def compare_with_provider(table: pd.DataFrame, provider_totals: dict[tuple, Decimal],
-                          unavailable: set[tuple] = frozenset()) -> pd.DataFrame:
-    """The reconciled source totals beside the provider API's totals for the same keys: `agrees`
-    when they differ by less than half a cent, else `differs`; `unavailable` for (provider,
-    account, period) the API did not answer; keys the API was not asked about are left out."""
+                          unavailable: set[tuple] = frozenset(), expected: dict[tuple, Decimal] | None = None,
+                          metric: str = "") -> pd.DataFrame:
+    """The run's totals beside the provider API's totals for the same keys: `agrees` when they
+    differ by less than half a cent, else `differs`; `unavailable` for (provider, account,
+    period) the API did not answer; keys the API was not asked about are left out. The run's
+    total is the source's own (Σ BilledCost), or `expected[key]` when given (Σ EffectiveCost of
+    the stored rows, for an amortized metric)."""
+    compared = "Σ EffectiveCost (stored)" if expected is not None else "Σ BilledCost (source)"
     rows = []
     for row in table.to_dict("records"):
         key = tuple(row[k] for k in KEYS)
+        mine = row["source_total"] if expected is None else expected.get(key, Decimal(0))
+        base = dict(zip(KEYS, key)) | {"metric": metric, "compared": compared, "run_total": mine}
         if key[:3] in unavailable:
-            rows.append(dict(zip(KEYS, key)) | {"source_total": row["source_total"], "provider_total": None,
-                                                 "difference": None, "status": "unavailable"})
-            continue
-        if key not in provider_totals:
-            continue
-        api = provider_totals[key]
-        diff = row["source_total"] - api
-        rows.append(dict(zip(KEYS, key)) | {"source_total": row["source_total"], "provider_total": api,
-                                             "difference": diff,
-                                             "status": "agrees" if abs(diff) < HALF_CENT else "differs"})
-    return pd.DataFrame(rows, columns=KEYS + ["source_total", "provider_total", "difference", "status"])
+            rows.append(base | {"provider_total": None, "difference": None, "status": "unavailable"})
+        elif key in provider_totals:
+            diff = mine - provider_totals[key]
+            rows.append(base | {"provider_total": provider_totals[key], "difference": diff,
+                                "status": "agrees" if abs(diff) < HALF_CENT else "differs"})
+    return pd.DataFrame(rows, columns=COMPARISON)
+
+
+def concat_comparisons(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COMPARISON)
