@@ -127,7 +127,8 @@ def _sync_dataset(ds: Dataset, from_site: str, to_site: str, profile: Profile, p
     while True:
         res = sync_pass(src, dst, options, dry_run=practice)
         rounds, copied, first = rounds + 1, copied + res.copied, first or res
-        problem = fo.final_sync_problem(ds.name, [(f.key, f.error) for f in res.failures], 0, rounds, practice)
+        problem = fo.final_sync_problem(ds.name, [(f.key, f.error) for f in res.failures[:5]], 0, rounds, practice,
+                                        res.failed)
         if problem:
             raise StepFailed(problem)
         after = fo.sync_next(rounds, res.pending, practice, max_rounds)

@@ -33,6 +33,8 @@ def _errors(exc: ValidationError) -> str:
 
 def store_url(value: str) -> str:
     """A pydantic field check: a store URL any backend accepts, normalised; ValueError otherwise."""
+    import multicloud.clouds.registry  # noqa: F401  (fills the scheme table URL parsing reads)
+
     try:
         return str(StoreUrl.parse(value))
     except InvalidInput as exc:

@@ -331,12 +331,14 @@ def final_sync_rpo(first_oldest: datetime | None, left: int, left_oldest: dateti
 
 
 def final_sync_problem(dataset: str, failed: Sequence[tuple[str, str]], left: int, rounds: int,
-                       practice: bool) -> str | None:
-    """Why the final sync of `dataset` failed: objects that failed to copy (`failed`: key, error),
-    or objects still differing after the rounds (not in practice, which copies nothing)."""
+                       practice: bool, failed_count: int | None = None) -> str | None:
+    """Why the final sync of `dataset` failed: objects that failed to copy (`failed`: the first
+    (key, error) pairs kept; `failed_count`: how many failed in all, when more than were kept), or
+    objects still differing after the rounds (not in practice, which copies nothing)."""
     if failed:
         key, error = failed[0]
-        return f"dataset {dataset}: {len(failed)} object(s) failed, e.g. {key}: {error}"
+        count = max(failed_count or 0, len(failed))
+        return f"dataset {dataset}: {count} object(s) failed, e.g. {key}: {error}"
     if left and not practice:
         return f"dataset {dataset}: {left} object(s) still differ after {rounds} rounds"
     return None

@@ -51,7 +51,7 @@ class Capabilities:
     - hashes: digests the service itself keeps and returns in listings and `stat` of every object
       our writes and copies made ("md5", "crc32c"). "sha256" is not among them: our writes always
       record it in user metadata, so `stat` has it everywhere. Fallback: compare by SHA-256 (or
-      size and time), choosing `comparable_hashes` of both sides.
+      size and time), choosing `multicloud.core.replication.comparable_hashes` of both sides.
     - list_returns_metadata: listings carry user metadata (so our SHA-256) and the content type;
       fallback: `stat` each object whose metadata is needed.
     - cross_bucket_copy: `copy_from` can copy server side from another bucket of the same backend
@@ -65,14 +65,6 @@ class Capabilities:
     list_returns_metadata: bool = False
     cross_bucket_copy: bool = False
 
-
-def comparable_hashes(a: Capabilities, b: Capabilities) -> frozenset[str]:
-    """Digests both sides' listings carry (service hashes in common) plus "sha256" when both
-    listings carry user metadata; empty: compare by `stat`, size or time."""
-    common = a.hashes & b.hashes
-    if a.list_returns_metadata and b.list_returns_metadata:
-        common |= {"sha256"}
-    return frozenset(common)
 
 
 @runtime_checkable

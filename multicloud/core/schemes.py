@@ -4,7 +4,6 @@ rules. The backend registry (`multicloud.clouds.registry`) fills the table; core
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -49,19 +48,17 @@ class SchemeRules:
     metadata: MetadataRules = field(default_factory=MetadataRules)
 
 
+# Filled once, when the backend registry is imported; a single dict assignment needs no lock.
 _TABLE: dict[str, SchemeRules] = {}
-_LOCK = threading.Lock()
 
 
 def register_scheme(rules: SchemeRules) -> None:
     """Add (or replace) the rules of one scheme; called by the backend registry."""
-    with _LOCK:
-        _TABLE[rules.scheme] = rules
+    _TABLE[rules.scheme] = rules
 
 
 def unregister_scheme(scheme: str) -> None:
-    with _LOCK:
-        _TABLE.pop(scheme, None)
+    _TABLE.pop(scheme, None)
 
 
 def scheme_rules(scheme: str, target: str | None = None) -> SchemeRules:

@@ -17,7 +17,7 @@ from multicloud.core.inventory import (
     unreadable_bucket,
 )
 from multicloud.core.keys import decode_key, encode_key, encode_metadata
-from multicloud.core.objects import Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key, comparable_hashes
+from multicloud.core.objects import Capabilities, HashingReader, ObjectMeta, StoreUrl, check_key
 from multicloud.core.schemes import KeyRules, MetadataRules, SchemeRules, register_scheme, unregister_scheme
 from multicloud.core.retry import RetryPolicy, call_with_retry
 
@@ -78,15 +78,6 @@ def test_a_registered_scheme_brings_its_url_form_and_rules():
 def test_key_rules_are_values(rules, key, stored):
     assert encode_key(key, rules) == stored
     assert decode_key(stored) == key
-
-
-def test_comparable_hashes_are_the_intersection_plus_listed_sha256():
-    s3 = Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=False)
-    gcs = Capabilities(hashes=frozenset({"md5", "crc32c"}), list_returns_metadata=True)
-    azure = Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=True)
-    assert comparable_hashes(s3, gcs) == {"md5"}
-    assert comparable_hashes(gcs, azure) == {"md5", "sha256"}
-    assert comparable_hashes(Capabilities(), s3) == frozenset()
 
 
 @pytest.mark.parametrize("key", ["", "a\x00b", "x" * 1025])

@@ -195,6 +195,8 @@ def test_final_sync_rounds_and_rpo():
     assert fo.final_sync_rpo(oldest, 5, oldest, practice=True, now=now) == 90.0
     assert fo.final_sync_problem("orders", [("k1", "denied"), ("k2", "denied")], 0, 1, False) == (
         "dataset orders: 2 object(s) failed, e.g. k1: denied")
+    assert fo.final_sync_problem("orders", [("k1", "denied")], 0, 1, False, failed_count=1500) == (
+        "dataset orders: 1500 object(s) failed, e.g. k1: denied")
     assert fo.final_sync_problem("orders", [], 3, 5, False) == "dataset orders: 3 object(s) still differ after 5 rounds"
     assert fo.final_sync_problem("orders", [], 3, 1, True) is None
 

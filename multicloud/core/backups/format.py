@@ -171,9 +171,9 @@ def _xattrs(attrs: Mapping[str, bytes]) -> list[dict]:
 def encode_tree(nodes: Iterable[dict]) -> bytes:
     """A tree blob: nodes sorted by the bytes of their names, names Go-quoted, compact JSON plus a
     newline. InvalidInput on a duplicate name."""
-    import os
-
-    ordered = sorted(nodes, key=lambda n: os.fsencode(n["name"]))
+    # restic sorts by the name's bytes: the file-system encoding on POSIX (UTF-8, with undecodable
+    # bytes kept as surrogates), which is what os.fsencode would give.
+    ordered = sorted(nodes, key=lambda n: n["name"].encode("utf-8", "surrogateescape"))
     for a, b in zip(ordered, ordered[1:]):
         if a["name"] == b["name"]:
             raise InvalidInput("a tree cannot hold two nodes of the same name", target=repr(a["name"]))
