@@ -88,12 +88,6 @@ class FakeCloudBilling(LocalServer):
         self._tokens: dict[str, tuple[str, int]] = {}  # page token -> (listing path, offset)
         self._faults: list[int] = []
         self._lock = threading.Lock()
-        self._server = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def add_service(self, service_id: str, display_name: str, skus: list[dict] = ()) -> None:
         with self._lock:

@@ -66,12 +66,6 @@ class FakeCostManagement(LocalServer):
         self._delays: list[float] = []
         self.link_base: str | None = None
         self._lock = threading.Lock()
-        self._server = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def add_costs(self, scope: str, records: list[dict]) -> None:
         with self._lock:
