@@ -10,8 +10,8 @@ resources it created (a run id in tags and names), and asserts on those."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +21,7 @@ from multicloud.clouds.aws.session import client
 from multicloud.config import Connection
 from multicloud.config.rightsizing import load_rule_sets
 from multicloud.core.rightsizing import FINDING, INSUFFICIENT, Resource, evaluate, required_series
+from tests.fakes.fake_aws_paging import FakeAwsPaging
 
 REGION = "eu-north-1"
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)  # metric points are put relative to this
@@ -171,3 +172,72 @@ def test_metrics_without_an_aws_equivalent_are_reported(conn):
     assert got.unsupported == {("vm", "network_out_utilization"), ("snapshot", "network_out_utilization"),
                                ("snapshot", "cpu_utilization")}
     assert got.requests == 1 and [s.metric for s in got.series["i-none"]] == ["cpu_utilization"]
+
+
+# ---- paging, against a local server answering the real requests (moto serves one page) ---------------
+
+@pytest.fixture
+def fake_conn():
+    def make(fake: FakeAwsPaging) -> Connection:
+        return Connection(name="aws-paging", cloud="aws", endpoint=fake.url, region="us-east-1",
+                          account="123456789012", credentials="emulator")
+    return make
+
+
+def test_every_paged_listing_follows_its_tokens(fake_conn):
+    with FakeAwsPaging(instances=2345, volumes=1201, snapshots=2500, databases=250) as fake:
+        inv = read_inventory(fake_conn(fake))
+    assert inv.requests == {"describe_instances": 3, "describe_volumes": 3, "describe_snapshots": 3,
+                            "describe_db_instances": 3, "describe_instance_types": 1, "describe_addresses": 1}
+    ids = [r.id for r in inv.resources]
+    assert len(ids) == len(set(ids)) == 2345 + 1201 + 2500 + 250
+    assert [p.get("NextToken") for p in fake.actions("DescribeInstances")] == [None, "1000", "2000"]
+    assert {p["MaxResults"] for p in fake.actions("DescribeInstances")} == {"1000"}
+    assert [p.get("NextToken") for p in fake.actions("DescribeVolumes")] == [None, "500", "1000"]
+    assert [p.get("Marker") for p in fake.actions("DescribeDBInstances")] == [None, "100", "200"]
+    snaps = fake.actions("DescribeSnapshots")
+    assert all(p["Owner.1"] == "self" and p["Filter.1.Name"] == "owner-id" and p["Filter.1.Value.1"] ==
+               "123456789012" for p in snaps)
+    vm = next(r for r in inv.resources if r.id == "i-02344")
+    assert (vm.vcpus, vm.memory_mib, vm.architecture) == (2, 8192, "x86_64")
+    snap = next(r for r in inv.resources if r.id == "snap-02499")
+    assert snap.source_exists is False and snap.created == datetime(2026, 8, 1, tzinfo=timezone.utc)
+    assert next(r for r in inv.resources if r.id == "snap-00010").source_exists is True
+
+
+def test_get_metric_data_follows_next_token_within_a_request(fake_conn):
+    with FakeAwsPaging(page_points=1000) as fake:
+        vms = [Resource("aws", f"i-{n}", "vm") for n in range(3)]
+        got = read_metrics(fake_conn(fake), vms, {("cpu_utilization", "max", 60): 1}, NOW)
+    # 3 series of 1,440 points, at most 1,000 points per response: 5 pages of one batch
+    assert got.requests == 5 and got.requests_by_resource == {"i-0": 5, "i-1": 5, "i-2": 5}
+    calls = fake.actions("GetMetricData")
+    assert [c.get("NextToken") for c in calls] == [None, "1000", "2000", "3000", "4000"]
+    for n, vm in enumerate(vms):
+        points = got.series[vm.id][0].points
+        assert len(points) == 1440 and {v for _, v in points} == {float(n)}
+        assert points[0][0] == NOW - timedelta(days=1) and points[-1][0] == NOW - timedelta(minutes=1)
+
+
+def test_get_metric_data_batches_to_500_queries(fake_conn):
+    with FakeAwsPaging() as fake:
+        vms = [Resource("aws", f"i-{n}", "vm") for n in range(1001)]
+        got = read_metrics(fake_conn(fake), vms, {("cpu_utilization", "average", 3600): 1}, NOW)
+        calls = fake.actions("GetMetricData")
+    assert got.requests == len(calls) == 3
+    assert [len(c["MetricDataQueries"]) for c in calls] == [500, 500, 1]
+    assert all(len({q["Id"] for q in c["MetricDataQueries"]}) == len(c["MetricDataQueries"]) for c in calls)
+    assert set(got.requests_by_resource.values()) == {1} and len(got.requests_by_resource) == 1001
+    assert [len(s.points) for s in got.series["i-1000"]] == [24]
+
+
+def test_get_metric_data_splits_a_series_at_1440_points(fake_conn):
+    with FakeAwsPaging() as fake:
+        got = read_metrics(fake_conn(fake), [Resource("aws", "i-1", "vm")], {("cpu_utilization", "max", 300): 6}, NOW)
+        calls = fake.actions("GetMetricData")
+    # 6 days of 5-minute points are 1,728: two spans, 1,440 and 288 points
+    assert got.requests == len(calls) == 2
+    assert [(c["EndTime"] - c["StartTime"]) // 300 for c in calls] == [1440, 288]
+    assert calls[0]["EndTime"] == calls[1]["StartTime"]
+    points = got.series["i-1"][0].points
+    assert len(points) == len({t for t, _ in points}) == 1728 and points[0][0] == NOW - timedelta(days=6)
