@@ -3,6 +3,7 @@ rule vocabulary shared by every cloud, and their loading with errors naming the 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Literal, Union
 
@@ -139,14 +140,12 @@ class RightsizingRules(BaseModel):
     description: str = ""
     rules: list[Rule] = Field(min_length=1)
 
-    @field_validator("rules")
-    @classmethod
-    def _unique(cls, rules: list[Rule]) -> list[Rule]:
-        names = [r.name for r in rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
-        return rules
+    @model_validator(mode="after")
+    def _unique(self) -> "RightsizingRules":
+        repeated = sorted(name for name, n in Counter(r.name for r in self.rules).items() if n > 1)
+        if repeated:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(repeated)}")
+        return self
 
 
 def load_rightsizing_rules(path: str | Path) -> RightsizingRules:

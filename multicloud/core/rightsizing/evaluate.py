@@ -207,6 +207,10 @@ def _points(cond, resource: Resource, index, period: int) -> tuple[list[tuple[da
     base = [index.get((m, base_stat or cond.period_statistic, period)) for m in bases]
     if any(b is None for b in base):
         return [], ""
+    return _derive(how, cond, base, resource, period)
+
+
+def _derive(how: str, cond, base: list[Series], resource: Resource, period: int):
     if how == "sum_of":
         maps = [dict(b.points) for b in base]
         common = set.intersection(*(set(m) for m in maps))
@@ -240,14 +244,18 @@ def _days_matching(rule, resource, index, now, attrs, metrics) -> Outcome:
         days.append(Day(day_start, ev, _all(e.held for e in ev)))
     matched = sum(d.matched is True for d in days)
     unknown = sum(d.matched is None for d in days)
-    counted = True if matched >= rule.days_matching else False if matched + unknown < rule.days_matching else None
-    gaps = "; ".join(f"{d.start:%Y-%m-%d %H:%M}: " + ", ".join(f"{e.condition}: {e.note}" for e in d.evidence
-                                                            if e.held is None) for d in days if d.matched is None)
+    counted = _all([matched >= rule.days_matching or None, matched + unknown >= rule.days_matching])
     summary = Evidence(f"days on which every metric condition held ≥ {rule.days_matching} of {rule.window_days}",
-                       matched, counted, note=f"{unknown} days without enough data" + (f" ({gaps})" if gaps else ""))
+                       matched, counted, note=f"{unknown} days without enough data{_gaps(days)}")
     evidence = attrs + [summary]
     held = _all(e.held for e in evidence)
     return _outcome(rule, resource, _status(rule, held), _reason(rule, held, evidence), evidence, days)
+
+
+def _gaps(days: list[Day]) -> str:
+    gaps = "; ".join(f"{d.start:%Y-%m-%d %H:%M}: " + ", ".join(f"{e.condition}: {e.note}" for e in d.evidence
+                                                            if e.held is None) for d in days if d.matched is None)
+    return f" ({gaps})" if gaps else ""
 
 
 def _status(rule, held: bool | None) -> str:
