@@ -1,0 +1,190 @@
+"""Idle and rightsizing rules as data (deployments/rightsizing/*.yaml): pydantic models of the one
+rule vocabulary shared by every cloud, and their loading with errors naming the file and the rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from multicloud.config.alerts import http_url
+from multicloud.core.errors import InvalidInput
+from multicloud.core.rightsizing.vocabulary import (
+    ACTIONS, ATTRIBUTES, DERIVED, FINDINGS, KINDS, METRICS, MISSING_DATA, OPERATORS, PERIOD_STATISTICS,
+    parse_statistic,
+)
+
+Metric = Literal[tuple(METRICS)]
+Attribute = Literal[tuple(ATTRIBUTES)]
+Operator = Literal[tuple(OPERATORS)]
+PeriodStatistic = Literal[PERIOD_STATISTICS]
+_METRIC_ONLY = ("metric", "period_statistic", "statistic", "threshold", "last_days")
+
+
+class Condition(BaseModel):
+    """One test a resource must pass: either a metric statistic against a threshold, or a resource
+    attribute against a value. Give `metric` or `attribute`, not both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Metric | None = Field(default=None, description="Metric of the shared vocabulary, e.g. cpu_utilization.")
+    period_statistic: PeriodStatistic = Field(default="average", description="What each period's point is, as the "
+                                              "cloud aggregates it: average, max, min or sum over period_minutes.")
+    statistic: str = Field(default="average", description="Computed by us over the window's points: average, max, "
+                           "min, sum or a percentile pN (p95, p99.5; nearest rank).")
+    op: Operator = Field(description="lt, le, gt, ge, eq or ne: observed OP threshold (or value).")
+    threshold: float | None = Field(default=None, description="Threshold of a metric condition, in the metric's unit.")
+    last_days: int | None = Field(default=None, ge=1, description="Judge only the last N days of the rule's window.")
+    attribute: Attribute | None = Field(default=None, description="Resource attribute, e.g. attached, age_days.")
+    value: Union[bool, int, float, str, None] = Field(default=None, description="Value an attribute is compared to.")
+    description: str = ""
+
+    @field_validator("statistic")
+    @classmethod
+    def _statistic(cls, value: str) -> str:
+        return parse_statistic(value).name
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Condition":
+        if (self.metric is None) == (self.attribute is None):
+            raise ValueError("a condition names exactly one of `metric` or `attribute`")
+        return self._check_metric() if self.metric else self._check_attribute()
+
+    def _check_metric(self) -> "Condition":
+        if self.threshold is None:
+            raise ValueError(f"metric condition on {self.metric} needs a `threshold`")
+        if self.value is not None:
+            raise ValueError("`value` belongs to attribute conditions; a metric condition has a `threshold`")
+        only = DERIVED.get(self.metric, ("", (), "", ""))[3]
+        if only and self.period_statistic != only:
+            raise ValueError(f"{self.metric} is derived and has period_statistic {only} only, "
+                             f"not {self.period_statistic}")
+        return self
+
+    def _check_attribute(self) -> "Condition":
+        given = sorted(set(_METRIC_ONLY) & self.model_fields_set)
+        if given:
+            raise ValueError(f"attribute condition on {self.attribute} may not set {', '.join(given)}")
+        types = ATTRIBUTES[self.attribute]
+        if self.value is None or not isinstance(self.value, types) or (
+                isinstance(self.value, bool) and bool not in types):
+            raise ValueError(f"{self.attribute} is compared to a {'/'.join(t.__name__ for t in types)} `value`, "
+                             f"got {self.value!r}")
+        if types[0] in (bool, str) and self.op not in ("eq", "ne"):
+            raise ValueError(f"{self.attribute} takes op eq or ne, not {self.op}")
+        return self
+
+
+class Rule(BaseModel):
+    """One published detection rule: which resources it judges, over which window, with which
+    conditions (all must hold), what missing data means, and where the rule was published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Unique rule name: lowercase, digits, dashes.")
+    kind: Literal[KINDS] = Field(description="Resource kind judged: vm, disk, ip, snapshot or database.")
+    finding: Literal[FINDINGS] = Field(description="What a match means: idle, oversized or waste.")
+    action: Literal[ACTIONS] = Field(description="The action a match suggests.")
+    source: str = Field(description="URL of the published rule this reproduces.")
+    description: str = ""
+    window_days: int = Field(default=14, ge=1, le=455, description="Days of history judged, ending at `now`.")
+    period_minutes: int = Field(default=60, ge=1, le=1440, description="Length of each metric point's period.")
+    days_matching: int | None = Field(default=None, ge=1, description="When set, the metric conditions are judged "
+                                      "per day and the rule fires on at least this many matching days.")
+    min_coverage_fraction: float = Field(default=0.0, ge=0, le=1, description="Least fraction of periods with a "
+                                         "point (per day for days-matching rules); below it the data is insufficient.")
+    min_data_hours: float = Field(default=0.0, ge=0, description="Least hours of data in the window.")
+    missing_data: Literal[MISSING_DATA] = Field(default="unknown", description="What a condition without enough "
+                                                "data means: skip (reported as skipped), zero (missing periods count "
+                                                "as 0) or unknown (reported as insufficient data).")
+    when: list[Condition] = Field(min_length=1, description="Conditions, all of which must hold.")
+    headroom_percent: dict[Metric, float] = Field(default_factory=dict, description="Headroom a rightsizing target "
+                                                  "must keep per metric (read when choosing the target type).")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return http_url(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rule":
+        metrics = [c for c in self.when if c.metric]
+        if self.days_matching is not None:
+            if not metrics:
+                raise ValueError("days_matching needs at least one metric condition")
+            if self.days_matching > self.window_days:
+                raise ValueError(f"days_matching {self.days_matching} exceeds window_days {self.window_days}")
+            if 1440 % self.period_minutes:
+                raise ValueError(f"period_minutes {self.period_minutes} does not divide a day (days_matching)")
+            if any(c.last_days for c in metrics) or self.min_data_hours:
+                raise ValueError("days_matching rules judge each day: last_days and min_data_hours do not apply "
+                                 "(use min_coverage_fraction, applied per day)")
+        if any(c.last_days and c.last_days > self.window_days for c in metrics):
+            raise ValueError(f"a condition's last_days exceeds window_days {self.window_days}")
+        if self.missing_data == "zero" and (self.min_coverage_fraction or self.min_data_hours):
+            raise ValueError("missing_data zero fills every missing period, so a minimum coverage could never fail")
+        if self.min_data_hours > self.window_days * 24:
+            raise ValueError(f"min_data_hours {self.min_data_hours:g} exceeds the window of {self.window_days} days")
+        return self
+
+
+class RightsizingRules(BaseModel):
+    """A rules file: a named rule set (e.g. aws-trusted-advisor) and its rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Rule set name.")
+    description: str = ""
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "RightsizingRules":
+        repeated = sorted(name for name, n in Counter(r.name for r in self.rules).items() if n > 1)
+        if repeated:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+
+def load_rightsizing_rules(path: str | Path) -> RightsizingRules:
+    """Read and validate one rules file. Raises InvalidInput naming the file and, for a bad rule,
+    the rule (by name, and its position) and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInput("rightsizing rules file not found", target=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"rightsizing rules file is not valid YAML: {exc}", target=str(path)) from None
+    try:
+        return RightsizingRules.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid rightsizing rules: {_explain(exc, data)}", target=str(path)) from None
+
+
+def load_rule_sets(paths) -> list[Rule]:
+    """The rules of several files, in order; a rule name repeated across files is refused."""
+    rules: dict[str, tuple[Rule, str]] = {}
+    for path in paths:
+        for rule in load_rightsizing_rules(path).rules:
+            if rule.name in rules:
+                raise InvalidInput(f"rule {rule.name!r} is also defined in {rules[rule.name][1]}", target=str(path))
+            rules[rule.name] = (rule, str(path))
+    return [rule for rule, _ in rules.values()]
+
+
+def _explain(exc: ValidationError, data) -> str:
+    raw = data.get("rules") if isinstance(data, dict) else None
+    parts = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(map(str, loc)) or "file"
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            item = raw[loc[1]] if isinstance(raw, list) and loc[1] < len(raw) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            field = ".".join(map(str, loc[2:])) or "rule"
+            where = f"rule {name!r} (rules[{loc[1]}]) {field}" if name else f"rule rules[{loc[1]}] {field}"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
