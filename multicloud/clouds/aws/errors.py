@@ -25,8 +25,9 @@ _BY_CODE = {
 }
 
 
-def map_error(exc: Exception, target: str | None = None) -> Exception:
-    """The taxonomy error for a botocore exception, or `exc` itself when it is not one."""
+def map_error(exc: Exception, target: str | None = None, service: str = "S3") -> Exception:
+    """The taxonomy error for a botocore exception, or `exc` itself when it is not one; messages
+    start with the AWS `service` that answered (S3, EC2, CloudWatch, RDS...)."""
     if isinstance(exc, E.StoreError):
         return exc
     if isinstance(exc, ClientError):
@@ -39,11 +40,11 @@ def map_error(exc: Exception, target: str | None = None) -> Exception:
         if cls is None and 400 <= status < 500:
             cls = E.InvalidInput
         if cls is not None:
-            return cls(f"S3 {code or status}: {err.get('Message') or 'request refused'}", target=target)
+            return cls(f"{service} {code or status}: {err.get('Message') or 'request refused'}", target=target)
         return exc
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError,
                         ResponseStreamingError)):
-        return E.Transient(f"S3 connection problem: {type(exc).__name__}", target=target)
+        return E.Transient(f"{service} connection problem: {type(exc).__name__}", target=target)
     if isinstance(exc, ParamValidationError):
-        return E.InvalidInput(f"S3 refused the request's parameters: {exc}", target=target)
+        return E.InvalidInput(f"{service} refused the request's parameters: {exc}", target=target)
     return exc

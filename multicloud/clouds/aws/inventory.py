@@ -66,7 +66,8 @@ def _pages(api, operation: str, key: str, inv: AwsInventory, sizes: dict[str, in
             inv.requests[operation] += 1
             yield from page.get(key, [])
     except (ClientError, BotoCoreError) as exc:
-        raise map_error(exc, target=f"{api.meta.service_model.service_name}:{operation}") from exc
+        raise map_error(exc, target=f"{api.meta.service_model.service_name}:{operation}",
+                        service=str(api.meta.service_model.service_id)) from exc
 
 
 def _call(api, operation: str, inv: AwsInventory, **params) -> dict:
@@ -74,7 +75,8 @@ def _call(api, operation: str, inv: AwsInventory, **params) -> dict:
     try:
         return getattr(api, operation)(**params)
     except (ClientError, BotoCoreError) as exc:
-        raise map_error(exc, target=f"{api.meta.service_model.service_name}:{operation}") from exc
+        raise map_error(exc, target=f"{api.meta.service_model.service_name}:{operation}",
+                        service=str(api.meta.service_model.service_id)) from exc
 
 
 def _account(conn: Connection, inv: AwsInventory) -> str:

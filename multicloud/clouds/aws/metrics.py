@@ -129,7 +129,7 @@ def _fetch(cw, batch: list[_Query], start: datetime, end: datetime, points: dict
         try:
             answer = cw.get_metric_data(**request)
         except (ClientError, BotoCoreError) as exc:
-            raise map_error(exc, target="cloudwatch:get_metric_data") from exc
+            raise map_error(exc, target="cloudwatch:get_metric_data", service="CloudWatch") from exc
         for item in answer.get("MetricDataResults", []):
             points[ids[item["Id"]]].extend(zip((_utc(t) for t in item.get("Timestamps", [])), item.get("Values", [])))
         token = answer.get("NextToken")
