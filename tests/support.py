@@ -172,3 +172,21 @@ class PrefectEvents:
     def variable(self, name: str):
         response = httpx.get(f"{self.api_url}/variables/name/{name}", timeout=30)
         return None if response.status_code == 404 else response.raise_for_status().json()["value"]
+
+
+def drain_cost_explorer_queue(conn, limit: int = 10_000) -> int:
+    """Take every result still queued in moto's Cost Explorer (results a reused server holds from
+    earlier runs, whose request bodies it had already seen), so the next queued result answers the
+    next new request. Returns how many were taken; safe because tests run one at a time."""
+    import uuid as _uuid
+
+    from multicloud.clouds.aws.session import client
+
+    ce = client(conn, "ce")
+    for taken in range(limit):
+        answer = ce.get_cost_and_usage(
+            TimePeriod={"Start": "2000-01-01", "End": "2000-01-02"}, Granularity="DAILY", Metrics=["UnblendedCost"],
+            Filter={"Tags": {"Key": "multicloud-drain", "Values": [_uuid.uuid4().hex]}})
+        if not answer.get("ResultsByTime") and not answer.get("NextPageToken"):
+            return taken
+    raise RuntimeError(f"moto's Cost Explorer queue still answers after {limit} requests")

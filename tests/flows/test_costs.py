@@ -26,7 +26,7 @@ from multicloud.core.costs import focus
 from multicloud.core.costs.decisions import ReconciliationFailed
 from multicloud.testing import cost_samples as samples
 from tests.fakes.fake_costmanagement import FakeCostManagement
-from tests.support import unique_name, upload
+from tests.support import drain_cost_explorer_queue, unique_name, upload
 
 AS_OF = date(2026, 10, 31)
 
@@ -210,6 +210,7 @@ def _queue_monthly_total(profile, period: str, amount: str) -> None:
     result = {"ResultsByTime": [{"TimePeriod": {"Start": str(start), "End": str(end)}, "Estimated": False, "Groups": [],
                                  "Total": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}],
               "DimensionValueAttributes": []}
+    drain_cost_explorer_queue(profile.connection_for("aws"))
     endpoint = profile.connection_for("aws").endpoint
     resp = requests.post(f"{endpoint}/moto-api/static/ce/cost-and-usage-results", json={"results": [result]}, timeout=10)
     assert resp.status_code == 201

@@ -24,6 +24,7 @@ from multicloud.clouds.aws.costexplorer import cost_and_usage, monthly_totals
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, PermissionDenied
 from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
+from tests.support import drain_cost_explorer_queue
 
 MONEY = pd.ArrowDtype(pa.decimal128(38, 18))
 TIME = pd.ArrowDtype(pa.timestamp("us", tz="UTC"))
@@ -40,6 +41,7 @@ def _own_filter() -> dict:
 
 
 def _queue(conn: Connection, *results: dict) -> None:
+    drain_cost_explorer_queue(conn)
     resp = requests.post(f"{conn.endpoint}/moto-api/static/ce/cost-and-usage-results",
                          json={"results": list(results)}, timeout=10)
     assert resp.status_code == 201
