@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from multicloud.clouds import open_store
-from multicloud.clouds.aws.route53 import WeightedRecord
+from multicloud.clouds.aws.dns import WeightedRecord
 from multicloud.clouds.aws.writeswitch import BucketPolicySwitch, RdsSwitch
 from multicloud.clouds.web.http import HttpSwitch, probe
 from multicloud.config import Dataset, FailoverPlan, Profile

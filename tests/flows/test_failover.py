@@ -21,7 +21,7 @@ import yaml
 from deployments import cloudstack
 from flows.failover import Stopped, failover
 from multicloud.clouds import open_store
-from multicloud.clouds.aws.route53 import WeightedRecord
+from multicloud.clouds.aws.dns import WeightedRecord
 from multicloud.config import load_plans
 from multicloud.core import failover as fo
 from multicloud.engine.journal import Journal
