@@ -34,8 +34,12 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
     ingests = [ingest_source.submit(source, config.dataset, run, connections, config.tag_keys)
                for source in config.sources]
     results = collect_ingests(ingests, config.dataset, connections)
-    reconciliation = reconcile_totals(results)
-    decision = decide_publication(config, reconciliation, results, connections)
+    try:
+        reconciliation = reconcile_totals(results)
+        decision = decide_publication(config, reconciliation, results, connections)
+    except Exception:  # nothing is named by a pointer yet: what was staged goes, and the error stands
+        discard_staged(config.dataset, results, connections)
+        raise
     if decision.publish:
         published = publish_dataset(config.dataset, results, run, connections)
     else:

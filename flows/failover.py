@@ -5,6 +5,8 @@ read-write; one failover runs at a time; practice mode makes no mutating call.""
 
 from __future__ import annotations
 
+import time
+
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -111,11 +113,21 @@ class Runbook:
         self.record(fo.SINGLE_FLIGHT, "lost", {"reason": lease.lost, "failed_renewals": lease.failed_renewals})
 
 
-def _alert_resolved(failover_id: str) -> bool:
-    """A `resolved` alert sets this variable; it cancels the failover before the DNS switch."""
+def _alert_resolved(failover_id: str, attempts: int = 3) -> bool:
+    """A `resolved` alert sets this variable; it cancels the failover before the DNS switch. When
+    the Prefect API cannot answer, the runbook goes on (a warning says so): an unreadable cancel
+    flag must not skip a compensation or strand the primary read-only."""
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
     from prefect.variables import Variable
 
-    return Variable.get(f"failover-cancel-{failover_id}".lower(), default=None) is not None
+    for attempt in range(1, attempts + 1):
+        try:
+            return Variable.get(f"failover-cancel-{failover_id}".lower(), default=None) is not None
+        except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+            get_run_logger().warning("cancel flag unreadable (attempt %d of %d): %s", attempt, attempts, exc)
+            time.sleep(attempt)
+    return False
 
 
 def follow_runbook(run: Runbook, lease: Lease) -> dict:

@@ -294,8 +294,10 @@ def single_flight(name: str, lease_seconds: float = 60, stale_lease: str | None 
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 
     # Settings are read here, in the caller's context: the renewer's thread does not see it.
-    renewer_client = SyncPrefectClient(api_url or PREFECT_API_URL.value(), auth_string=PREFECT_API_AUTH_STRING.value(),
-                                       api_key=PREFECT_API_KEY.value())
+    url = api_url or PREFECT_API_URL.value()
+    # Without an API URL the run talks to an ephemeral in-process server: only get_client reaches it.
+    renewer_client = (SyncPrefectClient(url, auth_string=PREFECT_API_AUTH_STRING.value(),
+                                        api_key=PREFECT_API_KEY.value()) if url else get_client(sync_client=True))
     logger = logger or logging.getLogger(__name__)
     with get_client(sync_client=True) as client:
         lease_id = _take(client, name, lease_seconds)

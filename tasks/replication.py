@@ -100,6 +100,8 @@ def copy_objects(rule: ReplicationRule, batch: CopyBatch, profile: Profile) -> B
             for f in result.failures:
                 table.add({"key": f.key, "target": f.target, "error": f.error})
     result.failures = result.failures[:KEPT]
+    # Counted under the rule's spelling of the target (a store may print its URL differently).
+    result.target = batch.target
     result.started, result.finished, result.worker = started, time.time(), worker_id()
     return result
 

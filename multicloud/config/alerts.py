@@ -4,13 +4,11 @@ the Prefect API it posts to, and the label routes from alerts to failover plans.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from multicloud.config.loading import load_yaml_model
+from multicloud.config.loading import http_url, load_yaml_model
 from multicloud.core.alerts import PLAN_PATTERN
-from multicloud.core.redact import redact_url
 
 
 class AlertRoute(BaseModel):
@@ -49,17 +47,6 @@ class ReceiverConfig(BaseModel):
         """The dedupe file, a relative `database` taken under `root` (the repository)."""
         return self.database if self.database.is_absolute() else root / self.database
 
-
-def http_url(value: str) -> str:
-    """A pydantic field check: an http(s) URL with a host; ValueError (the URL redacted) otherwise."""
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port out of range raises here
-    except ValueError:
-        raise ValueError(f"not a URL: {redact_url(value)}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"an http(s) URL with a host is required, got {redact_url(value)}")
-    return value
 
 
 def load_receiver_config(path: str | Path) -> ReceiverConfig:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from multicloud.config.loading import load_yaml_model, store_url
+from multicloud.config.loading import HttpUrlStr, load_yaml_model, store_url
 from multicloud.core.errors import InvalidInput
 
 
@@ -72,7 +72,7 @@ class CostManagementTotals(BaseModel):
     metric: Literal["ActualCost", "AmortizedCost"] = Field(
         default="ActualCost", description="ActualCost is compared with Σ BilledCost (the actual-cost export's own "
         "total); AmortizedCost with Σ EffectiveCost of the stored rows (the amortized export).")
-    api_endpoint: str | None = Field(default=None, description="Azure Resource Manager endpoint override "
+    api_endpoint: HttpUrlStr | None = Field(default=None, description="Azure Resource Manager endpoint override "
                                      "(sovereign clouds, a local fake with 'emulator' credentials).")
     connection: str | None = Field(default=None, description="Azure connection name in the profile (credentials).")
 

@@ -5,31 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag
+from pydantic import BaseModel, Discriminator, Field, Tag
 
-from multicloud.config.loading import load_yaml_model, store_url
+from multicloud.config.loading import HttpUrlStr, KeyGlobs, StoreUrlStr, load_yaml_model
 from multicloud.config.profiles import Cloud
 from multicloud.core.errors import InvalidInput
-from multicloud.core.redact import redact_url
 from multicloud.core.replication import CompareMode
 
 
-def http_url(value: str) -> str:
-    """A pydantic field check: an absolute http(s) URL with a host (and a numeric port, if any)."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        raise ValueError(f"not a valid URL: {redact_url(value)}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL with a host: {redact_url(value)}")
-    return value
-
-
-HttpUrlStr = Annotated[str, AfterValidator(http_url)]
-StoreUrlStr = Annotated[str, AfterValidator(store_url)]
 
 
 class HttpWriteSwitch(BaseModel):
@@ -73,8 +57,8 @@ class Dataset(BaseModel):
 
     name: str
     urls: dict[str, StoreUrlStr] = Field(description="Site name -> store URL of this data set there.")
-    include: list[str] = Field(default_factory=list, description="Key globs to sync (none: every key).")
-    exclude: list[str] = Field(default_factory=list, description="Key globs never synced.")
+    include: KeyGlobs = Field(default_factory=list, description="Key globs to sync (none: every key).")
+    exclude: KeyGlobs = Field(default_factory=list, description="Key globs never synced.")
     compare: CompareMode = Field(default="hash", description="hash: size, then SHA-256 or a shared provider hash; "
                                  "size: size only (cheaper listings, misses same-size changes).")
     tombstone_prefix: str | None = Field(default=".tombstones/", description="The replication's tombstone area "

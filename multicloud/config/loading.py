@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import StoreUrl
+from multicloud.core.redact import redact_url
 
 
 def load_yaml_model(path: str | Path, model, what: str):
@@ -39,3 +42,34 @@ def store_url(value: str) -> str:
         return str(StoreUrl.parse(value))
     except InvalidInput as exc:
         raise ValueError(str(exc)) from None
+
+
+def http_url(value: str) -> str:
+    """A pydantic field check: an absolute http(s) URL with a host (and a numeric port, if any);
+    ValueError, the URL redacted, otherwise."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError(f"not a valid URL: {redact_url(value)}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {redact_url(value)}")
+    return value
+
+
+def key_globs(value: list[str]) -> list[str]:
+    """A pydantic field check: key globs the sync engine can compile; ValueError naming the bad one."""
+    from multicloud.core.replication import glob_to_regex
+
+    for pattern in value:
+        try:
+            glob_to_regex(pattern)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+HttpUrlStr = Annotated[str, AfterValidator(http_url)]
+StoreUrlStr = Annotated[str, AfterValidator(store_url)]
+KeyGlobs = Annotated[list[str], AfterValidator(key_globs)]
+

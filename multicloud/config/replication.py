@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from multicloud.config.loading import load_yaml_model, store_url
+from multicloud.config.loading import key_globs, load_yaml_model, store_url
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import StoreUrl
-from multicloud.core.replication import DeletePolicy, SyncOptions, glob_to_regex
+from multicloud.core.replication import DeletePolicy, SyncOptions
 
 
 class ReplicationRule(BaseModel):
@@ -56,12 +56,7 @@ class ReplicationRule(BaseModel):
     @field_validator("include", "exclude")
     @classmethod
     def _globs(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                glob_to_regex(pattern)
-            except InvalidInput as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return key_globs(value)
 
     @field_validator("shards")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from multicloud.config.alerts import http_url
+from multicloud.config.loading import http_url
 from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing.vocabulary import (
     ACTIONS, ATTRIBUTES, DERIVED, FINDINGS, KINDS, METRICS, MISSING_DATA, OPERATORS, PERIOD_STATISTICS,

@@ -10,6 +10,7 @@ from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, runtime_chec
 from urllib.parse import unquote, urlsplit
 
 from multicloud.core.errors import InvalidInput, PreconditionFailed
+from multicloud.core.redact import redact_url
 from multicloud.core.schemes import scheme_rules
 
 #: User-metadata key under which every backend records the SHA-256 (hex) of an object's bytes.
@@ -144,23 +145,27 @@ class StoreUrl:
 
     @classmethod
     def parse(cls, url: str) -> "StoreUrl":
-        """Parse `url` for a registered scheme. Raises InvalidInput naming the URL."""
+        """Parse `url` for a registered scheme. Raises InvalidInput naming the URL (redacted: a
+        query or userinfo may carry a credential)."""
         if not isinstance(url, str) or "://" not in url:
-            raise InvalidInput("store URL must look like scheme://bucket/prefix", target=str(url))
+            raise InvalidInput("store URL must look like scheme://bucket/prefix", target=redact_url(str(url)))
+        shown = redact_url(url)
         parts = urlsplit(url)
-        rules = scheme_rules(parts.scheme.lower(), target=url)
+        rules = scheme_rules(parts.scheme.lower(), target=shown)
         if parts.query or parts.fragment:
-            raise InvalidInput("store URL takes no query or fragment", target=url)
+            raise InvalidInput("store URL takes no query or fragment", target=shown)
+        if "@" in parts.netloc:
+            raise InvalidInput("store URL takes no credentials: they come from the connection", target=shown)
         if rules.url_form == "path":
             if parts.netloc not in ("", "localhost"):
-                raise InvalidInput(f"{rules.scheme} URLs must be {rules.scheme}:///absolute/path", target=url)
+                raise InvalidInput(f"{rules.scheme} URLs must be {rules.scheme}:///absolute/path", target=shown)
             path = unquote(parts.path)
             if not path.startswith("/"):
-                raise InvalidInput(f"{rules.scheme} URLs must be {rules.scheme}:///absolute/path", target=url)
+                raise InvalidInput(f"{rules.scheme} URLs must be {rules.scheme}:///absolute/path", target=shown)
             return cls(rules.scheme, path.rstrip("/") or "/", "")
         bucket = parts.netloc
         if not bucket:
-            raise InvalidInput("store URL names no bucket or container", target=url)
+            raise InvalidInput("store URL names no bucket or container", target=shown)
         prefix = unquote(parts.path).lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"

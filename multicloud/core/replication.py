@@ -148,7 +148,7 @@ def plan(
     """Merge two sorted listings into decisions, streaming: memory does not grow with the number
     of keys, except for keys the target must store encoded (held aside until both listings end).
 
-    Target keys under `ignore_target_prefix` (the tombstone area) are never planned; pairs are
+    Keys under `ignore_target_prefix` (the tombstone area) are never planned, on either side; pairs are
     compared by `hashes` (see comparable_hashes). Raises UnsortedListing when either listing is
     out of order."""
     pending_src: list[ObjectMeta] = []  # source keys the target stores encoded
@@ -156,7 +156,9 @@ def plan(
 
     def sources() -> Iterator[ObjectMeta]:
         for meta in _ordered(source, "source"):
-            if not key_filter(meta.key):
+            # A source's own tombstone area (a failback from a site that is a tombstoning target)
+            # is not data to copy: it would land in the target's tombstone area and never match.
+            if not key_filter(meta.key) or (ignore_target_prefix and meta.key.startswith(ignore_target_prefix)):
                 continue
             if encode_key(meta.key, target_scheme) != meta.key:
                 pending_src.append(meta)

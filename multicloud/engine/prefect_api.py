@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from multicloud.config.alerts import http_url
+from multicloud.config.loading import http_url
 from multicloud.core.errors import InvalidInput
 from multicloud.core.redact import redact_url
 

@@ -67,3 +67,15 @@ def test_dataset_sync_options(tmp_path):
     assert (plan.datasets[0].compare, plan.datasets[0].tombstone_prefix) == ("size", None)
     with pytest.raises(InvalidInput, match="plans.0.datasets.0.compare"):
         load(tmp_path, lambda p: p["datasets"][0].update(compare="mtime"))
+
+
+def test_a_data_set_glob_that_cannot_compile_is_refused_at_load(tmp_path):
+    from pathlib import Path
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "deployments/failover/plans.yaml").read_text())
+    data["plans"][0]["datasets"][0]["include"] = ["orders/[unterminated"]
+    path = tmp_path / "plans.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InvalidInput, match=r"plans\.0\.datasets\.0\.include.*unterminated") as info:
+        load_plans(path)
+    assert str(path) in str(info.value)

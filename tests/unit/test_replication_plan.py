@@ -168,3 +168,11 @@ def test_metadata_encoding_round_trips(md, scheme):
     encoded, n = encode_metadata(md, scheme)
     assert decode_metadata(encoded) == md
     assert n <= len(md)
+
+
+def test_the_tombstone_area_is_never_planned_on_either_side():
+    """A failback from a site that a tombstoning rule replicates to: its `.tombstones/` are not data."""
+    source = [ObjectMeta(".tombstones/20260101T000000Z/a", 1), ObjectMeta("b", 1)]
+    target = [ObjectMeta(".tombstones/20251201T000000Z/x", 1)]
+    decisions = list(plan(source, target, ignore_target_prefix=".tombstones/"))
+    assert [(d.key, d.action) for d in decisions] == [("b", "copy")]

@@ -52,7 +52,7 @@ def test_a_good_file_loads(tmp_path):
     (condition(period_statistic="p95"), "when.0.period_statistic: Input should be 'average'"),
     (rule(kind="bucket"), "rule 'idle-cpu' (rules[0]) kind: Input should be 'vm', 'disk', 'ip', 'snapshot' or 'database'"),
     (rule(missing_data="ignore"), "missing_data: Input should be 'skip', 'zero' or 'unknown'"),
-    (rule(source="not a url"), "source: Value error, an http(s) URL with a host is required"),
+    (rule(source="not a url"), "source: Value error, not an http(s) URL with a host"),
     (condition(threshold=None), "metric condition on cpu_utilization needs a `threshold`"),
     (rule(when=[{"attribute": "attached", "op": "lt", "value": False}]), "attached takes op eq or ne, not lt"),
     (rule(when=[{"attribute": "age_days", "op": "gt", "value": "old"}]), "age_days is compared to a int/float"),
