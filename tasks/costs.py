@@ -6,7 +6,6 @@ multicloud.core.costs."""
 from __future__ import annotations
 
 import io
-import re
 from datetime import date
 
 import pandas as pd
@@ -20,6 +19,7 @@ from multicloud.clouds import open_store
 from multicloud.config import CostsConfig, CostSource, Profile
 from multicloud.core.costs import aggregate, decisions, report
 from multicloud.core.costs.decisions import PublishDecision
+from multicloud.core.names import slug
 from multicloud.engine import dataset as ds
 from multicloud.engine import provider_totals
 from multicloud.engine.cost_ingest import IngestResult, ingest, merge_totals, reconcile_results, staged, tag_views
@@ -157,7 +157,7 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     if len(mtd):
         create_table_artifact(report.table_records(mtd), key="costs-month-to-date")
     for key, frame in tag_frames.items():
-        create_table_artifact(report.table_records(frame.head(200)), key=f"costs-by-tag-{_slug(key)}",
+        create_table_artifact(report.table_records(frame.head(200)), key=f"costs-by-tag-{slug(key) or 'tag'}",
                               description=f"Cost by tag {key!r} per billing period and provider (untagged: empty)")
     return markdown
 
@@ -189,7 +189,3 @@ def _sources_table(results: list[IngestResult]) -> pd.DataFrame:
                           "quarantined": r.rows_quarantined,
                           "FOCUS check failures": "; ".join(f"{k}: {v}" for k, v in r.violations.items()) or "none"}
                          for r in results])
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "tag"

@@ -19,9 +19,10 @@ from prefect.runtime import task_run
 from multicloud.clouds import open_store
 from multicloud.config import Profile, ReplicationRule
 from multicloud.core.errors import StoreError
+from multicloud.core.names import slug
 from multicloud.core.replication import (
     KEPT, BatchResult, CopyBatch, DeletePolicy, Decision, Shard, ShardPlan, ShardReport, TargetOutcome,
-    VerifyReport, failed_plan, failure_rows, problem_rows, settle, slug, summary_markdown, target_row,
+    VerifyReport, failed_plan, failure_rows, problem_rows, settle, summary_markdown, target_row,
 )
 from multicloud.engine.transfer import (
     copy_batch, delete_objects, planned, purge_tombstones, sha256_of, shard_plan, source_sha256, tombstone_objects,

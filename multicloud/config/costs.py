@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from multicloud.config.loading import HttpUrlStr, load_yaml_model, store_url
+from multicloud.config.loading import HttpUrlStr, load_yaml_model, repeated, store_url
 from multicloud.core.errors import InvalidInput
 
 
@@ -101,8 +101,7 @@ class CostsConfig(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self):
-        names = [s.name for s in self.sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(s.name for s in self.sources)
         if dupes:
             raise ValueError(f"source names must be unique: {dupes}")
         return self

@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag
 
-from multicloud.config.loading import HttpUrlStr, KeyGlobs, StoreUrlStr, load_yaml_model
+from multicloud.config.loading import HttpUrlStr, KeyGlobs, StoreUrlStr, load_yaml_model, named
 from multicloud.config.profiles import Cloud
-from multicloud.core.errors import InvalidInput
 from multicloud.core.replication import CompareMode
 
 
@@ -149,11 +148,7 @@ class PlansFile(BaseModel):
     plans: list[FailoverPlan]
 
     def plan(self, name: str, path: str) -> FailoverPlan:
-        for plan in self.plans:
-            if plan.name == name:
-                return plan
-        raise InvalidInput(f"no failover plan named {name!r}; the file has {[p.name for p in self.plans]}",
-                           target=path)
+        return named(self.plans, name, "failover plan", path)
 
 
 def load_plans(path: str | Path) -> PlansFile:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Iterable, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -72,4 +73,20 @@ def key_globs(value: list[str]) -> list[str]:
 HttpUrlStr = Annotated[str, AfterValidator(http_url)]
 StoreUrlStr = Annotated[str, AfterValidator(store_url)]
 KeyGlobs = Annotated[list[str], AfterValidator(key_globs)]
+
+
+Named = TypeVar("Named")
+
+
+def named(items: Sequence[Named], name: str, what: str, path: str) -> Named:
+    """The item of `items` called `name`. Raises InvalidInput naming the file and the names it has."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise InvalidInput(f"no {what} named {name!r}; the file has {[i.name for i in items]}", target=path)
+
+
+def repeated(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted: what a unique-names check reports."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from multicloud.config.loading import load_yaml_model
+from multicloud.config.loading import load_yaml_model, repeated
 from multicloud.core.errors import InvalidInput
 
 Cloud = Literal["aws", "azure", "gcp"]
@@ -64,8 +64,7 @@ class Profile(BaseModel):
     @field_validator("connections")
     @classmethod
     def _unique_names(cls, value: list[Connection]) -> list[Connection]:
-        names = [c.name for c in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(c.name for c in value)
         if dupes:
             raise ValueError(f"connection names must be unique; repeated: {', '.join(dupes)}")
         return value

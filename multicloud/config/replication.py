@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from multicloud.config.loading import key_globs, load_yaml_model, store_url
-from multicloud.core.errors import InvalidInput
+from multicloud.config.loading import key_globs, load_yaml_model, named, store_url
 from multicloud.core.objects import StoreUrl
 from multicloud.core.replication import DeletePolicy, SyncOptions
 
@@ -98,10 +97,7 @@ class RulesFile(BaseModel):
     rules: list[ReplicationRule]
 
     def rule(self, name: str, path: str) -> ReplicationRule:
-        for rule in self.rules:
-            if rule.name == name:
-                return rule
-        raise InvalidInput(f"no rule named {name!r}; the file has {[r.name for r in self.rules]}", target=path)
+        return named(self.rules, name, "rule", path)
 
 
 def load_rules(path: str | Path) -> RulesFile:

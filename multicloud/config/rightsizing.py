@@ -3,14 +3,13 @@ rule vocabulary shared by every cloud, and their loading with errors naming the 
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from multicloud.config.loading import http_url
+from multicloud.config.loading import http_url, repeated
 from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing.vocabulary import (
     ACTIONS, ATTRIBUTES, DERIVED, FINDINGS, KINDS, METRICS, MISSING_DATA, OPERATORS, PERIOD_STATISTICS,
@@ -142,9 +141,9 @@ class RightsizingRules(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> "RightsizingRules":
-        repeated = sorted(name for name, n in Counter(r.name for r in self.rules).items() if n > 1)
-        if repeated:
-            raise ValueError(f"rule names must be unique; repeated: {', '.join(repeated)}")
+        dupes = repeated(r.name for r in self.rules)
+        if dupes:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
         return self
 
 

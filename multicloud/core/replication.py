@@ -13,6 +13,7 @@ from typing import Iterable, Iterator, Literal
 
 from multicloud.core.errors import InvalidInput
 from multicloud.core.keys import decode_key, encode_key, is_encoded
+from multicloud.core.names import slug
 from multicloud.core.objects import ObjectMeta
 
 Action = Literal["copy", "skip", "delete"]
@@ -216,11 +217,6 @@ class SyncOptions:
     concurrency: int = 16
     batch_objects: int = 1000
     batch_bytes: int = 1 << 30
-
-
-def slug(text: str) -> str:
-    """`text` as a name fit for artifact keys and task-run names: lowercase letters, digits, dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
 
 
 @dataclass(frozen=True)
