@@ -38,3 +38,12 @@ def prefect_api() -> str:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield PREFECT_API_URL.value().rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server of its own (multicloud.testing.postgres), once for the whole run."""
+    from multicloud.testing.postgres import LocalPostgres
+
+    with LocalPostgres() as server:
+        yield server

@@ -107,6 +107,10 @@ class DumpStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def readinto(self, buffer) -> int:
         count = self._proc.stdout.readinto(buffer)
         if not count:
