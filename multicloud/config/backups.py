@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from multicloud.config.loading import KeyGlobs, StoreUrlStr, load_yaml_model, named, repeated
+from multicloud.config.loading import HttpUrlStr, KeyGlobs, StoreUrlStr, load_yaml_model, named, repeated
 from multicloud.core.backups.retention import Duration, is_empty
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import StoreUrl
@@ -73,8 +73,9 @@ def _zero(value: str) -> str:
 
 
 class KmsWrap(BaseModel):
-    """A repository password wrapped by a cloud key: the wrapped bytes live beside each repository
-    (`<repository>/../<name>.password.wrapped`, see engine/passwords) and only the key can unwrap them."""
+    """A repository password wrapped by a cloud key: the wrapped bytes live beside each repository's
+    folder (`s3://b/backups/db` -> `s3://b/backups/db.password.wrapped`, see engine/passwords) and only
+    the key can unwrap them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -84,6 +85,9 @@ class KmsWrap(BaseModel):
                      "cryptoKeys/K.")
     connection: str | None = Field(default=None, description="Connection name in the profile (default: the "
                                    "provider's first).")
+    endpoint: HttpUrlStr | None = Field(default=None, description="KMS API endpoint override (a private endpoint "
+                                        "or a local server): AWS KMS endpoint URL, Cloud KMS API endpoint; "
+                                        "Azure's vault is in the key URL.")
 
 
 class PasswordSource(BaseModel):
