@@ -20,9 +20,13 @@ _NOT_OURS = {"InvalidCiphertextException", "IncorrectKeyException"}
 
 
 def _map(exc: Exception, key: str) -> Exception:
-    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _NOT_OURS:
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    if code in _NOT_OURS:
         return PermissionDenied("KMS cannot decrypt the wrapped bytes with this key and context (another key "
                                 "wrapped them, or they were altered)", target=key)
+    if code == "AccessDeniedException":  # KMS's name for it; the S3 table knows AccessDenied
+        return PermissionDenied(f"KMS {code}: {exc.response['Error'].get('Message') or 'request refused'}",
+                                target=key)
     return map_error(exc, target=key, service="KMS")
 
 
