@@ -142,22 +142,26 @@ def _open(wrap: KmsWrap, profile: Profile, document: bytes, location: WrappedLoc
                            "are not text", target=plan) from None
 
 
-def _from_kms(wrap: KmsWrap, profile: Profile, repositories: list[str], plan: str, create: bool) -> str:
+def _locations(repositories: list[str], plan: str) -> list[WrappedLocation]:
     try:
-        locations = [wrapped_location(r) for r in repositories]
+        return [wrapped_location(r) for r in repositories]
     except InvalidInput as exc:
         raise InvalidInput(f"plan {plan!r}: {exc}", target=plan) from None
+
+
+def _from_kms(wrap: KmsWrap, profile: Profile, repositories: list[str], plan: str, create: bool) -> str:
+    locations = _locations(repositories, plan)
     for _attempt in range(2):  # a second pass only when another run stored its password first
         documents = [_read(loc, profile) for loc in locations]
         found = next(((loc, doc) for loc, doc in zip(locations, documents) if doc is not None), None)
-        if found is None and not create:
-            raise NotFound(f"plan {plan!r}: no wrapped password beside {repositories[0]} "
-                           f"({_where(locations[0])})", target=plan)
-        if found is None:
+        if found is not None:
+            password, document = _open(wrap, profile, found[1], found[0], plan), found[1]
+        elif create:
             password = secrets.token_urlsafe(PASSWORD_BYTES)
             document = WrappedPassword(wrap.provider, wrap.key, _wrap(wrap, profile, password.encode())).encode()
         else:
-            password, document = _open(wrap, profile, found[1], found[0], plan), found[1]
+            raise NotFound(f"plan {plan!r}: no wrapped password beside {repositories[0]} "
+                           f"({_where(locations[0])})", target=plan)
         if not create or _spread(wrap, profile, locations, documents, document, password, plan):
             return password
     raise Transient(f"plan {plan!r}: the wrapped password kept changing while it was stored", target=plan)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from multicloud.clouds.azure import storage
+from multicloud.clouds.azure.session import default_token_credential
 from multicloud.clouds.common import retried
 from multicloud.config import Connection, TrafficManagerProfile
 from multicloud.core.errors import InvalidInput, NotFound
@@ -69,12 +70,7 @@ def _client(conn: Connection, dns: TrafficManagerProfile):
         if plain_http:
             raise InvalidInput("a bearer token is never sent over plain HTTP: api_endpoint must be https "
                                "unless the connection's credentials are 'emulator'", target=conn.name)
-        try:
-            from azure.identity import DefaultAzureCredential
-        except ImportError:
-            raise InvalidInput("Azure credentials 'default' need azure-identity: pip install azure-identity",
-                               target=conn.name) from None
-        credential = DefaultAzureCredential()
+        credential = default_token_credential(conn)
     else:
         raise InvalidInput(f"credentials {conn.credentials!r} cannot open Azure Resource Manager: "
                            "use 'default' (or 'emulator' for a local fake)", target=conn.name)

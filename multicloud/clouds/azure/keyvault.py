@@ -11,6 +11,7 @@ from azure.core.exceptions import HttpResponseError
 
 from multicloud.clouds.azure.dns import StaticTokenCredential
 from multicloud.clouds.azure.errors import map_error
+from multicloud.clouds.azure.session import default_token_credential
 from multicloud.clouds.common import retried
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, PermissionDenied
@@ -29,19 +30,10 @@ def _client(conn: Connection, key_url: str):
     if not key_url.lower().startswith("https://") or "/keys/" not in key_url:
         raise InvalidInput("an Azure Key Vault key is a URL https://VAULT.vault.azure.net/keys/NAME[/VERSION]",
                            target=key_url)
-    credential: Any
-    if conn.credentials == "emulator":
-        credential = StaticTokenCredential()
-    elif conn.credentials == "default":
-        try:
-            from azure.identity import DefaultAzureCredential
-        except ImportError:
-            raise InvalidInput("Azure credentials 'default' need azure-identity: pip install azure-identity",
-                               target=conn.name) from None
-        credential = DefaultAzureCredential()
-    else:
+    if conn.credentials not in ("emulator", "default"):
         raise InvalidInput(f"credentials {conn.credentials!r} cannot open Key Vault: use 'default' "
                            "(or 'emulator' for a local vault)", target=conn.name)
+    credential: Any = StaticTokenCredential() if conn.credentials == "emulator" else default_token_credential(conn)
     transport = RequestsTransport(connection_timeout=conn.connect_timeout_seconds, read_timeout=conn.timeout_seconds)
     try:
         return CryptographyClient(key_url, credential, transport=transport, retry_total=0,

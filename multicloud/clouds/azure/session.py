@@ -78,6 +78,17 @@ def _new_client(conn: Connection, conn_str: str | None) -> BlobServiceClient:
     return BlobServiceClient(url, credential=DefaultAzureCredential(), **options)
 
 
+def default_token_credential(conn: Connection):
+    """azure-identity's DefaultAzureCredential, for the management and Key Vault clients. Raises
+    InvalidInput naming the connection when azure-identity is not installed."""
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError:
+        raise InvalidInput("Azure credentials 'default' need azure-identity: pip install azure-identity",
+                           target=conn.name) from None
+    return DefaultAzureCredential()
+
+
 def client_for(conn: Connection) -> BlobServiceClient:
     """The shared client of a connection, made once. Raises InvalidInput for a bad connection."""
     conn_str = os.environ.get(CONNECTION_STRING_ENV) if conn.credentials == "connection-string-env" else None

@@ -52,19 +52,23 @@ def parse_dsn(dsn: str) -> PgDsn:
         raise InvalidInput("a PostgreSQL source must be a postgresql:// URI", target=shown)
     query = parse_qsl(parts.query, keep_blank_values=True)
     params = dict(query)
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user_part, has_password, password_part = userinfo.partition(":")
-    password = unquote(password_part) if has_password else params.get("password")
-    user = unquote(user_part) or params.get("user", "")
-    database = unquote(parts.path.lstrip("/")) or params.get("dbname") or user
+    user_part, netloc, password = _userinfo(parts.netloc, params)
+    database = unquote(parts.path.lstrip("/")) or params.get("dbname") or unquote(user_part) or params.get("user")
     if not database:
         raise InvalidInput("the DSN names no database (path, dbname or user)", target=shown)
     check_database_name(database)
     host = parts.hostname or _socket_host(params.get("host", ""))
-    netloc = (user_part + "@" if user_part else "") + hostport
     kept = urlencode([(k, v) for k, v in query if k != "password"])
     conninfo = urlunsplit((parts.scheme, netloc, parts.path, kept, ""))
     return PgDsn(conninfo, password or None, host, port, database, shown)
+
+
+def _userinfo(netloc: str, params: dict[str, str]) -> tuple[str, str, str | None]:
+    """(user as written, the netloc without the password, the password decoded)."""
+    userinfo, _, hostport = netloc.rpartition("@")
+    user_part, has_password, password_part = userinfo.partition(":")
+    password = unquote(password_part) if has_password else params.get("password")
+    return user_part, (user_part + "@" if user_part else "") + hostport, password
 
 
 def _socket_host(host: str) -> str:
