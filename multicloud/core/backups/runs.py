@@ -9,6 +9,8 @@ from typing import Mapping, Sequence
 from multicloud.core.backups.retention import SnapshotTime
 
 TAG = "mcops"
+#: Failed objects kept in memory for the report (the count is always exact).
+FAILURES_KEPT = 100
 
 
 def snapshot_labels(plan: str) -> tuple[str, list[str]]:
@@ -48,26 +50,34 @@ def choose_parent(snapshots: Sequence[Mapping], plan: str, paths: Sequence[str])
 
 @dataclass
 class ShardCounts:
-    """What the shards of a run read and wrote, summed (the numbers of WriteStats and EntryCounts)."""
+    """What the shards of a run read and wrote, summed."""
 
-    objects: int = 0
-    read: int = 0
-    reused: int = 0
-    failed: int = 0
-    logical_bytes: int = 0
-    bytes_read: int = 0
-    bytes_new: int = 0
-    bytes_deduplicated: int = 0
-    bytes_stored: int = 0
-    packs: int = 0
+    objects: int = 0  # objects listed and selected
+    read: int = 0  # objects read
+    reused: int = 0  # objects unchanged since the parent, not read
+    failed: int = 0  # objects that could not be stored
+    logical_bytes: int = 0  # bytes of every file in the snapshot
+
+    # The writers' numbers (WriteStats), summed over the shards and the join.
+    bytes_read: int = 0  # bytes read from the source
+    bytes_new: int = 0  # new bytes (before compression)
+    bytes_deduplicated: int = 0  # bytes already in the repository
+    bytes_stored: int = 0  # bytes stored in packs
+    packs: int = 0  # packs written
     failures: list[dict] = field(default_factory=list)
 
     def add(self, other: Mapping) -> None:
         for name, value in other.items():
             if name == "failures":
-                self.failures += list(value)[:100 - len(self.failures)]
+                self.failures += list(value)[:FAILURES_KEPT - len(self.failures)]
             elif hasattr(self, name):
                 setattr(self, name, getattr(self, name) + value)
+
+    def fail(self, path: Sequence[str], error: Exception) -> None:
+        self.failed += 1
+        # Only the first few are kept: the count stays exact whatever the number.
+        if len(self.failures) < FAILURES_KEPT:
+            self.failures.append({"path": "/".join(path), "error": f"{type(error).__name__}: {error}"})
 
 
 def progress_text(plan: str, counts: Mapping) -> str:

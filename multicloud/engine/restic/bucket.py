@@ -5,10 +5,10 @@ into a writer, reusing the parent's content lists for objects whose identity mat
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping
 
 from multicloud.core.backups.format import DATA, file_node
+from multicloud.core.backups.runs import ShardCounts
 from multicloud.core.backups.shards import BackupShard
 from multicloud.core.backups.tree import beside_folder, entry_identity, node_identity, tree_path
 from multicloud.core.errors import InvalidInput, NotFound
@@ -22,8 +22,6 @@ from multicloud.engine.restic.writer import SnapshotWriter
 
 #: Reads of one object before it is reported as changing too often to be backed up.
 READ_ATTEMPTS = 3
-#: Failures kept in memory for the report (the count is always exact).
-FAILURES_KEPT = 100
 
 
 class SourceChanged(InvalidInput):
@@ -100,7 +98,8 @@ def bucket_entries(store: ObjectStore, shard: BackupShard, include: Iterable[str
 def object_entry(store: ObjectStore, meta: ObjectMeta) -> SourceEntry:
     return SourceEntry(path=tree_path(meta.key), size=meta.size, mtime_ns=_mtime_ns(meta),
                        open=lambda: contextlib.closing(ObjectReader(store, meta)),
-                       identity=entry_identity(meta.size, meta.etag, meta.sha256), xattrs=metadata_xattrs(meta))
+                       identity=entry_identity(meta.size, meta.etag, meta.sha256), xattrs=metadata_xattrs(meta),
+                       refresh=lambda: object_entry(store, store.stat(meta.key)))
 
 
 class ParentTree:
@@ -110,10 +109,13 @@ class ParentTree:
     def __init__(self, repo: Repository, index: BlobIndex, tree_id: str | None):
         self.repo, self.index = repo, index
         self._stack: list[tuple[str, dict[str, dict]]] = []
-        self._root = self._load(tree_id) if tree_id else None
+        self._root = self._load(tree_id) if tree_id else None  # None: no parent
 
     def _load(self, tree_id: str) -> dict[str, dict]:
-        return {n["name"]: n for n in self.repo.read_tree(self.index, tree_id)}
+        try:
+            return {n["name"]: n for n in self.repo.read_tree(self.index, tree_id)}
+        except NotFound:
+            return {}  # a tree not every mirror holds: its objects are read again
 
     def _folder(self, parts: tuple[str, ...]) -> dict[str, dict] | None:
         if self._root is None:
@@ -141,23 +143,6 @@ class ParentTree:
         return node if node is not None and node.get("type") == "file" else None
 
 
-@dataclass
-class EntryCounts:
-    """What one shard's entries cost: read or reused, and the objects that could not be stored."""
-
-    objects: int = 0
-    read: int = 0
-    reused: int = 0
-    logical_bytes: int = 0
-    failed: int = 0
-    failures: list[dict] = field(default_factory=list)
-
-    def fail(self, path: tuple[str, ...], error: Exception) -> None:
-        self.failed += 1
-        if len(self.failures) < FAILURES_KEPT:
-            self.failures.append({"path": "/".join(path), "error": f"{type(error).__name__}: {error}"})
-
-
 def reusable(node: dict | None, entry: SourceEntry, index: BlobIndex) -> bool:
     """The parent's node stands for this entry unread: same identity, and every blob of its content is in
     the index every repository shares (a mirror that missed the parent's run must get the blobs again)."""
@@ -166,12 +151,12 @@ def reusable(node: dict | None, entry: SourceEntry, index: BlobIndex) -> bool:
 
 
 def back_up_entries(writer: SnapshotWriter, root: tuple[str, ...], entries: Iterable[SourceEntry],
-                    parent: ParentTree | None, progress: Callable[[EntryCounts], None] = lambda c: None
-                    ) -> EntryCounts:
+                    parent: ParentTree | None, progress: Callable[[ShardCounts], None] = lambda c: None
+                    ) -> ShardCounts:
     """Add every entry under `root`: an unchanged one reuses its parent's node, others are read (again when
     they change while read, at most READ_ATTEMPTS times); an entry that still fails is counted and kept
     out of the snapshot, never stored half old, half new."""
-    counts = EntryCounts()
+    counts = ShardCounts()
     for entry in entries:
         counts.objects += 1
         node = parent.file(root + entry.path) if parent is not None else None
@@ -185,21 +170,38 @@ def back_up_entries(writer: SnapshotWriter, root: tuple[str, ...], entries: Iter
     return counts
 
 
-def _read_entry(writer: SnapshotWriter, root: tuple[str, ...], entry: SourceEntry, counts: EntryCounts) -> None:
+def _read_entry(writer: SnapshotWriter, root: tuple[str, ...], entry: SourceEntry, counts: ShardCounts) -> None:
+    node = _read_with_retries(writer, entry, counts)
+    if node is None:
+        return
+    try:
+        writer.add_node(root + entry.path, node)
+    except InvalidInput as exc:  # a key no tree can hold beside its neighbours
+        counts.fail(entry.path, exc)
+        return
+    counts.read += 1
+    counts.logical_bytes += node["size"]
+
+
+def _read_with_retries(writer: SnapshotWriter, entry: SourceEntry, counts: ShardCounts) -> dict | None:
+    """The stored file node of the entry, read again as the source now describes it when it changed
+    during a read; None (counted as failed) when it keeps changing or is gone."""
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
-            node = _stored_node(writer, entry)
+            return _stored_node(writer, entry)
         except SourceChanged as exc:
-            if attempt == READ_ATTEMPTS:
+            if attempt == READ_ATTEMPTS or entry.refresh is None:
                 counts.fail(entry.path, exc)
-            continue
+                return None
         except NotFound as exc:
             counts.fail(entry.path, exc)  # deleted since the listing
-            return
-        writer.add_node(root + entry.path, node)
-        counts.read += 1
-        counts.logical_bytes += node["size"]
-        return
+            return None
+        try:
+            entry = entry.refresh()
+        except NotFound as exc:
+            counts.fail(entry.path, exc)
+            return None
+    return None
 
 
 def _stored_node(writer: SnapshotWriter, entry: SourceEntry) -> dict:

@@ -24,7 +24,8 @@ XATTR_META_PREFIX = "user.multicloud.meta."  # + the user-metadata name, as the 
 class SourceEntry:
     """One file of a snapshot: `path` its segments under the snapshot's root path, `identity` what lets an
     incremental run reuse the parent's content without reading (size + etag or SHA-256; None: always read),
-    `open` a context manager giving the bytes as a stream."""
+    `open` a context manager giving the bytes as a stream, `refresh` (when the source can) the entry as
+    the source describes it now, for another read after it changed while being read."""
 
     path: tuple[str, ...]
     size: int | None
@@ -33,6 +34,7 @@ class SourceEntry:
     identity: str | None = None
     xattrs: Mapping[str, bytes] = field(default_factory=dict)
     mode: int = 0o644
+    refresh: Callable[[], "SourceEntry"] | None = None
 
 
 def source_entries(source: "BackupSource", profile: "Profile", shard: "BackupShard") -> Iterator[SourceEntry]:
