@@ -10,7 +10,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, BinaryIO, Mapping, Sequence
+from typing import Annotated, BinaryIO, Callable, Mapping, Sequence
 
 import pyfastcdc
 
@@ -82,8 +82,14 @@ class SnapshotWriter:
     folders by their path components, then `commit`; nothing is published (no index, no snapshot)
     unless commit runs, and packs left by a failed run are only unreferenced files restic's prune removes."""
 
-    def __init__(self, repo: Repository, *, compression: bool = True, pack_size: int = PACK_SIZE, threads: int = 2):
+    def __init__(self, repo: Repository, *, compression: bool = True, pack_size: int = PACK_SIZE, threads: int = 2,
+                 rename_beside_folder: Callable[[str], str] | None = None,
+                 index_loader: Callable[[], BlobIndex] | None = None):
         self.repo, self.compression = repo, compression
+        # What may be deduplicated against (mirrors: only the blobs every mirror holds).
+        self._load_index = index_loader or repo.load_index
+        # A file whose name a folder also needs is renamed by this (None: refused), e.g. object keys `a` and `a/b`.
+        self._rename = rename_beside_folder
         self.index = BlobIndex()
         self.stats = WriteStats()
         self._pending: dict[str, list[PackEntry]] = {}
@@ -100,7 +106,7 @@ class SnapshotWriter:
     def __enter__(self) -> "SnapshotWriter":
         self._lock.__enter__()
         # Only under our lock: a prune that ran before it may have removed blobs an older index listed.
-        self.index = self.repo.load_index()
+        self.index = self._load_index()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -154,18 +160,47 @@ class SnapshotWriter:
         for part in parts:
             child = folder.children.setdefault(check_name(part), _Dir())
             if not isinstance(child, _Dir):
-                raise InvalidInput("a path is both a file and a folder", target="/".join(parts))
+                self._rename_file(folder, part, "/".join(parts))
+                child = folder.children[part] = _Dir()
             folder = child
         return folder
+
+    def _rename_file(self, folder: _Dir, name: str, where: str) -> str:
+        """Move the file node `name` of `folder` to the name `rename_beside_folder` gives it."""
+        if self._rename is None:
+            raise InvalidInput("a path is both a file and a folder", target=where)
+        node = folder.children.pop(name)
+        node["name"] = check_name(self._rename(name))
+        if node["name"] in folder.children:
+            raise InvalidInput("a renamed file meets another node of its new name", target=where)
+        folder.children[node["name"]] = node
+        return node["name"]
 
     def _place(self, path: Sequence[str], node: dict) -> dict:
         if not path:
             raise InvalidInput("a file needs a path", target="/")
         folder = self._folder(path[:-1])
-        if path[-1] in folder.children:
+        name = path[-1]
+        if isinstance(folder.children.get(name), _Dir) and node["type"] != "dir" and self._rename is not None:
+            node["name"] = name = check_name(self._rename(name))
+        if name in folder.children:
             raise InvalidInput("the snapshot already has this path", target="/".join(path))
-        folder.children[path[-1]] = node
+        folder.children[name] = node
         return node
+
+    def add_node(self, path: Sequence[str], node: dict) -> dict:
+        """Place a node built elsewhere (an unchanged file reusing its parent's content list, or a folder
+        node whose subtree is already stored) at `path`."""
+        if node["type"] == "file":
+            self.stats.files += 1
+        return self._place(path, node)
+
+    def save_tree(self, nodes: Sequence[dict]) -> str:
+        """Store one tree blob of ready nodes; returns its id."""
+        before = len(self._unindexed)
+        tree_id = self._save_blob(self._trees, TREE, encode_tree(nodes)).hex()
+        self.stats.tree_blobs_new += len(self._unindexed) - before
+        return tree_id
 
     def add_file(self, path: Sequence[str], stream: BinaryIO, *, mode: int = 0o644, mtime_ns: int = 0,
                  atime_ns: int | None = None, ctime_ns: int | None = None, uid: int = 0, gid: int = 0,
@@ -193,10 +228,7 @@ class SnapshotWriter:
                 nodes.append(dir_node(name, self._save_tree(child), **child.meta))
             else:
                 nodes.append(child)
-        before = len(self._unindexed)
-        tree_id = self._save_blob(self._trees, TREE, encode_tree(nodes)).hex()
-        self.stats.tree_blobs_new += len(self._unindexed) - before
-        return tree_id
+        return self.save_tree(nodes)
 
     # -- publishing ----------------------------------------------------------------------------
     def _write_index(self) -> None:
@@ -212,11 +244,17 @@ class SnapshotWriter:
             self._pending.clear()
         self._unindexed.clear()
 
+    def finish(self) -> str:
+        """Write the trees and the index of every pack written; returns the root tree id. Nothing is
+        published: a snapshot naming the tree is written by `commit` (or by a caller joining trees)."""
+        tree_id = self._save_tree(self._root)
+        self._write_index()
+        return tree_id
+
     def commit(self, paths: Sequence[str], now: datetime, *, hostname: str = "", tags: Sequence[str] = (),
                parent: str | None = None) -> str:
         """Write the trees, the packs' index and then the snapshot; returns the snapshot id."""
-        tree_id = self._save_tree(self._root)
-        self._write_index()
+        tree_id = self.finish()
         self._lock.check()  # gives way, before publishing, to an exclusive lock taken meanwhile
         doc = snapshot_document(tree_id, paths, format_datetime(now), hostname=hostname, username=getpass.getuser(),
                                 tags=tags, parent=parent)
