@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, ContextManager, Mapping
 
-# Extended-attribute names a backed-up object's metadata travels under (our restore puts them back).
-XATTR_CONTENT_TYPE = "user.multicloud.content_type"
-XATTR_CACHE_CONTROL = "user.multicloud.cache_control"
-XATTR_ETAG = "user.multicloud.etag"
-XATTR_SHA256 = "user.multicloud.sha256"
-XATTR_META_PREFIX = "user.multicloud.meta."  # + the user-metadata name, as the source stores it, decoded
+# Extended-attribute names a backed-up object's metadata travels under; one definition, in core,
+# because our restore (a core decision) reads them back.
+from multicloud.core.backups.restore import (  # noqa: F401
+    XATTR_CACHE_CONTROL, XATTR_CONTENT_TYPE, XATTR_ETAG, XATTR_META_PREFIX, XATTR_SHA256,
+)
 
 
 @dataclass(frozen=True)
