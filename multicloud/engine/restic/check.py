@@ -106,10 +106,13 @@ def _walk(repo: Repository, index: BlobIndex, root: str, where: str, seen: set[s
             continue
         seen.add(tree_id)
         report.trees += 1
+        if not index.has(TREE, bytes.fromhex(tree_id)):
+            report.add(ERROR, f"tree {tree_id} is in no index", path)
+            continue
         try:
             nodes = repo.read_tree(index, tree_id)
         except NotFound:
-            report.add(ERROR, f"tree {tree_id} is in no index", path)
+            report.add(ERROR, f"tree {tree_id} is unreadable: its pack is missing from the store", path)
             continue
         except (CorruptData, InvalidInput) as exc:
             report.add(ERROR, f"tree {tree_id} is unreadable: {exc}", path)
