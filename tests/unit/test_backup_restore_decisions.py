@@ -127,11 +127,11 @@ def test_read_subset_rotates_through_every_pack_once_per_n_periods():
 
 
 def test_check_problem_names_each_damaged_repository():
-    good, bad = CheckReport("az://a"), CheckReport("gs://b")
+    good, bad = CheckReport("az://a", "p"), CheckReport("gs://b", "p")
     bad.add("error", "pack content does not match its name (sha256): the pack is damaged", "gs://b data/ab/ab12")
     bad.add("note", "pack is in no index", "gs://b data/cd/cd")
-    assert check_problem("p", [good]) is None
-    assert check_problem("p", [good, bad]) == ("check of plan p: gs://b: 1 error(s), first: pack content does not "
+    assert check_problem([good]) is None
+    assert check_problem([good, bad]) == ("check of plan p: gs://b: 1 error(s), first: pack content does not "
                                                "match its name (sha256): the pack is damaged [gs://b data/ab/ab12]")
 
 

@@ -68,6 +68,7 @@ class CheckReport:
     """A check of one repository: what it looked at and what it found."""
 
     repository: str
+    plan: str = ""
     snapshots: int = 0
     trees: int = 0
     packs: int = 0
@@ -85,19 +86,19 @@ class CheckReport:
         return [f for f in self.findings if f.severity == ERROR]
 
     def row(self) -> dict:
-        return {"repository": self.repository, "snapshots": self.snapshots, "trees": self.trees,
+        return {"plan": self.plan, "repository": self.repository, "snapshots": self.snapshots, "trees": self.trees,
                 "packs": self.packs, "packs read": self.packs_read, "subset": self.subset,
                 "blobs read": self.blobs_read, "bytes read": self.bytes_read, "errors": len(self.errors),
                 "notes": len(self.findings) - len(self.errors)}
 
 
-def check_problem(plan_name: str, reports: Iterable[CheckReport]) -> str | None:
-    """Why the check of a plan failed (naming each damaged repository and its first error), or None."""
+def check_problem(reports: Iterable[CheckReport]) -> str | None:
+    """Why a check failed, naming each damaged repository, its plan and its first error; or None."""
     bad = [r for r in reports if r.errors]
     if not bad:
         return None
-    return f"check of plan {plan_name}: " + "; ".join(
-        f"{r.repository}: {len(r.errors)} error(s), first: {r.errors[0].what} [{r.errors[0].target}]" for r in bad)
+    return "; ".join(f"check of plan {r.plan}: {r.repository}: {len(r.errors)} error(s), first: "
+                     f"{r.errors[0].what} [{r.errors[0].target}]" for r in bad)
 
 
 def freshness_row(plan_name: str, verified: Mapping | None, now: datetime, max_age_hours: float,

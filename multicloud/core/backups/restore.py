@@ -199,3 +199,7 @@ def drill_problem(plan_name: str, report: RestoreReport, sampled: int) -> str | 
     if report.objects != sampled:
         return f"drill of plan {plan_name} restored {report.objects} of {sampled} sampled object(s)"
     return None
+
+
+class RestoreFailed(RuntimeError):
+    """A restore or a drill that did not write and verify every object it should have."""
