@@ -44,7 +44,7 @@ def test_snapshot_roots():
     assert snapshot_root("s3", "bucket", "data/2026/") == ("s3", "bucket", "data", "2026")
     assert source_root("gs://b/p/") == ("gs", "b", "p")
     assert source_root("file:///srv/data") == ("file", "srv", "data")
-    assert source_root(postgres="postgresql://u@h:5432/shop") == ("pg", "shop")
+    assert source_root(postgres="postgresql://u@h:5432/shop") == ("postgresql", "h", "shop")
 
 
 def test_identity_prefers_the_etag_and_matches_the_stored_node():

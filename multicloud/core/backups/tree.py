@@ -15,8 +15,12 @@ from multicloud.core.schemes import KeyRules
 #: and `.`/`..` segments (restic cannot restore such names).
 TREE_KEY_RULES = KeyRules(dot_segments=True, dot_keys=True, trailing_slash=True, empty_segments=True)
 
+# Extended-attribute names a backed-up object's metadata travels under (our restore puts them back).
+XATTR_CONTENT_TYPE = "user.multicloud.content_type"
+XATTR_CACHE_CONTROL = "user.multicloud.cache_control"
 XATTR_ETAG = "user.multicloud.etag"
 XATTR_SHA256 = "user.multicloud.sha256"
+XATTR_META_PREFIX = "user.multicloud.meta."  # + the user-metadata name, as the source stores it, decoded
 
 
 def tree_path(key: str) -> tuple[str, ...]:
@@ -90,12 +94,12 @@ def _b64(value: str | None) -> str | None:
 
 
 def source_root(url: str | None = None, postgres: str | None = None) -> tuple[str, ...]:
-    """The snapshot root of a plan's source: `/<scheme>/<bucket>/<prefix>` for a store, `/pg/<database>`
-    for a PostgreSQL DSN."""
+    """The snapshot root of a plan's source: `/<scheme>/<bucket>/<prefix>` for a store,
+    `/postgresql/<host>[:port]/<database>` for a PostgreSQL DSN."""
     if postgres is not None:
-        from urllib.parse import urlsplit
+        from multicloud.core.backups.postgres import snapshot_path as postgres_path
 
-        return ("pg", urlsplit(postgres).path.strip("/") or "postgres")
+        return tuple(p for p in postgres_path(postgres).split("/") if p)
     from multicloud.core.objects import StoreUrl
 
     parsed = StoreUrl.parse(url or "")

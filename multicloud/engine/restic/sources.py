@@ -7,17 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Callable, ContextManager, Iterator, Mapping
 
-from multicloud.core.backups.tree import XATTR_ETAG, XATTR_SHA256  # noqa: F401 (one spelling, re-exported)
+from multicloud.core.backups.tree import (  # noqa: F401 (one spelling, in core; re-exported)
+    XATTR_CACHE_CONTROL, XATTR_CONTENT_TYPE, XATTR_ETAG, XATTR_META_PREFIX, XATTR_SHA256,
+)
 
 if TYPE_CHECKING:
     from multicloud.config import Profile
     from multicloud.config.backups import BackupSource
     from multicloud.core.backups.shards import BackupShard
-
-# Extended-attribute names a backed-up object's metadata travels under (our restore puts them back).
-XATTR_CONTENT_TYPE = "user.multicloud.content_type"
-XATTR_CACHE_CONTROL = "user.multicloud.cache_control"
-XATTR_META_PREFIX = "user.multicloud.meta."  # + the user-metadata name, as the source stores it, decoded
 
 
 @dataclass(frozen=True)
