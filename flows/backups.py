@@ -43,21 +43,21 @@ def backup_on_dask(plans: list[BackupPlan], profile: Profile) -> list[dict]:
 @flow(name="backup", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def backup(
     plans_file: Annotated[str, Field(description="YAML file with `plans:`.")] = "deployments/backups/plans.yaml",
-    plan_names: Annotated[list[str] | None, Field(description="Plans to run (empty: every plan).")] = None,
+    plans: Annotated[list[str] | None, Field(description="Plans to run (empty: every plan).")] = None,
     profile: Annotated[str | None, Field(description="'local', a profile file, or empty for MULTICLOUD_PROFILE.")] = None,
     task_runner: Annotated[Literal["threads", "dask"], Field(
         description="threads: shards in this process. dask: a local Dask cluster of `dask_workers`.")] = "threads",
     dask_workers: Annotated[int, Field(ge=1, le=64, description="Dask workers.")] = 2,
 ) -> list[dict]:
     """Back up the chosen plans of the plans file to all their repositories."""
-    plans, connections = selected_plans(plans_file, plan_names), load_profile(profile)
+    chosen, connections = selected_plans(plans_file, plans), load_profile(profile)
     if task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 
         runner = DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "processes": False,
                                                 "dashboard_address": None})
-        return backup_on_dask.with_options(task_runner=runner)(plans, connections)
-    return run_plans(plans, connections)
+        return backup_on_dask.with_options(task_runner=runner)(chosen, connections)
+    return run_plans(chosen, connections)
 
 
 if __name__ == "__main__":
