@@ -1,6 +1,6 @@
 """`make demo`: local clouds, a local Prefect server (SQLite), a process work pool with one
 worker, every deployment of prefect.yaml, a little seeded data, then the inventory, replication,
-costs and failover runs.
+costs, backup and failover runs.
 
     python -m demo up | down
 """
@@ -339,6 +339,10 @@ def up() -> None:
     yesterday = seed_costs()
     asyncio.run(run_and_report("costs/daily-costs", {"as_of": str(yesterday)}))
     save_cost_charts()
+    # Backups: the demo bucket and a PostgreSQL database to Azure and GCS, again (listings only), a restore.
+    from demo import backups
+
+    backups.run(run_and_report, asyncio.run)
     # Failover: an Alertmanager alert -> receiver -> Prefect event -> automation -> failover run (auto mode).
     prepare_failover()
     print("alert receiver:", "started" if receiver().ensure() else "already running", f"http://{HOST}:{ALERT_PORT}")
