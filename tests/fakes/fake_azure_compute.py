@@ -38,7 +38,8 @@ _LISTS = {
 _METRICS = re.compile(r"^(?P<resource>/subscriptions/.+?)/providers/microsoft\.insights/metrics/?$", re.I)
 _DURATION = re.compile(r"^PT(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?$|^P(?P<d>\d+)D$")
 _UNITS = {"Percentage CPU": "Percent", "Available Memory Bytes": "Bytes", "Network In Total": "Bytes",
-          "Network Out Total": "Bytes", "connection_successful": "Count"}
+          "Network Out Total": "Bytes", "Disk Read Bytes": "Bytes", "Disk Write Bytes": "Bytes",
+          "connection_successful": "Count", "cpu_percent": "Percent"}
 _AGGREGATIONS = {"average": lambda v: sum(v) / len(v), "maximum": max, "minimum": min, "total": sum, "count": len}
 
 
