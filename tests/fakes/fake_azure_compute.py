@@ -189,10 +189,13 @@ class FakeAzureCompute(LocalServer):
         end = start + self.page_size
         page = {"value": items[start:end]}
         if end < len(items):
-            version = quote(query["api-version"][0])
-            extra = "".join(f"&{k}={quote(v[0])}" for k, v in query.items() if k in ("statusOnly", "$filter"))
-            page["nextLink"] = f"{self.url}{path}?api-version={version}{extra}&$skiptoken={end}"
+            page["nextLink"] = self._next_link(path, query, end)
         return page
+
+    def _next_link(self, path: str, query: dict, skip: int) -> str:
+        """On this server's own base, keeping the query's options: the SDK follows it verbatim."""
+        extra = "".join(f"&{k}={quote(v[0])}" for k, v in query.items() if k in ("statusOnly", "$filter"))
+        return f"{self.url}{path}?api-version={quote(query['api-version'][0])}{extra}&$skiptoken={skip}"
 
     @staticmethod
     def _belongs(kind: str, item: dict, m: re.Match, query: dict) -> bool:

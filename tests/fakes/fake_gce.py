@@ -177,7 +177,8 @@ class FakeGce(LocalServer):
     def _snapshots(self, m: re.Match, q: dict) -> tuple[int, dict, dict]:
         with self._lock:
             page, token = self._window([item for _, item in self._items["snapshots"]], q)
-        body = {"kind": "compute#snapshotList", "items": page, "selfLink": f"{API}/projects/{self.project}/global/snapshots"}
+        body = {"kind": "compute#snapshotList", "items": page,
+                "selfLink": f"{API}/projects/{self.project}/global/snapshots"}
         if token:
             body["nextPageToken"] = token
         return 200, body, {}

@@ -111,11 +111,11 @@ def _vm(vm, caps: dict[str, str]) -> Resource:
     state, since = _power(vm)
     storage = props.storage_profile
     disks = (1 if storage and storage.os_disk else 0) + len(storage.data_disks or []) if storage else None
-    memory = caps.get("MemoryGB")
+    memory, arch = caps.get("MemoryGB"), caps.get("CpuArchitectureType", "")
     return Resource(
         cloud="azure", id=vm.id, kind="vm", region=vm.location, type=_size(vm), state=state,
         tags=dict(vm.tags or {}), created=_utc(props.time_created),
-        architecture=_ARCHITECTURES.get(caps.get("CpuArchitectureType", "").lower(), caps.get("CpuArchitectureType", "")),
+        architecture=_ARCHITECTURES.get(arch.lower(), arch),
         vcpus=int(caps["vCPUs"]) if "vCPUs" in caps else None,
         memory_mib=round(float(memory) * 1024) if memory else None,
         attached_disks=disks, stopped_since=since if state == "stopped" else None)

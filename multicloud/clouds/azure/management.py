@@ -105,30 +105,38 @@ def arm(conn: Connection, subscription_id: str, base_url: str | None = None, ret
     plain HTTP. Raises InvalidInput naming the connection or the base URL."""
     if not subscription_id:
         raise InvalidInput("an Azure Resource Manager reader needs a subscription id", target=conn.name)
-    plain_http = False
-    if base_url:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput(f"ARM base URL {base_url!r} is not an http(s) URL", target="base_url")
-        plain_http = parts.scheme == "http"
-        if plain_http and not _loopback(parts.hostname):
-            raise InvalidInput("a bearer token is never sent over plain HTTP: the ARM base URL must be https "
-                               "unless its host is this machine", target="base_url")
+    plain_http = _plain_http(base_url)
+    credential = _credential(conn, base_url, plain_http)
+    options = {"enforce_https": False} if plain_http else {}
+    return Arm(conn, subscription_id, base_url.rstrip("/") if base_url else None, credential, options, retry,
+               [] if waits is None else waits)
+
+
+def _plain_http(base_url: str | None) -> bool:
+    """Whether `base_url` is plain HTTP, which only a server on this machine may be."""
+    if not base_url:
+        return False
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"ARM base URL {base_url!r} is not an http(s) URL", target="base_url")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise InvalidInput("a bearer token is never sent over plain HTTP: the ARM base URL must be https "
+                           "unless its host is this machine", target="base_url")
+    return parts.scheme == "http"
+
+
+def _credential(conn: Connection, base_url: str | None, plain_http: bool) -> Any:
     if conn.credentials == "emulator":
         if not base_url:
             raise InvalidInput("'emulator' credentials need the base URL of a local fake ARM server",
                                target=conn.name)
-        credential: Any = StaticTokenCredential()
-    elif conn.credentials == "default":
+        return StaticTokenCredential()
+    if conn.credentials == "default":
         if plain_http:
             raise InvalidInput("'default' credentials are never sent over plain HTTP", target="base_url")
-        credential = default_token_credential(conn)
-    else:
-        raise InvalidInput(f"credentials {conn.credentials!r} cannot open Azure Resource Manager: use 'default' "
-                           "(or 'emulator' for a local fake)", target=conn.name)
-    options = {"enforce_https": False} if plain_http else {}
-    return Arm(conn, subscription_id, base_url.rstrip("/") if base_url else None, credential, options, retry,
-               [] if waits is None else waits)
+        return default_token_credential(conn)
+    raise InvalidInput(f"credentials {conn.credentials!r} cannot open Azure Resource Manager: use 'default' "
+                       "(or 'emulator' for a local fake)", target=conn.name)
 
 
 def _loopback(host: str) -> bool:

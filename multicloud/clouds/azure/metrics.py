@@ -39,7 +39,7 @@ class AzureMetric:
 # a VM that does not report it has periods without values, which stay missing.
 AZURE_METRICS: dict[tuple[str, str], AzureMetric] = {
     ("vm", "cpu_utilization"): AzureMetric("Percentage CPU"),
-    ("vm", "memory_utilization"): AzureMetric("Available Memory Bytes", "used_memory_percent"),
+    ("vm", "memory_utilization"): AzureMetric("Available Memory Bytes", how="used_memory_percent"),
     ("vm", "network_in_bytes"): AzureMetric("Network In Total"),
     ("vm", "network_out_bytes"): AzureMetric("Network Out Total"),
     ("vm", "network_out_utilization"): AzureMetric("Network Out Total", "bandwidth_percent"),
@@ -61,13 +61,15 @@ class _Need:
 
     @property
     def aggregation(self) -> str:
-        stat = _FLIPPED.get(self.statistic, self.statistic) if self.azure.how == "used_memory_percent" else self.statistic
-        return AGGREGATIONS[stat]
+        if self.azure.how == "used_memory_percent":
+            return AGGREGATIONS[_FLIPPED.get(self.statistic, self.statistic)]
+        return AGGREGATIONS[self.statistic]
 
 
 def read_metrics(conn: Connection, subscription_id: str, resources: Iterable[Resource],
                  needs: dict[tuple[str, str, int], int], now: datetime, *, base_url: str | None = None,
-                 bandwidth_mbps: Mapping[str, float] | None = None, retry: ArmRetry = ArmRetry()) -> MetricsResult:
+                 bandwidth_mbps: Mapping[str, float] | None = None,
+                 retry: ArmRetry = ArmRetry()) -> MetricsResult:
     """The series `needs` asks for ((metric, period statistic, period seconds) -> days, as
     `required_series` gives) for each resource whose kind has that metric on Azure, each window ending
     at `now` floored to its period. `bandwidth_mbps` maps a VM size to its expected network bandwidth
@@ -118,10 +120,16 @@ def _fetch(api, monitor, res: Resource, wanted: list[_Need], start: datetime, en
         if problem:
             result.notes.setdefault(res.id, []).append(problem)
             continue
-        since = end - timedelta(days=need.days)
-        points = [(_utc(p.time_stamp), getattr(p, need.aggregation.lower())) for p in data.get(need.azure.name, ())]
-        kept = tuple(sorted((t, convert(v)) for t, v in points if v is not None and t >= since))
-        result.series.setdefault(res.id, []).append(Series(need.metric, need.statistic, need.period, kept))
+        points = _points(data.get(need.azure.name, ()), need.aggregation.lower(), end - timedelta(days=need.days))
+        result.series.setdefault(res.id, []).append(
+            Series(need.metric, need.statistic, need.period, tuple((t, convert(v)) for t, v in points)))
+
+
+def _points(data, aggregation: str, since: datetime) -> list[tuple[datetime, float]]:
+    """(period start, value) of the periods since `since` that have a value: Azure Monitor answers a
+    period without data with its timeStamp only, and that period stays missing."""
+    points = ((_utc(p.time_stamp), getattr(p, aggregation)) for p in data)
+    return sorted((t, v) for t, v in points if v is not None and t >= since)
 
 
 def _converter(need: _Need, res: Resource, bandwidth: Mapping[str, float]) -> tuple[Callable[[float], float], str]:

@@ -41,15 +41,18 @@ def read_inventory(conn: Connection, project: str | None = None, *, endpoint: st
     types = _machine_types(api, inv, base, {(_last(i["zone"]), _last(i["machineType"])) for i in instances})
     inv.resources += [_instance(i, types.get((_last(i["zone"]), _last(i["machineType"])), {})) for i in instances]
     inv.resources += [_disk(d, by_link) for d in disks]
-    inv.resources += [_address(a, by_link) for a in _aggregated(api, inv, base, "addresses", page_size)
-                      if a.get("addressType", "EXTERNAL") == "EXTERNAL"]  # internal static addresses are free
-    disk_ids = {str(d["id"]) for d in disks}
+    # internal static addresses are free; only external ones are billed while unused
+    addresses = _aggregated(api, inv, base, "addresses", page_size)
+    inv.resources += [_address(a, by_link) for a in addresses if a.get("addressType", "EXTERNAL") == "EXTERNAL"]
     by_disk = {str(d["id"]): _global(d) for d in disks}
-    snapshots = (s for page in api.pages(f"{base}/global/snapshots", {"maxResults": page_size},
-                                         lambda: inv.requests.update(["snapshots.list"]))
-                 for s in page.get("items", []))
-    inv.resources += [_snapshot(s, disk_ids, by_disk) for s in snapshots]
+    inv.resources += [_snapshot(s, by_disk) for s in _snapshots(api, inv, base, page_size)]
     return inv
+
+
+def _snapshots(api: GoogleApi, inv: Inventory, base: str, page_size: int) -> Iterator[dict]:
+    for page in api.pages(f"{base}/global/snapshots", {"maxResults": page_size},
+                          lambda: inv.requests.update(["snapshots.list"])):
+        yield from page.get("items", [])
 
 
 def _aggregated(api: GoogleApi, inv: Inventory, base: str, collection: str, page_size: int) -> Iterator[dict]:
@@ -133,11 +136,11 @@ def _address(a: dict, instances: dict[str, str]) -> Resource:
         attached_to=instances.get(users[0], users[0]) if users else "")
 
 
-def _snapshot(s: dict, disk_ids: set[str], disks: dict[str, str]) -> Resource:
+def _snapshot(s: dict, disks: dict[str, str]) -> Resource:
     # sourceDiskId, not the name: a disk deleted and made again under its name is another disk
     source = str(s.get("sourceDiskId") or "")
     return Resource(
         cloud="gcp", id=_global(s), kind="snapshot", region="global", state=s.get("status", ""), tags=_labels(s),
         created=_time(s.get("creationTimestamp")), size_gb=float(s["diskSizeGb"]) if s.get("diskSizeGb") else None,
         attached_to=disks.get(source, _relative(s.get("sourceDisk", ""))),
-        source_exists=(source in disk_ids) if source else None)
+        source_exists=(source in disks) if source else None)

@@ -35,7 +35,8 @@ class GoogleMetric:
 # without it has no series, which stays missing.
 GCP_METRICS: dict[tuple[str, str], GoogleMetric] = {
     ("vm", "cpu_utilization"): GoogleMetric("compute.googleapis.com/instance/cpu/utilization", scale=100.0),
-    ("vm", "memory_utilization"): GoogleMetric("agent.googleapis.com/memory/percent_used", 'metric.labels.state = "used"'),
+    ("vm", "memory_utilization"): GoogleMetric("agent.googleapis.com/memory/percent_used",
+                                               'metric.labels.state = "used"'),
     ("vm", "network_in_bytes"): GoogleMetric("compute.googleapis.com/instance/network/received_bytes_count"),
     ("vm", "network_out_bytes"): GoogleMetric("compute.googleapis.com/instance/network/sent_bytes_count"),
     ("vm", "disk_read_bytes"): GoogleMetric("compute.googleapis.com/instance/disk/read_bytes_count"),
@@ -60,16 +61,14 @@ def read_metrics(conn: Connection, resources: Iterable[Resource], needs: dict[tu
     api = google_api(conn, endpoint or DEFAULT_ENDPOINT, "Cloud Monitoring", retry, result.throttle_waits)
     resources = list(resources)
     for (metric, stat, period), days in sorted(needs.items()):
-        kinds = {r.kind for r in resources}
-        result.unsupported |= {(kind, metric) for kind in kinds if (kind, metric) not in GCP_METRICS}
+        result.unsupported |= {(r.kind, metric) for r in resources if (r.kind, metric) not in GCP_METRICS}
         wanted = [r for r in resources if (r.kind, metric) in GCP_METRICS]
-        if not wanted:
-            continue
-        found = _query(api, project, GCP_METRICS[("vm", metric)], stat, period, window(now, period, days),
-                       {r.id for r in wanted}, page_size, result)
-        for res in wanted:
-            result.series.setdefault(res.id, []).append(
-                Series(metric, stat, period, tuple(sorted(found.get(res.id, ())))))
+        if wanted:
+            found = _query(api, project, GCP_METRICS[("vm", metric)], stat, period, window(now, period, days),
+                           {r.id for r in wanted}, page_size, result)
+            for res in wanted:
+                result.series.setdefault(res.id, []).append(
+                    Series(metric, stat, period, tuple(sorted(found.get(res.id, ())))))
     return result
 
 
