@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from tests.fakes.metric_samples import periods
 
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
 _LISTS = {
@@ -258,18 +259,12 @@ def _interval(text: str) -> timedelta:
 
 
 def _buckets(samples, start: datetime, end: datetime, step: timedelta, aggregations: list[str]) -> list[dict]:
-    out, i, t = [], 0, start
-    while t < end:
-        values = []
-        while i < len(samples) and samples[i][0] < t + step:
-            if samples[i][0] >= t:
-                values.append(samples[i][1])
-            i += 1
+    out = []
+    for t, values in periods(samples, start, end, step):
         point = {"timeStamp": _iso(t)}
         if values:
             point.update({a: _AGGREGATIONS[a](values) for a in aggregations})
         out.append(point)
-        t += step
     return out
 
 

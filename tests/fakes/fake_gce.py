@@ -21,6 +21,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from tests.fakes.metric_samples import periods
 
 _AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/aggregated/(?P<what>instances|disks|addresses)$")
 _SNAPSHOTS = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/global/snapshots$")
@@ -235,18 +236,12 @@ def _matches(series: dict, wanted: dict[str, str]) -> bool:
 
 
 def _aligned(series: dict, start: datetime, end: datetime, period: timedelta, align) -> dict:
-    points, t, samples, i = [], start, series["samples"], 0
-    while t < end:
-        values = []
-        while i < len(samples) and samples[i][0] < t + period:
-            if samples[i][0] >= t:
-                values.append(samples[i][1])
-            i += 1
+    points = []
+    for t, values in periods(series["samples"], start, end, period):
         if values:
             value = align(values)
             typed = {"doubleValue": value} if series["valueType"] == "DOUBLE" else {"int64Value": str(int(value))}
             points.append({"interval": {"startTime": _z(t), "endTime": _z(t + period)}, "value": typed})
-        t += period
     return {"metric": series["metric"], "resource": series["resource"], "metricKind": series["metricKind"],
             "valueType": series["valueType"], "points": points[::-1]}
 

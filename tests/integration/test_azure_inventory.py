@@ -21,6 +21,7 @@ from multicloud.config.rightsizing import load_rule_sets
 from multicloud.core.errors import Throttled
 from multicloud.core.rightsizing import CLEAR, FINDING, INSUFFICIENT, evaluate, required_series
 from tests.fakes.fake_azure_compute import FakeAzureCompute
+from tests.support import WASTE_EXPECTED, rule_statuses, vm_summary
 
 SUB = "00000000-1111-2222-3333-444444444444"
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -113,10 +114,8 @@ def test_every_listing_is_read_across_its_pages(fake, inventory):
 def test_records_carry_each_kinds_attributes(fake, inventory):
     found = {r.id: r for r in inventory.resources}
     ids = fake.ids
-    big = found[ids["big"]]
-    assert (big.kind, big.type, big.state, big.region, big.architecture, big.vcpus, big.memory_mib) == (
-        "vm", "Standard_D4s_v3", "running", "eastus", "x86_64", 4, 16384)
-    assert big.created == NOW - timedelta(days=100) and big.attached_disks == 1 and big.stopped_since is None
+    assert vm_summary(found[ids["big"]]) == ("vm", "Standard_D4s_v3", "running", "eastus", "x86_64", 4, 16384,
+                                             NOW - timedelta(days=100), 1, None)
     assert found[ids["busy"]].architecture == "arm64"
     assert found[ids["idle"]].tags == {"team": "web"}
     stopped = found[ids["stopped"]]
@@ -176,15 +175,12 @@ def test_shipped_rules_find_what_was_seeded(fake, inventory):
     assert got.notes == {}
     out = {(o.resource, o.rule): o for o in evaluate(rules, inventory.resources, got.series, NOW)}
     ids = fake.ids
-    expected = {  # rule -> resource -> status
-        "azure-advisor-shutdown": {"idle": FINDING, "big": CLEAR, "stopped": INSUFFICIENT},
-        # vm-idle uses 50 % of its memory: too much to halve
-        "azure-advisor-resize": {"idle": CLEAR, "big": FINDING, "busy": CLEAR, "nomem": INSUFFICIENT},
-        "stopped-vm-with-disks": {"stopped": FINDING, "big": CLEAR},
-        "unattached-disk": {"free": FINDING}, "unassociated-ip": {"stray": FINDING, "bound": CLEAR},
-        "old-snapshot": {"old": FINDING, "orphan": CLEAR, "recent": CLEAR},
-        "orphaned-snapshot": {"old": CLEAR, "orphan": FINDING}, "ta-idle-rds": {"db-idle": FINDING, "db-busy": CLEAR}}
-    assert {rule: {name: out[(ids[name], rule)].status for name in want} for rule, want in expected.items()} == expected
+    expected = {**WASTE_EXPECTED,
+                "azure-advisor-shutdown": {"idle": FINDING, "big": CLEAR, "stopped": INSUFFICIENT},
+                # vm-idle uses 50 % of its memory: too much to halve
+                "azure-advisor-resize": {"idle": CLEAR, "big": FINDING, "busy": CLEAR, "nomem": INSUFFICIENT},
+                "ta-idle-rds": {"db-idle": FINDING, "db-busy": CLEAR}}
+    assert rule_statuses(out.values(), ids, expected) == expected
     shutdown = {e.condition: e.observed for e in out[(ids["idle"], "azure-advisor-shutdown")].evidence}
     assert list(shutdown.values()) == [1.0, 0.75, pytest.approx(100 * 50_000 / (1000e6 / 8 * 60))]
     resize = {e.condition: e for e in out[(ids["big"], "azure-advisor-resize")].evidence}

@@ -20,6 +20,7 @@ from multicloud.config.rightsizing import load_rule_sets
 from multicloud.core.errors import InvalidInput, NotFound, Throttled
 from multicloud.core.rightsizing import CLEAR, FINDING, INSUFFICIENT, evaluate, required_series
 from tests.fakes.fake_gce import FakeGce
+from tests.support import WASTE_EXPECTED, rule_statuses, vm_summary
 
 PROJECT = "proj-rightsizing"
 ZONE = "us-central1-a"
@@ -106,10 +107,8 @@ def test_every_listing_is_read_across_its_pages(fake, inventory):
 def test_records_carry_each_kinds_attributes(fake, inventory):
     found = {r.id: r for r in inventory.resources}
     ids = fake.ids
-    big = found[ids["big"]]
-    assert (big.kind, big.type, big.state, big.region, big.architecture, big.vcpus, big.memory_mib) == (
-        "vm", "e2-standard-4", "running", "us-central1", "x86_64", 4, 16384)
-    assert big.created == NOW - timedelta(days=100) and big.attached_disks == 1 and big.stopped_since is None
+    assert vm_summary(found[ids["big"]]) == ("vm", "e2-standard-4", "running", "us-central1", "x86_64", 4, 16384,
+                                             NOW - timedelta(days=100), 1, None)
     assert found[ids["nomem"]].architecture == "arm64" and found[ids["idle"]].tags == {"team": "web"}
     stopped = found[ids["stopped"]]
     assert (stopped.state, stopped.stopped_since) == ("stopped", NOW - timedelta(days=45))
@@ -157,16 +156,11 @@ def test_shipped_rules_find_what_was_seeded(fake, inventory):
     assert got.requests_by_resource[fake.ids["big"]] == 5 and got.requests_by_resource[fake.ids["nomem"]] == 4
     out = {(o.resource, o.rule): o for o in evaluate(rules, inventory.resources, got.series, NOW)}
     ids = fake.ids
-    expected = {  # rule -> resource -> status
-        "gcp-idle-vm": {"idle": FINDING, "big": CLEAR, "stopped": INSUFFICIENT},
-        # vm-idle uses 50 % of its memory: too much for a smaller type
-        "gcp-machine-type": {"idle": CLEAR, "big": FINDING, "nomem": INSUFFICIENT, "busy": CLEAR},
-        "stopped-vm-with-disks": {"stopped": FINDING, "big": CLEAR},
-        "unattached-disk": {"free": FINDING, "boot-big": CLEAR}, "unassociated-ip": {"stray": FINDING, "bound": CLEAR},
-        "old-snapshot": {"old": FINDING, "orphan": CLEAR, "recent": CLEAR},
-        "orphaned-snapshot": {"old": CLEAR, "orphan": FINDING}}
-    got_status = {rule: {name: out[(ids[name], rule)].status for name in want} for rule, want in expected.items()}
-    assert got_status == expected
+    expected = {**WASTE_EXPECTED, "gcp-idle-vm": {"idle": FINDING, "big": CLEAR, "stopped": INSUFFICIENT},
+                # vm-idle uses 50 % of its memory: too much for a smaller type
+                "gcp-machine-type": {"idle": CLEAR, "big": FINDING, "nomem": INSUFFICIENT, "busy": CLEAR}}
+    expected["unattached-disk"] = {"free": FINDING, "boot-big": CLEAR}
+    assert rule_statuses(out.values(), ids, expected) == expected
     idle = [e.observed for e in out[(ids["idle"], "gcp-idle-vm")].evidence]
     assert idle == pytest.approx([0.01, 500.0, 200.0])          # vCPUs used, B/s received, B/s sent
     assert [e.observed for e in out[(ids["big"], "gcp-machine-type")].evidence] == pytest.approx([18.0, 30.0])
