@@ -190,3 +190,28 @@ def drain_cost_explorer_queue(conn, limit: int = 10_000) -> int:
         if not answer.get("ResultsByTime") and not answer.get("NextPageToken"):
             return taken
     raise RuntimeError(f"moto's Cost Explorer queue still answers after {limit} requests")
+
+
+def vm_summary(vm) -> tuple:
+    """A rightsizing VM record's attributes in one tuple, for asserting an inventory reader's output:
+    (kind, type, state, region, architecture, vcpus, memory_mib, created, attached_disks, stopped_since)."""
+    return (vm.kind, vm.type, vm.state, vm.region, vm.architecture, vm.vcpus, vm.memory_mib, vm.created,
+            vm.attached_disks, vm.stopped_since)
+
+
+# What the waste rules (deployments/rightsizing/waste.yaml) must say about the resources every cloud's
+# inventory test seeds under these names: rule -> seeded name -> outcome status.
+WASTE_EXPECTED = {
+    "stopped-vm-with-disks": {"stopped": "finding", "big": "clear"},
+    "unattached-disk": {"free": "finding"},
+    "unassociated-ip": {"stray": "finding", "bound": "clear"},
+    "old-snapshot": {"old": "finding", "orphan": "clear", "recent": "clear"},
+    "orphaned-snapshot": {"old": "clear", "orphan": "finding"},
+}
+
+
+def rule_statuses(outcomes, ids: dict[str, str], expected: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """rule -> seeded name -> the status evaluate() gave, for the (rule, name) pairs `expected` names;
+    `ids` maps the seeded names to resource ids."""
+    by_key = {(o.resource, o.rule): o.status for o in outcomes}
+    return {rule: {name: by_key[(ids[name], rule)] for name in want} for rule, want in expected.items()}

@@ -5,8 +5,6 @@ memory), EBS volumes, Elastic IPs, EBS snapshots and RDS instances of one region
 from __future__ import annotations
 
 import re
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
@@ -15,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from multicloud.clouds.aws.errors import map_error
 from multicloud.clouds.aws.session import client
 from multicloud.config import Connection
-from multicloud.core.rightsizing import Resource
+from multicloud.core.rightsizing import Inventory, Resource
 
 # The largest pages each API serves, so a big account takes as few requests as the API allows.
 PAGE_SIZES = {"describe_instances": 1000, "describe_volumes": 500, "describe_snapshots": 1000,
@@ -25,22 +23,11 @@ _PLACEHOLDER_VOLUME = "vol-ffffffff"
 _STOP_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
 
 
-@dataclass
-class AwsInventory:
-    """What was found, and how many API requests (pages) each operation took."""
-
-    resources: list[Resource] = field(default_factory=list)
-    requests: Counter = field(default_factory=Counter)
-
-    def of_kind(self, kind: str) -> list[Resource]:
-        return [r for r in self.resources if r.kind == kind]
-
-
-def read_inventory(conn: Connection, page_sizes: dict[str, int] | None = None) -> AwsInventory:
+def read_inventory(conn: Connection, page_sizes: dict[str, int] | None = None) -> Inventory:
     """Every instance, volume, Elastic IP, own snapshot and RDS instance of `conn`'s region.
     Raises the taxonomy error of the first request that fails."""
     sizes = {**PAGE_SIZES, **(page_sizes or {})}
-    inv = AwsInventory()
+    inv = Inventory()
     ec2 = client(conn, "ec2")
     volumes = [_volume(v, conn.region) for v in _pages(ec2, "describe_volumes", "Volumes", inv, sizes)]
     instances = [i for r in _pages(ec2, "describe_instances", "Reservations", inv, sizes) for i in r["Instances"]
@@ -59,7 +46,7 @@ def read_inventory(conn: Connection, page_sizes: dict[str, int] | None = None) -
     return inv
 
 
-def _pages(api, operation: str, key: str, inv: AwsInventory, sizes: dict[str, int], **params) -> Iterator[dict]:
+def _pages(api, operation: str, key: str, inv: Inventory, sizes: dict[str, int], **params) -> Iterator[dict]:
     pages = api.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": sizes[operation]})
     try:
         for page in pages:
@@ -70,7 +57,7 @@ def _pages(api, operation: str, key: str, inv: AwsInventory, sizes: dict[str, in
                         service=str(api.meta.service_model.service_id)) from exc
 
 
-def _call(api, operation: str, inv: AwsInventory, **params) -> dict:
+def _call(api, operation: str, inv: Inventory, **params) -> dict:
     inv.requests[operation] += 1
     try:
         return getattr(api, operation)(**params)
@@ -79,13 +66,13 @@ def _call(api, operation: str, inv: AwsInventory, **params) -> dict:
                         service=str(api.meta.service_model.service_id)) from exc
 
 
-def _account(conn: Connection, inv: AwsInventory) -> str:
+def _account(conn: Connection, inv: Inventory) -> str:
     if conn.account:
         return conn.account
     return _call(client(conn, "sts"), "get_caller_identity", inv)["Account"]
 
 
-def _instance_types(ec2, names: set[str], inv: AwsInventory, sizes: dict[str, int]) -> dict[str, dict]:
+def _instance_types(ec2, names: set[str], inv: Inventory, sizes: dict[str, int]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     ordered = sorted(names)
     for i in range(0, len(ordered), 100):  # DescribeInstanceTypes takes at most 100 names per request

@@ -5,8 +5,8 @@ Only raw period statistics are asked for; percentiles are computed by us (multic
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from multicloud.clouds.aws.errors import map_error
 from multicloud.clouds.aws.session import client
 from multicloud.config import Connection
-from multicloud.core.rightsizing import Resource, Series
+from multicloud.core.rightsizing import MetricsResult, Resource, Series
 
 MAX_QUERIES_PER_CALL = 500
 MAX_POINTS_PER_SERIES = 1440
@@ -39,17 +39,6 @@ AWS_METRICS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("database", "database_connections"): ("AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier"),
 }
 AWS_STATISTICS = {"average": "Average", "max": "Maximum", "min": "Minimum", "sum": "Sum"}
-
-
-@dataclass
-class MetricsResult:
-    """The series read per resource id, the requests made (in total and per resource: every request
-    that carried one of its queries), and the (kind, metric) pairs AWS has no metric for."""
-
-    series: dict[str, list[Series]] = field(default_factory=dict)
-    requests: int = 0
-    requests_by_resource: Counter = field(default_factory=Counter)
-    unsupported: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)

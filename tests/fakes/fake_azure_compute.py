@@ -1,0 +1,272 @@
+"""A local stand-in for the Azure Resource Manager listings and metrics the rightsizing readers call,
+so the real azure-mgmt-compute, -network, -sql and -monitor clients run against it. Binds 127.0.0.1 on
+a free port (`.port` once started). Every request needs `api-version` (any value) and a bearer token;
+paths match case-insensitively, as ARM's do. Answers, below /subscriptions/{sub}:
+
+  GET /providers/Microsoft.Compute/virtualMachines   (statusOnly=true adds properties.instanceView)
+  GET /providers/Microsoft.Compute/disks | snapshots | skus ($filter=location eq '...')
+  GET /providers/Microsoft.Network/publicIPAddresses
+  GET /providers/Microsoft.Sql/servers,  GET /resourceGroups/{rg}/providers/Microsoft.Sql/servers/{s}/databases
+  GET {resourceId}/providers/Microsoft.Insights/metrics   (timespan, interval, metricnames, aggregation)
+
+Listings come `page_size` items a page with a `nextLink` on this server's own base ($skiptoken); metrics
+are aggregated per interval from the samples given, a period without samples has only its timeStamp
+(as Azure Monitor answers). `fail_next(n, status, retry_after)` answers the next n requests with that
+status (ARM's error body) and a Retry-After header. Every request is recorded in `requests`."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from tests.fakes.metric_samples import periods
+
+_SUB = r"^/subscriptions/(?P<sub>[^/]+)"
+_LISTS = {
+    "virtualmachines": re.compile(_SUB + r"/providers/microsoft\.compute/virtualmachines/?$", re.I),
+    "disks": re.compile(_SUB + r"/providers/microsoft\.compute/disks/?$", re.I),
+    "snapshots": re.compile(_SUB + r"/providers/microsoft\.compute/snapshots/?$", re.I),
+    "skus": re.compile(_SUB + r"/providers/microsoft\.compute/skus/?$", re.I),
+    "publicips": re.compile(_SUB + r"/providers/microsoft\.network/publicipaddresses/?$", re.I),
+    "servers": re.compile(_SUB + r"/providers/microsoft\.sql/servers/?$", re.I),
+    "databases": re.compile(_SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.sql/servers/(?P<server>[^/]+)"
+                            r"/databases/?$", re.I),
+}
+_METRICS = re.compile(r"^(?P<resource>/subscriptions/.+?)/providers/microsoft\.insights/metrics/?$", re.I)
+_DURATION = re.compile(r"^PT(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?$|^P(?P<d>\d+)D$")
+_UNITS = {"Percentage CPU": "Percent", "Available Memory Bytes": "Bytes", "Network In Total": "Bytes",
+          "Network Out Total": "Bytes", "Disk Read Bytes": "Bytes", "Disk Write Bytes": "Bytes",
+          "connection_successful": "Count", "cpu_percent": "Percent"}
+_AGGREGATIONS = {"average": lambda v: sum(v) / len(v), "maximum": max, "minimum": min, "total": sum, "count": len}
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeAzureCompute(LocalServer):
+    """In-memory VMs, disks, snapshots, public IPs, resource SKUs, SQL databases and metric samples of
+    one subscription."""
+
+    name = "fake-azure-compute"
+
+    def __init__(self, subscription: str, page_size: int = 2, port: int = 0, host: str = "127.0.0.1"):
+        self.host, self.port = host, port
+        self.subscription = subscription
+        self.page_size = page_size
+        self.requests: list[Recorded] = []
+        self._items: dict[str, list[dict]] = {k: [] for k in _LISTS}
+        self._samples: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+        self._failures: list[tuple[int, str | None]] = []
+        self._lock = threading.Lock()
+
+    # ---- state set-up ------------------------------------------------------------------------
+
+    def resource_id(self, group: str, provider: str, name: str) -> str:
+        return f"/subscriptions/{self.subscription}/resourceGroups/{group}/providers/{provider}/{name}"
+
+    def add_vm(self, group: str, name: str, size: str, *, location: str = "eastus", power: str = "running",
+               created: datetime, changed: datetime | None = None, tags: dict | None = None,
+               os_disk: str | None = None, data_disks: tuple[str, ...] = ()) -> str:
+        vm_id = self.resource_id(group, "Microsoft.Compute", f"virtualMachines/{name}")
+        statuses = [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
+                     "time": _iso(changed or created)},
+                    {"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"}]
+        props = {"vmId": f"{len(self._items['virtualmachines']):08d}-0000-0000-0000-000000000000",
+                 "hardwareProfile": {"vmSize": size}, "provisioningState": "Succeeded", "timeCreated": _iso(created),
+                 "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{name}-os", "createOption": "FromImage",
+                                               "managedDisk": {"id": os_disk, "storageAccountType": "Premium_LRS"}},
+                                    "dataDisks": [{"lun": n, "createOption": "Attach", "managedDisk": {"id": d}}
+                                                  for n, d in enumerate(data_disks)]},
+                 "networkProfile": {"networkInterfaces": [{"id": f"{vm_id}-nic"}]},
+                 "instanceView": {"statuses": statuses}}
+        self._add("virtualmachines", {"id": vm_id, "name": name, "type": "Microsoft.Compute/virtualMachines",
+                                      "location": location, "tags": tags or {}, "properties": props})
+        return vm_id
+
+    def add_disk(self, group: str, name: str, *, size_gb: int, created: datetime, managed_by: str | None = None,
+                 sku: str = "Premium_LRS", location: str = "eastus", tags: dict | None = None) -> str:
+        disk_id = self.resource_id(group, "Microsoft.Compute", f"disks/{name}")
+        item = {"id": disk_id, "name": name, "type": "Microsoft.Compute/disks", "location": location,
+                "tags": tags or {}, "sku": {"name": sku, "tier": sku.split("_")[0]},
+                "properties": {"diskSizeGB": size_gb, "diskState": "Attached" if managed_by else "Unattached",
+                               "timeCreated": _iso(created), "LastOwnershipUpdateTime": _iso(created),
+                               "provisioningState": "Succeeded", "creationData": {"createOption": "Empty"}}}
+        if managed_by:
+            item["managedBy"] = managed_by
+        self._add("disks", item)
+        return disk_id
+
+    def add_public_ip(self, group: str, name: str, *, address: str, ip_configuration: str | None = None,
+                      location: str = "eastus") -> str:
+        ip_id = self.resource_id(group, "Microsoft.Network", f"publicIPAddresses/{name}")
+        props = {"ipAddress": address, "publicIPAllocationMethod": "Static", "provisioningState": "Succeeded"}
+        if ip_configuration:
+            props["ipConfiguration"] = {"id": ip_configuration}
+        self._add("publicips", {"id": ip_id, "name": name, "type": "Microsoft.Network/publicIPAddresses",
+                                "location": location, "sku": {"name": "Standard", "tier": "Regional"},
+                                "properties": props})
+        return ip_id
+
+    def add_snapshot(self, group: str, name: str, *, source: str, created: datetime, size_gb: int = 32,
+                     location: str = "eastus") -> str:
+        snap_id = self.resource_id(group, "Microsoft.Compute", f"snapshots/{name}")
+        self._add("snapshots", {"id": snap_id, "name": name, "type": "Microsoft.Compute/snapshots",
+                                "location": location, "sku": {"name": "Standard_LRS"},
+                                "properties": {"timeCreated": _iso(created), "diskSizeGB": size_gb, "incremental": True,
+                                               "provisioningState": "Succeeded",
+                                               "creationData": {"createOption": "Copy", "sourceResourceId": source}}})
+        return snap_id
+
+    def add_sku(self, location: str, name: str, *, vcpus: int, memory_gb: float, architecture: str = "x64") -> None:
+        caps = {"vCPUs": str(vcpus), "MemoryGB": f"{memory_gb:g}", "CpuArchitectureType": architecture,
+                "LowPriorityCapable": "True", "PremiumIO": "True"}
+        self._add("skus", {"resourceType": "virtualMachines", "name": name, "tier": "Standard",
+                           "size": name.split("_", 1)[-1], "family": "standardDSv3Family", "locations": [location],
+                           "locationInfo": [{"location": location, "zones": ["1", "2", "3"]}],
+                           "capabilities": [{"name": k, "value": v} for k, v in caps.items()], "restrictions": []})
+
+    def add_sql_database(self, group: str, server: str, name: str, *, created: datetime, sku: str = "GP_Gen5_2",
+                         status: str = "Online", location: str = "eastus") -> str:
+        server_id = self.resource_id(group, "Microsoft.Sql", f"servers/{server}")
+        if not any(s["id"] == server_id for s in self._items["servers"]):
+            self._add("servers", {"id": server_id, "name": server, "type": "Microsoft.Sql/servers",
+                                  "location": location, "properties": {"state": "Ready", "version": "12.0"}})
+        db_id = f"{server_id}/databases/{name}"
+        self._add("databases", {"id": db_id, "name": name, "type": "Microsoft.Sql/servers/databases",
+                                "location": location, "sku": {"name": sku, "tier": "GeneralPurpose"},
+                                "properties": {"status": status, "creationDate": _iso(created),
+                                               "maxSizeBytes": 34359738368}})
+        return db_id
+
+    def add_samples(self, resource_id: str, metric: str, samples: list[tuple[datetime, float]]) -> None:
+        """Raw samples of one metric (e.g. "Percentage CPU"), aggregated per interval when asked."""
+        with self._lock:
+            self._samples.setdefault((resource_id.lower(), metric), []).extend(samples)
+
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
+        with self._lock:
+            self._failures.extend([(status, retry_after)] * count)
+
+    def _add(self, kind: str, item: dict) -> None:
+        with self._lock:
+            self._items[kind].append(item)
+
+    def gets(self, fragment: str) -> list[Recorded]:
+        """The recorded GETs whose path ends with `fragment` (case-insensitive)."""
+        return [r for r in self.requests if r.method == "GET" and r.path.lower().rstrip("/").endswith(fragment.lower())]
+
+    # ---- answers -----------------------------------------------------------------------------
+
+    def _answer(self, path: str, query: dict) -> tuple[int, dict, dict]:
+        if "api-version" not in query:
+            return 400, _error("MissingApiVersionParameter", "The api-version query parameter is required."), {}
+        with self._lock:
+            if self._failures:
+                status, retry_after = self._failures.pop(0)
+                headers = {"Retry-After": retry_after} if retry_after else {}
+                return status, _error("TooManyRequests" if status == 429 else "InternalServerError",
+                                      "injected failure by the fake ARM server"), headers
+        found = _METRICS.match(path)
+        if found:
+            return self._metrics(found["resource"], query)
+        for kind, pattern in _LISTS.items():
+            m = pattern.match(path)
+            if m and m["sub"].lower() == self.subscription.lower():
+                return 200, self._page(kind, m, path, query), {}
+        return 404, _error("InvalidResourceType", f"The resource type could not be found for path '{path}'."), {}
+
+    def _page(self, kind: str, m: re.Match, path: str, query: dict) -> dict:
+        with self._lock:
+            items = [dict(i) for i in self._items[kind] if self._belongs(kind, i, m, query)]
+        if kind == "virtualmachines" and query.get("statusOnly", ["false"])[0].lower() != "true":
+            items = [{**i, "properties": {k: v for k, v in i["properties"].items() if k != "instanceView"}}
+                     for i in items]
+        start = int(query.get("$skiptoken", ["0"])[0])
+        end = start + self.page_size
+        page = {"value": items[start:end]}
+        if end < len(items):
+            page["nextLink"] = self._next_link(path, query, end)
+        return page
+
+    def _next_link(self, path: str, query: dict, skip: int) -> str:
+        """On this server's own base, keeping the query's options: the SDK follows it verbatim."""
+        extra = "".join(f"&{k}={quote(v[0])}" for k, v in query.items() if k in ("statusOnly", "$filter"))
+        return f"{self.url}{path}?api-version={quote(query['api-version'][0])}{extra}&$skiptoken={skip}"
+
+    @staticmethod
+    def _belongs(kind: str, item: dict, m: re.Match, query: dict) -> bool:
+        if kind == "databases":
+            return item["id"].lower().startswith(f"/subscriptions/{m['sub']}/resourcegroups/{m['rg']}/providers/"
+                                                 f"microsoft.sql/servers/{m['server']}/".lower())
+        if kind == "skus" and "$filter" in query:
+            wanted = re.match(r"^location eq '([^']+)'$", query["$filter"][0])
+            return bool(wanted) and wanted.group(1).lower() in {loc.lower() for loc in item["locations"]}
+        return True
+
+    def _metrics(self, resource: str, query: dict) -> tuple[int, dict, dict]:
+        try:
+            start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in query["timespan"][0].split("/"))
+            step = _interval(query.get("interval", ["PT1H"])[0])
+        except (KeyError, ValueError):
+            return 400, _error("BadRequest", "timespan and interval must be ISO 8601"), {}
+        aggregations = [a.strip().lower() for a in query.get("aggregation", ["Average"])[0].split(",")]
+        values = []
+        for name in query.get("metricnames", ["Percentage CPU"])[0].split(","):
+            if name not in _UNITS:
+                return 400, _error("BadRequest", f"Failed to find metric configuration for provider: "
+                                   f"Microsoft.Compute, resource Type: virtualMachines, metric: {name}"), {}
+            with self._lock:
+                samples = sorted(self._samples.get((resource.lower(), name), []))
+            values.append({"id": f"{resource}/providers/Microsoft.Insights/metrics/{name}",
+                           "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},
+                           "unit": _UNITS[name], "errorCode": "Success",
+                           "timeseries": [{"metadatavalues": [], "data": _buckets(samples, start, end, step,
+                                                                                   aggregations)}]})
+        return 200, {"cost": 0, "timespan": query["timespan"][0], "interval": query.get("interval", ["PT1H"])[0],
+                     "namespace": "Microsoft.Compute/virtualMachines", "resourceregion": "eastus",
+                     "value": values}, {}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(QuietHandler):
+            def do_GET(self):
+                path, query, _, body = read_request(self)
+                auth = self.headers.get("Authorization")
+                with fake._lock:
+                    fake.requests.append(Recorded(self.command, path, query, body, auth))
+                if not (auth or "").startswith("Bearer "):
+                    status, payload, headers = 401, _error("AuthenticationFailed", "The 'Authorization' header "
+                                                           "is missing."), {}
+                else:
+                    status, payload, headers = fake._answer(path, query)
+                headers["x-ms-request-id"] = f"fake-{len(fake.requests)}"
+                send_json(self, status, json.dumps(payload).encode(), headers)
+
+        return Handler
+
+
+def _interval(text: str) -> timedelta:
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(text)
+    return timedelta(days=int(m["d"] or 0), hours=int(m["h"] or 0), minutes=int(m["m"] or 0))
+
+
+def _buckets(samples, start: datetime, end: datetime, step: timedelta, aggregations: list[str]) -> list[dict]:
+    out = []
+    for t, values in periods(samples, start, end, step):
+        point = {"timeStamp": _iso(t)}
+        if values:
+            point.update({a: _AGGREGATIONS[a](values) for a in aggregations})
+        out.append(point)
+    return out
+
+
+def _error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
