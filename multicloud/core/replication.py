@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator, Literal
 
 from multicloud.core.errors import InvalidInput
-from multicloud.core.keys import decode_key, encode_key, is_encoded
+from multicloud.core.keys import decode_key, encode_key
 from multicloud.core.names import slug
 from multicloud.core.objects import ObjectMeta
 
@@ -37,8 +37,9 @@ class VerificationFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with one key and why. `key` is the source's key; `target_key` is how the
-    target stores it (different only for keys the target cannot hold as they are)."""
+    """What to do with one key and why. `key` is the object's original name (decoded: how the
+    source lists it is `source.key`); `target_key` is how the target stores it (different only
+    for keys the target cannot hold as they are)."""
 
     key: str
     target_key: str
@@ -50,6 +51,11 @@ class Decision:
     @property
     def size(self) -> int:
         return self.source.size if self.source else 0
+
+    @property
+    def source_key(self) -> str:
+        """The key to read from the source (how the source stores `key`)."""
+        return self.source.key if self.source else self.key
 
 
 # ---- filters ----------------------------------------------------------------------------
@@ -145,39 +151,42 @@ def plan(
     target_scheme: str = "mem",
     ignore_target_prefix: str | None = None,
     hashes: tuple[str, ...] = HASH_PREFERENCE,
+    source_scheme: str = "mem",
 ) -> Iterator[Decision]:
     """Merge two sorted listings into decisions, streaming: memory does not grow with the number
-    of keys, except for keys the target must store encoded (held aside until both listings end).
+    of keys, except for keys either side stores under another name (held aside until both
+    listings end).
 
+    Both sides are matched by original name: each listed key is decoded by the rules of the store
+    that listed it (`source_scheme`, `target_scheme`), so a key that came back from a target that
+    had to encode it is planned as the key it was, and is encoded again only as the target needs.
     Keys under `ignore_target_prefix` (the tombstone area) are never planned, on either side; pairs are
     compared by `hashes` (see comparable_hashes). Raises UnsortedListing when either listing is
     out of order."""
-    pending_src: list[ObjectMeta] = []  # source keys the target stores encoded
-    encoded_dst: dict[str, ObjectMeta] = {}  # target keys stored encoded, by original key
+    held_src: dict[str, ObjectMeta] = {}  # by original name: names not stored as they are on both sides
+    held_dst: dict[str, ObjectMeta] = {}
 
-    def sources() -> Iterator[ObjectMeta]:
-        for meta in _ordered(source, "source"):
+    def plain(name: str) -> bool:
+        # A name stored as it is on both sides sorts the same on both, so it can stream; any other
+        # is held aside on both sides alike, since whether it is plain depends on the name alone.
+        return encode_key(name, source_scheme) == name and encode_key(name, target_scheme) == name
+
+    def side(metas: Iterable[ObjectMeta], label: str, scheme: str, held: dict[str, ObjectMeta]) -> Iterator[ObjectMeta]:
+        for meta in _ordered(metas, label):
             # A source's own tombstone area (a failback from a site that is a tombstoning target)
             # is not data to copy: it would land in the target's tombstone area and never match.
-            if not key_filter(meta.key) or (ignore_target_prefix and meta.key.startswith(ignore_target_prefix)):
-                continue
-            if encode_key(meta.key, target_scheme) != meta.key:
-                pending_src.append(meta)
-            else:
-                yield meta
-
-    def targets() -> Iterator[ObjectMeta]:
-        for meta in _ordered(target, "target"):
             if ignore_target_prefix and meta.key.startswith(ignore_target_prefix):
                 continue
-            if is_encoded(meta.key):
-                original = decode_key(meta.key)
-                if key_filter(original):
-                    encoded_dst[original] = meta
-            elif key_filter(meta.key):
+            name = decode_key(meta.key, scheme)
+            if not key_filter(name):
+                continue
+            if name == meta.key and plain(name):
                 yield meta
+            else:
+                held[name] = meta
 
-    src_it, dst_it = sources(), targets()
+    src_it = side(source, "source", source_scheme, held_src)
+    dst_it = side(target, "target", target_scheme, held_dst)
     s, d = next(src_it, None), next(dst_it, None)
     while s is not None or d is not None:
         if d is None or (s is not None and s.key < d.key):
@@ -187,21 +196,22 @@ def plan(
             yield Decision(d.key, d.key, "delete", TARGET_ONLY, None, d)
             d = next(dst_it, None)
         else:
-            yield _pair(s, d, s.key, compare_mode, hashes)
+            yield _pair(s, d, s.key, s.key, compare_mode, hashes)
             s, d = next(src_it, None), next(dst_it, None)
 
-    for meta in pending_src:
-        stored = encode_key(meta.key, target_scheme)
-        other = encoded_dst.pop(meta.key, None)
-        yield Decision(meta.key, stored, "copy", NEW, meta, None) if other is None else _pair(meta, other, stored,
-                                                                                              compare_mode, hashes)
-    for original, meta in sorted(encoded_dst.items()):
-        yield Decision(original, meta.key, "delete", TARGET_ONLY, None, meta)
+    for name, meta in sorted(held_src.items()):
+        stored = encode_key(name, target_scheme)
+        other = held_dst.pop(name, None)
+        yield Decision(name, stored, "copy", NEW, meta, None) if other is None else _pair(meta, other, name, stored,
+                                                                                          compare_mode, hashes)
+    for name, meta in sorted(held_dst.items()):
+        yield Decision(name, meta.key, "delete", TARGET_ONLY, None, meta)
 
 
-def _pair(s: ObjectMeta, d: ObjectMeta, target_key: str, mode: CompareMode, hashes: tuple[str, ...]) -> Decision:
+def _pair(s: ObjectMeta, d: ObjectMeta, name: str, target_key: str, mode: CompareMode,
+          hashes: tuple[str, ...]) -> Decision:
     reason = compare(s, d, mode, hashes)
-    return Decision(s.key, target_key, "skip" if reason == SAME else "copy", reason, s, d)
+    return Decision(name, target_key, "skip" if reason == SAME else "copy", reason, s, d)
 
 
 # ---- one sync pass: options, shards, batches ----------------------------------------------
@@ -417,6 +427,7 @@ class BatchResult:
     bytes: int = 0
     server_side: int = 0
     encoded_metadata: int = 0
+    decoded_metadata: int = 0
     failed: int = 0
     failures: list[Failure] = field(default_factory=list)
     started: float | None = None
@@ -427,7 +438,7 @@ class BatchResult:
         _add_copies(self, other)
 
 
-_COPY_COUNTERS = ("copied", "bytes", "server_side", "encoded_metadata", "failed")
+_COPY_COUNTERS = ("copied", "bytes", "server_side", "encoded_metadata", "decoded_metadata", "failed")
 
 
 def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
@@ -437,7 +448,7 @@ def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
 
 
 _COUNTERS = ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes", "server_side",
-             "encoded_keys", "encoded_metadata", "delete_candidates", "deleted", "tombstoned", "purged",
+             "encoded_keys", "encoded_metadata", "decoded_keys", "decoded_metadata", "delete_candidates", "deleted", "tombstoned", "purged",
              "listing_errors")
 
 
@@ -457,6 +468,8 @@ class ShardReport:
     server_side: int = 0
     encoded_keys: int = 0
     encoded_metadata: int = 0
+    decoded_keys: int = 0  # source keys listed encoded, planned (and written) as their original name
+    decoded_metadata: int = 0
     delete_candidates: int = 0
     deleted: int = 0
     tombstoned: int = 0
@@ -492,6 +505,7 @@ class ShardReport:
         self.listed_source += d.source is not None
         self.listed_target += d.target is not None
         self.encoded_keys += d.target_key != d.key
+        self.decoded_keys += d.source is not None and d.source.key != d.key
         if d.action == "skip":
             self.skipped += 1
         elif d.action == "delete":
@@ -570,7 +584,8 @@ def target_row(r: ShardReport, now: datetime) -> dict:
         "bytes": r.bytes, "seconds": round(r.seconds, 2), "mb_per_s": round(r.bytes / 1e6 / seconds, 2),
         "objects_per_s": round(r.copied / seconds, 1), "server_side": r.server_side,
         "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys,
-        "encoded_metadata": r.encoded_metadata, "listing_errors": r.listing_errors,
+        "encoded_metadata": r.encoded_metadata, "decoded_keys": r.decoded_keys,
+        "decoded_metadata": r.decoded_metadata, "listing_errors": r.listing_errors,
         "oldest_pending": r.oldest_pending.isoformat() if r.oldest_pending else None,
         "lag_seconds": round(lag_seconds(r.oldest_pending, now), 3), "workers": ", ".join(r.workers),
     }
@@ -602,6 +617,9 @@ def _target_lines(r: ShardReport) -> list[str]:
         lines.append(f"  - {r.deletion}")
     if r.encoded_keys or r.encoded_metadata:
         lines.append(f"  - stored encoded: {r.encoded_keys:,} key(s), {r.encoded_metadata:,} metadata name(s)")
+    if r.decoded_keys or r.decoded_metadata:
+        lines.append(f"  - read encoded, written as the original: {r.decoded_keys:,} key(s), "
+                     f"{r.decoded_metadata:,} metadata name(s)")
     if r.purged:
         lines.append(f"  - purged {r.purged:,} expired tombstone(s)")
     return lines

@@ -86,21 +86,23 @@ def _description(src: ObjectStore, listed: ObjectMeta, reader: BinaryIO) -> Obje
     return getattr(reader, "meta", None) or src.stat(listed.key)
 
 
-def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int]:
-    """Copy one object; returns (bytes, server_side, metadata names encoded).
+def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int, int]:
+    """Copy one object; returns (bytes, server_side, metadata names encoded, metadata names decoded).
 
     Same-backend pairs on one connection copy server side. Otherwise the object streams, keeping
-    content type, cache control and user metadata (names the target cannot hold are encoded);
+    content type, cache control and user metadata (names decoded by the source's rules, then
+    encoded as the target needs);
     the bytes' SHA-256 is checked against the source's recorded digest before the target
     commits (PreconditionFailed on mismatch: the target is left as it was)."""
-    scheme = StoreUrl.parse(dst.url).scheme
-    if scheme == StoreUrl.parse(src.url).scheme and dst.capabilities.cross_bucket_copy:
+    scheme, src_scheme = StoreUrl.parse(dst.url).scheme, StoreUrl.parse(src.url).scheme
+    if scheme == src_scheme and dst.capabilities.cross_bucket_copy:
         # Same cloud rules on both sides: metadata names need no re-encoding.
-        if dst.copy_from(src, decision.key, decision.target_key) is not None:
-            return decision.source.size, True, 0
-    with src.open(decision.key) as reader:
+        if dst.copy_from(src, decision.source_key, decision.target_key) is not None:
+            return decision.source.size, True, 0, 0
+    with src.open(decision.source_key) as reader:
         meta = _description(src, decision.source, reader)
-        metadata = decode_metadata({k: v for k, v in (meta.metadata or {}).items() if k != SHA256_METADATA_KEY})
+        metadata, decoded = decode_metadata({k: v for k, v in (meta.metadata or {}).items()
+                                             if k != SHA256_METADATA_KEY}, src_scheme)
         stored, encoded = encode_metadata(metadata, scheme)
         body = ReadAhead(reader) if meta.size >= _READ_AHEAD_FROM else reader
         try:
@@ -109,19 +111,20 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
         finally:
             if isinstance(body, ReadAhead):
                 body.close()
-    return meta.size, False, encoded
+    return meta.size, False, encoded, decoded
 
 
 def _copy_counted(src: ObjectStore, dst: ObjectStore, decision: Decision, result: BatchResult,
                   lock: threading.Lock) -> Failure | None:
     """Copy one object and add it to `result`; its failure is returned, never raised."""
     try:
-        size, server_side, encoded = copy_object(src, dst, decision)
+        size, server_side, encoded, decoded = copy_object(src, dst, decision)
     except Exception as exc:  # recorded per object, reported, and fails the run at the end
         return Failure(decision.key, dst.url, f"{type(exc).__name__}: {exc}",
                        isinstance(exc, StoreError) and exc.retryable)
     with lock:
-        result.add(BatchResult(copied=1, bytes=size, server_side=int(server_side), encoded_metadata=encoded))
+        result.add(BatchResult(copied=1, bytes=size, server_side=int(server_side), encoded_metadata=encoded,
+                               decoded_metadata=decoded))
     return None
 
 
@@ -217,7 +220,8 @@ def planned(src: ObjectStore, dst: ObjectStore, options: SyncOptions, prefix: st
     Raises what the listings raise (NotFound, PermissionDenied, UnsortedListing, ...)."""
     return plan(prefetch(src.list(prefix)), prefetch(dst.list(prefix)), options.compare,
                 KeyFilter(options.include, options.exclude), StoreUrl.parse(dst.url).scheme,
-                options.ignore_target_prefix, comparable_hashes(src.capabilities.hashes, dst.capabilities.hashes))
+                options.ignore_target_prefix, comparable_hashes(src.capabilities.hashes, dst.capabilities.hashes),
+                StoreUrl.parse(src.url).scheme)
 
 
 def shard_plan(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: Shard, keep_candidates: int,

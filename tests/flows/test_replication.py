@@ -252,11 +252,11 @@ def test_unsafe_keys_are_encoded_reversibly_and_rerun_is_noop(local_profile):
     for key in keys:
         put(src, key, key.encode())
     row = only(replicate(rule=rule(src_url, dst_url), profile="local"))
-    assert row["copied"] == 6 and row["encoded_keys"] == 5
+    assert row["copied"] == 6 and row["encoded_keys"] == 4  # "pct％sign" spells no other key: stored as it is
     dst = open_store(dst_url, local_profile)
     from multicloud.core.keys import decode_key
 
-    stored = {decode_key(m.key): m.key for m in dst.list()}
+    stored = {decode_key(m.key, "az"): m.key for m in dst.list()}
     assert sorted(stored) == sorted(keys)
     assert all(read(dst, stored[k]) == k.encode() for k in keys)
     again = only(replicate(rule=rule(src_url, dst_url), profile="local"))

@@ -67,8 +67,9 @@ def test_a_registered_scheme_brings_its_url_form_and_rules():
 
 
 @pytest.mark.parametrize("rules,key,stored", [
-    (KeyRules(), "a/./b\\c/", "a/./b\\c/"),  # no rules: only the escape character itself is escaped
-    (KeyRules(), "50\uff05", "50\uff05EF\uff05BC\uff0585"),
+    (KeyRules(), "a/./b\\c/", "a/./b\\c/"),  # no rules: every key as it is, escapes included
+    (KeyRules(), "a\uff052E", "a\uff052E"),
+    (KeyRules(trailing_dot=True), "a\uff052E", "a\uff05EF\uff05BC\uff05852E"),  # would read back as "a."
     (KeyRules(backslash=True), "a\\b", "a\uff055Cb"),
     (KeyRules(control_chars=True), "a\tb", "a\uff0509b"),
     (KeyRules(dot_segments=True), "a/../b", "a/\uff052E\uff052E/b"),
@@ -79,7 +80,7 @@ def test_a_registered_scheme_brings_its_url_form_and_rules():
 ])
 def test_key_rules_are_values(rules, key, stored):
     assert encode_key(key, rules) == stored
-    assert decode_key(stored) == key
+    assert decode_key(stored, rules) == key
 
 
 @pytest.mark.parametrize("key", ["", "a\x00b", "x" * 1025])

@@ -159,14 +159,14 @@ def test_lag_and_sampling_and_tombstones():
 
 @given(st.text(min_size=1, max_size=20), st.sampled_from(["s3", "az", "gs", "file", "mem"]))
 def test_key_encoding_round_trips(key, scheme):
-    assert decode_key(encode_key(key, scheme)) == key
+    assert decode_key(encode_key(key, scheme), scheme) == key
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=5), max_size=5),
        st.sampled_from(["s3", "az", "gs"]))
 def test_metadata_encoding_round_trips(md, scheme):
     encoded, n = encode_metadata(md, scheme)
-    assert decode_metadata(encoded) == md
+    assert decode_metadata(encoded, scheme) == (md, n)
     assert n <= len(md)
 
 
