@@ -125,6 +125,22 @@ def is_encoded(key: str, rules: KeyRules | str) -> bool:
     return decode_key(key, rules) != key
 
 
+def escape_key(key: str, rules: KeyRules) -> str:
+    """The strict form, for a format of our own that is always decoded by `unescape_key` (snapshot
+    trees): every character `rules` refuse and every literal escape character escaped."""
+    bad = _bad_positions(key, rules) | {i for i, ch in enumerate(key) if ch == ESCAPE}
+    return "".join(_escape(ch) if i in bad else ch for i, ch in enumerate(key))
+
+
+def unescape_key(key: str) -> str:
+    """The inverse of `escape_key` (and of escaping any further characters by hand): every `％XX` run
+    turned back into its characters; a run that is not UTF-8 is kept as it is."""
+    if ESCAPE not in key:
+        return key
+    return _ENCODED.sub(lambda m: bytes.fromhex(m.group().replace(ESCAPE, "")).decode("utf-8", "surrogateescape"),
+                        key)
+
+
 def _encode_name(name: str, accepted: MetadataRules) -> str:
     if accepted.accepts(name) and not _name_reads_as_another(name, accepted):
         return name

@@ -81,7 +81,7 @@ def test_restore_from_s3_to_another_cloud_puts_keys_bytes_and_metadata_back(loca
         len(OBJECTS), len(OBJECTS), [], sum(len(o.body) for o in OBJECTS.values()))
     from multicloud.core.keys import decode_key
 
-    listed = {decode_key(m.key): m for m in target.list()}
+    listed = {decode_key(m.key, scheme): m for m in target.list()}
     assert set(listed) == set(OBJECTS)
     for key, obj in OBJECTS.items():
         stored_key = listed[key].key

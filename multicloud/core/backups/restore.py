@@ -14,10 +14,9 @@ from typing import Iterable, Mapping, Sequence
 from multicloud.core.backups.forget import of_plan
 from multicloud.core.backups.retention import SnapshotTime
 from multicloud.core.backups.tree import (  # noqa: F401 (re-exported: restore reads what the backup wrote)
-    XATTR_CACHE_CONTROL, XATTR_CONTENT_TYPE, XATTR_ETAG, XATTR_META_PREFIX, XATTR_SHA256,
+    XATTR_CACHE_CONTROL, XATTR_CONTENT_TYPE, XATTR_ETAG, XATTR_META_PREFIX, XATTR_SHA256, tree_key,
 )
 from multicloud.core.errors import InvalidInput, NotFound
-from multicloud.core.keys import decode_key
 from multicloud.core.replication import KeyFilter
 
 #: Snapshot paths of a PostgreSQL source: restored with pg_restore, not as objects.
@@ -126,7 +125,7 @@ def restore_item(path: Sequence[str], node: Mapping, roots: Sequence[tuple[str, 
              for a in node.get("extended_attributes") or ()}
     metadata = {name[len(XATTR_META_PREFIX):]: value for name, value in attrs.items()
                 if name.startswith(XATTR_META_PREFIX)}
-    return RestoreItem(path, decode_key("/".join(path[len(root):])), int(node.get("size") or 0),
+    return RestoreItem(path, tree_key(path[len(root):]), int(node.get("size") or 0),
                        attrs.get(XATTR_SHA256) or None, attrs.get(XATTR_CONTENT_TYPE) or None,
                        attrs.get(XATTR_CACHE_CONTROL) or None, metadata)
 

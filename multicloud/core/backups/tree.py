@@ -1,5 +1,6 @@
 """Object keys as snapshot tree paths and back: keys a tree cannot hold are encoded reversibly with the
-project's key encoder, so the key of every file node is `decode_key("/".join(path))`; plus the snapshot
+project's key escapes (strict: every literal escape escaped too), so the key of every file node is
+`unescape_key("/".join(path))` (`tree_key`); plus the snapshot
 root path of a store URL and the identity that lets an unchanged object reuse its parent's content."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import base64
 from typing import Mapping, Sequence
 
 from multicloud.core.errors import InvalidInput
-from multicloud.core.keys import ESCAPE, decode_key, encode_key
+from multicloud.core.keys import ESCAPE, escape_key, unescape_key
 from multicloud.core.schemes import KeyRules
 
 #: What a tree cannot hold where it stands: empty segments (`//`, a leading `/`), a trailing `/`,
@@ -27,12 +28,12 @@ def tree_path(key: str) -> tuple[str, ...]:
     """The path segments of `key` in a snapshot tree: every segment non-empty, never `.` or `..`."""
     if not key:
         raise InvalidInput("an object key may not be empty", target=repr(key))
-    return tuple(encode_key(key, TREE_KEY_RULES).split("/"))
+    return tuple(escape_key(key, TREE_KEY_RULES).split("/"))
 
 
 def tree_key(path: Sequence[str]) -> str:
     """The object key of a file node at `path` (the exact inverse of `tree_path` and `beside_folder`)."""
-    return decode_key("/".join(path))
+    return unescape_key("/".join(path))
 
 
 def beside_folder(name: str) -> str:
@@ -44,7 +45,7 @@ def beside_folder(name: str) -> str:
         i -= 3  # skip whole escapes: re-escaping their characters would change what they decode to
     if i == 0:
         raise InvalidInput("the key is both a file and a folder and has no character left to escape",
-                           target=repr(decode_key(name)))
+                           target=repr(unescape_key(name)))
     char = name[i - 1]
     return name[:i - 1] + "".join(f"{ESCAPE}{b:02X}" for b in char.encode("utf-8")) + name[i:]
 
