@@ -9,12 +9,15 @@ import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
 from multicloud.core.errors import InvalidInput
 from multicloud.core.keys import decode_key, encode_key, is_encoded
 from multicloud.core.names import slug
 from multicloud.core.objects import ObjectMeta
+
+if TYPE_CHECKING:
+    from multicloud.core.replication_manifest import ManifestNote
 
 Action = Literal["copy", "skip", "delete"]
 CompareMode = Literal["hash", "size"]
@@ -143,13 +146,13 @@ def plan(
     compare_mode: CompareMode = "hash",
     key_filter: KeyFilter = ALL_KEYS,
     target_scheme: str = "mem",
-    ignore_target_prefix: str | None = None,
+    ignore_target_prefix: str | tuple[str, ...] | None = None,
     hashes: tuple[str, ...] = HASH_PREFERENCE,
 ) -> Iterator[Decision]:
     """Merge two sorted listings into decisions, streaming: memory does not grow with the number
     of keys, except for keys the target must store encoded (held aside until both listings end).
 
-    Keys under `ignore_target_prefix` (the tombstone area) are never planned, on either side; pairs are
+    Keys under `ignore_target_prefix` (the tombstone area, or several areas) are never planned, on either side; pairs are
     compared by `hashes` (see comparable_hashes). Raises UnsortedListing when either listing is
     out of order."""
     pending_src: list[ObjectMeta] = []  # source keys the target stores encoded
@@ -213,7 +216,7 @@ class SyncOptions:
     compare: CompareMode = "hash"
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    ignore_target_prefix: str | None = None  # the tombstone area: never planned
+    ignore_target_prefix: str | tuple[str, ...] | None = None  # tombstone (and reserved) areas: never planned
     concurrency: int = 16
     batch_objects: int = 1000
     batch_bytes: int = 1 << 30
@@ -438,7 +441,7 @@ def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
 
 _COUNTERS = ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes", "server_side",
              "encoded_keys", "encoded_metadata", "delete_candidates", "deleted", "tombstoned", "purged",
-             "listing_errors")
+             "listing_errors", "from_manifest")
 
 
 @dataclass
@@ -462,6 +465,7 @@ class ShardReport:
     tombstoned: int = 0
     purged: int = 0
     listing_errors: int = 0
+    from_manifest: int = 0  # shards whose target side was read from the target's manifest, not listed
     oldest_pending: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -525,11 +529,12 @@ class ShardReport:
 @dataclass
 class ShardPlan:
     """A planned (target, shard): what its listings showed, the batches to copy (none on a dry
-    run or a failed listing) and its first target-only objects."""
+    run or a failed listing), its first target-only objects, and what became of its manifest."""
 
     report: ShardReport
     batches: list[CopyBatch] = field(default_factory=list)
     candidates: list[Decision] = field(default_factory=list)
+    manifest: "ManifestNote | None" = None
 
 
 def failed_plan(shard: Shard, error: str) -> ShardPlan:
@@ -569,7 +574,7 @@ def target_row(r: ShardReport, now: datetime) -> dict:
         "to_copy": r.to_copy, "copied": r.copied, "skipped": r.skipped, "deleted": r.deleted + r.tombstoned, "purged": r.purged, "failed": r.failed,
         "bytes": r.bytes, "seconds": round(r.seconds, 2), "mb_per_s": round(r.bytes / 1e6 / seconds, 2),
         "objects_per_s": round(r.copied / seconds, 1), "server_side": r.server_side,
-        "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys,
+        "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys, "from_manifest": r.from_manifest,
         "encoded_metadata": r.encoded_metadata, "listing_errors": r.listing_errors,
         "oldest_pending": r.oldest_pending.isoformat() if r.oldest_pending else None,
         "lag_seconds": round(lag_seconds(r.oldest_pending, now), 3), "workers": ", ".join(r.workers),
