@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlencode
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
@@ -75,8 +75,12 @@ def _blob(blob: ET.Element, cut: int) -> ObjectMeta:
 
 def _page(container, params: dict) -> ET.Element:
     """One List Blobs page as an XML tree. Raises azure-core errors (HttpResponseError for a refusal)."""
-    request = HttpRequest("GET", container.url, params=params,
-                          headers={"x-ms-version": container.api_version, "Accept": "application/xml"})
+    # azure-core puts `params` into the URL unencoded: a marker or prefix holding `+` or `&` would
+    # change meaning (and fail the signature), so the query is encoded here. The container URL
+    # may already carry a SAS query.
+    query = urlencode(params, quote_via=quote, safe="")
+    url = f"{container.url}{'&' if '?' in container.url else '?'}{query}"
+    request = HttpRequest("GET", url, headers={"x-ms-version": container.api_version, "Accept": "application/xml"})
     # The generated client's PipelineClient: the SDK's own policies (auth, headers, no retry here).
     resp = container._client._client.send_request(request)
     if resp.status_code != 200:
