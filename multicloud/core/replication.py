@@ -607,6 +607,8 @@ def _target_lines(r: ShardReport) -> list[str]:
         lines.append(f"  - {r.deletion}")
     if r.encoded_keys or r.encoded_metadata:
         lines.append(f"  - stored encoded: {r.encoded_keys:,} key(s), {r.encoded_metadata:,} metadata name(s)")
+    if r.from_manifest:
+        lines.append(f"  - target side read from its manifest on {r.from_manifest:,} shard(s), not listed")
     if r.purged:
         lines.append(f"  - purged {r.purged:,} expired tombstone(s)")
     return lines

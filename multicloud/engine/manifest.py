@@ -206,10 +206,12 @@ def planned_shard(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shar
     header = reader.header if reader else None
     choice = choose_listing(ctx.settings.enabled, header, problem, scope, ctx.now, ctx.settings.max_age)
     result = None
-    if choice.from_manifest:
-        result, choice = _from_manifest(src, dst, options, shard, ctx, reader, scope, choice)
-    elif reader is not None:
-        reader.close()
+    try:
+        if choice.from_manifest:
+            result, choice = _from_manifest(src, dst, options, shard, ctx, reader, scope, choice)
+    finally:
+        if reader is not None:
+            reader.close()
     if result is None:
         result = _plan(src, dst, options, shard, ctx, None, next_header(header, scope, False, ctx.now))
     plan, writer = result

@@ -124,3 +124,11 @@ def test_each_shard_has_its_own_manifest_in_the_reserved_area():
     keys = {manifest_key("r", p) for p in ("", "a/", "a_", "b/")}
     assert len(keys) == 4
     assert all(k.startswith(".multicloud-state/manifest/r/") and k.endswith(".jsonl.zst") for k in keys)
+
+
+def test_the_summary_says_when_a_target_was_read_from_its_manifest():
+    from multicloud.core.replication import summary_markdown
+
+    text = summary_markdown("r", "s3://a/", [ShardReport("az://c/", skipped=3, from_manifest=2)], NOW, False)
+    assert "target side read from its manifest on 2 shard(s), not listed" in text
+    assert "manifest" not in summary_markdown("r", "s3://a/", [ShardReport("az://c/", skipped=3)], NOW, False)

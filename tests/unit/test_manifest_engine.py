@@ -234,3 +234,20 @@ def test_a_verify_rewrites_manifests_no_run_changed_meanwhile():
     assert header_of(dst, manifest_key("r", "k/00")).listed_at == NOW + timedelta(hours=3)
     fresh = plan(src, dst, prefix="k/00", now=NOW + timedelta(hours=4))
     assert fresh.manifest.from_manifest and fresh.report.reasons == {"same": 9, "new": 1}  # k/005 comes back
+
+
+def test_listings_are_handed_over_in_chunks_in_order_and_an_error_after_the_items_before_it():
+    from multicloud.core.errors import Transient
+    from multicloud.engine.transfer import prefetch
+
+    assert list(prefetch(range(1234), depth=2, chunk=100)) == list(range(1234))
+
+    def failing():
+        yield from range(150)
+        raise Transient("page 2 failed")
+
+    got = []
+    with pytest.raises(Transient, match="page 2"):
+        for item in prefetch(failing(), chunk=100):
+            got.append(item)
+    assert got == list(range(150))
