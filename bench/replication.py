@@ -236,14 +236,19 @@ def seed_large(bucket: str, size: int) -> None:
 
 
 def listing(url: str) -> dict[str, tuple[int, str | None]]:
-    """key -> (size, etag) of every object at `url`, through the plain SDKs."""
+    """key -> (size, etag) of every object at `url`, through the plain SDKs; the reserved area where
+    `replicate` keeps the target's manifest is not replicated data."""
+    from multicloud.core.replication_manifest import RESERVED_PREFIX
+
     scheme, name = url.split("://", 1)
     if scheme == "s3":
         pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=name)
-        return {o["Key"]: (o["Size"], o["ETag"]) for p in pages for o in p.get("Contents", ())}
-    if scheme == "az":
-        return {b.name: (b.size, b.etag) for b in azure_service().get_container_client(name).list_blobs()}
-    return {b.name: (b.size, b.etag) for b in gcs_client().list_blobs(name)}
+        found = {o["Key"]: (o["Size"], o["ETag"]) for p in pages for o in p.get("Contents", ())}
+    elif scheme == "az":
+        found = {b.name: (b.size, b.etag) for b in azure_service().get_container_client(name).list_blobs()}
+    else:
+        found = {b.name: (b.size, b.etag) for b in gcs_client().list_blobs(name)}
+    return {k: v for k, v in found.items() if not k.startswith(RESERVED_PREFIX)}
 
 
 # ---- children: one tool, one case, one process -------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from prefect import flow
-from prefect.futures import as_completed
+from prefect.futures import as_completed, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
@@ -18,8 +18,9 @@ from multicloud.core.replication import (
     ReplicationFailed, VerificationFailed, failure_summary, run_result, shards_of, target_outcome, target_report,
     verify_failure_summary,
 )
+from multicloud.core.replication_manifest import staged_manifests
 from tasks.replication import (
-    copy_objects, follow_copies, plan_shard, publish_target_report, publish_verification, purge_expired_tombstones,
+    commit_manifests, copy_objects, follow_copies, plan_shard, publish_target_report, publish_verification, purge_expired_tombstones,
     remove_target_only, report_run, verify_target,
 )
 
@@ -39,15 +40,16 @@ def resolve_rule(rule: ReplicationRule | None, rules_file: str | None, rule_name
 
 def run_rule(rule: ReplicationRule, profile: Profile) -> dict:
     """The runbook of one rule: plan every (target, shard) from both listings, copy each batch,
-    then per target remove what the delete policy allows, purge old tombstones, and report."""
+    then per target remove what the delete policy allows, purge old tombstones, commit the
+    target's staged manifests (or drop them), and report."""
     now = datetime.now(timezone.utc)
-    planning = [plan_shard.submit(rule, shard, profile) for shard in shards_of(rule.targets, rule.shards)]
+    planning = [plan_shard.submit(rule, shard, profile, now) for shard in shards_of(rule.targets, rule.shards)]
     plans, copies = [], []
     for future in as_completed(planning):
         plans.append(future.result())
         copies += [copy_objects.submit(rule, batch, profile) for batch in plans[-1].batches]
     copied = follow_copies(rule.name, copies, sum(p.report.to_copy for p in plans))
-    reports = []
+    reports, settling = [], []
     for target in rule.targets:
         report, candidates = target_report(target, plans, copied)
         outcome = target_outcome(report, rule.delete_policy, rule.dry_run)
@@ -55,8 +57,11 @@ def run_rule(rule: ReplicationRule, profile: Profile) -> dict:
                    if outcome.removal else None)
         purged = (purge_expired_tombstones.submit(target, profile, rule.delete_policy, now)
                   if outcome.purge_tombstones else None)
+        if staged := staged_manifests(target, plans):
+            settling.append(commit_manifests.submit(target, profile, staged, report, outcome))
         reports.append(publish_target_report.submit(rule, report, outcome, removed, purged, now))
     settled = report_run(rule, reports, now)
+    wait(settling)  # a manifest not committed only costs the next run a full listing
     failure = failure_summary(rule.name, settled)
     if failure:
         raise ReplicationFailed(failure)

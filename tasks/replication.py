@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
@@ -24,8 +24,10 @@ from multicloud.core.replication import (
     KEPT, BatchResult, CopyBatch, DeletePolicy, Decision, Shard, ShardPlan, ShardReport, TargetOutcome,
     VerifyReport, failed_plan, failure_rows, problem_rows, settle, summary_markdown, target_row,
 )
+from multicloud.core.replication_manifest import ManifestNote, commit_staged
+from multicloud.engine.manifest import ManifestPlanning, ShardManifests, planned_shard, settle_staged
 from multicloud.engine.transfer import (
-    copy_batch, delete_objects, planned, purge_tombstones, sha256_of, shard_plan, source_sha256, tombstone_objects,
+    copy_batch, delete_objects, planned, purge_tombstones, sha256_of, source_sha256, tombstone_objects,
 )
 from tasks.storage import retry_transient
 
@@ -65,15 +67,17 @@ class TablePages:
 
 
 @task(retries=_PLAN_RETRIES, retry_delay_seconds=[5, 20], task_run_name="plan-{shard.label}", **_RETRY)
-def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile) -> ShardPlan:
-    """List the source and the target under one shard prefix at the same time and plan them:
-    the shard's report, its copy batches and its first max_delete + 1 target-only objects. A
-    listing that still fails after the retries becomes the shard's listing error (the run
-    reports it, and no object of that target is deleted)."""
+def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile, now: datetime) -> ShardPlan:
+    """List the source and, at the same time, the target under one shard prefix (or read the
+    target's side from its manifest: see engine.manifest) and plan them: the shard's report, its
+    copy batches and its first max_delete + 1 target-only objects. A listing that still fails
+    after the retries becomes the shard's listing error (the run reports it, and no object of
+    that target is deleted)."""
     started = time.time()
     src, dst = open_store(rule.source, profile), open_store(shard.target, profile)
     try:
-        plan = shard_plan(src, dst, rule.sync_options, shard, rule.delete_policy.candidates_kept, rule.dry_run)
+        plan = planned_shard(src, dst, rule.sync_options, shard,
+                             ManifestPlanning(rule.manifest_settings, rule.delete_policy, rule.dry_run, now))
     except StoreError as exc:
         if exc.retryable and task_run.run_count <= _PLAN_RETRIES:
             raise
@@ -84,6 +88,9 @@ def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile) -> ShardPl
     get_run_logger().info("%s shard %r: listed %d, to copy %d in %d batch(es), skipped %d, target-only %d",
                           shard.target, shard.prefix, r.listed_source, r.to_copy, len(plan.batches), r.skipped,
                           r.delete_candidates)
+    if plan.manifest:
+        get_run_logger().info("%s shard %r: %s; manifest: %s", shard.target, shard.prefix, plan.manifest.listing,
+                              plan.manifest.why)
     return plan
 
 
@@ -171,12 +178,15 @@ def verify_target(rule: ReplicationRule, target: str, profile: Profile, fraction
     this task's table artifacts; the report counts them and keeps the first KEPT."""
     src, dst = open_store(rule.source, profile), open_store(target, profile)
     report = VerifyReport(target, worker=worker_id())
+    manifests = ShardManifests(dst, rule.manifest_settings, target, rule.shards, rule.sync_options,
+                               datetime.now(timezone.utc))
     with TablePages(f"verify {rule.name}: problems on {target}") as table:
-        for d in planned(src, dst, rule.sync_options):
+        for d in manifests.record(planned(src, dst, rule.sync_options)):
             problem = report.see(d)
             if report.rehash(d, fraction):
                 problem = report.hashed(d.key, source_sha256(src, d.source), sha256_of(dst, d.target_key))
             table.add(problem)
+    get_run_logger().info("%s: %d manifest(s) rewritten from the full listing", target, manifests.commit())
     return report
 
 
@@ -188,3 +198,13 @@ def publish_verification(rule: ReplicationRule, reports: list[VerifyReport], fra
     _publish_examples(f"verify-{slug(rule.name)}-problems", problem_rows(reports),
                       f"{sum(r.problem_count for r in reports):,} problem(s)", "the tables of its verify task")
     return reports
+
+
+@task(retries=2, retry_delay_seconds=[2, 8], task_run_name="commit-manifests-{target}", **_RETRY)
+def commit_manifests(target: str, profile: Profile, staged: list[ManifestNote], report: ShardReport,
+                     outcome: TargetOutcome) -> int:
+    """After a target's copies: make its staged manifests current when the target is as its plans
+    foresaw (commit_staged says why not otherwise), and remove the staged copies either way."""
+    commit, why = commit_staged(report, outcome)
+    get_run_logger().info("%s: %s", target, why)
+    return settle_staged(open_store(target, profile), staged, commit)

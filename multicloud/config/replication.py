@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from multicloud.config.loading import key_globs, load_yaml_model, named, store_url
 from multicloud.core.objects import StoreUrl
 from multicloud.core.replication import DeletePolicy, SyncOptions
+from multicloud.core.replication_manifest import RESERVED_PREFIX, ManifestSettings
 
 
 class ReplicationRule(BaseModel):
@@ -36,6 +38,11 @@ class ReplicationRule(BaseModel):
     concurrency: int = Field(default=16, ge=1, le=256, description="Objects copied at once per batch.")
     batch_objects: int = Field(default=1000, ge=1, description="Most objects in one copy task.")
     batch_bytes: int = Field(default=1 << 30, ge=1, description="About this many bytes in one copy task.")
+    manifest: bool = Field(default=True, description="Read each target's state from the manifest the last "
+                           "clean run wrote on it (under .multicloud-state/) instead of listing the target; deletions "
+                           "and the daily verify still list it in full. Off: list the target every run.")
+    manifest_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 31, description="List a target in full "
+                                          "when its manifest descends from a full listing older than this.")
     shards: list[str] = Field(default_factory=lambda: [""], description="Key prefixes listed and copied in "
                               "parallel; together they must cover every key to replicate, without overlap.")
 
@@ -78,9 +85,16 @@ class ReplicationRule(BaseModel):
 
     @property
     def sync_options(self) -> SyncOptions:
-        """How the rule's passes compare, filter and batch; its tombstone area is never planned."""
-        return SyncOptions(self.compare, tuple(self.include), tuple(self.exclude), self.tombstone_prefix,
-                           self.concurrency, self.batch_objects, self.batch_bytes)
+        """How the rule's passes compare, filter and batch; its tombstone area and the reserved area
+        of the tool's own state are never planned."""
+        return SyncOptions(self.compare, tuple(self.include), tuple(self.exclude),
+                           (self.tombstone_prefix, RESERVED_PREFIX), self.concurrency, self.batch_objects,
+                           self.batch_bytes)
+
+    @property
+    def manifest_settings(self) -> ManifestSettings:
+        """Whether and how long the rule trusts its targets' manifests."""
+        return ManifestSettings(self.name, self.manifest, timedelta(hours=self.manifest_max_age_hours))
 
     def model_post_init(self, __context) -> None:
         if self.source in self.targets:

@@ -9,12 +9,15 @@ import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
 from multicloud.core.errors import InvalidInput
 from multicloud.core.keys import decode_key, encode_key
 from multicloud.core.names import slug
 from multicloud.core.objects import ObjectMeta
+
+if TYPE_CHECKING:
+    from multicloud.core.replication_manifest import ManifestNote
 
 Action = Literal["copy", "skip", "delete"]
 CompareMode = Literal["hash", "size"]
@@ -149,7 +152,7 @@ def plan(
     compare_mode: CompareMode = "hash",
     key_filter: KeyFilter = ALL_KEYS,
     target_scheme: str = "mem",
-    ignore_target_prefix: str | None = None,
+    ignore_target_prefix: str | tuple[str, ...] | None = None,
     hashes: tuple[str, ...] = HASH_PREFERENCE,
     source_scheme: str = "mem",
 ) -> Iterator[Decision]:
@@ -160,7 +163,8 @@ def plan(
     Both sides are matched by original name: each listed key is decoded by the rules of the store
     that listed it (`source_scheme`, `target_scheme`), so a key that came back from a target that
     had to encode it is planned as the key it was, and is encoded again only as the target needs.
-    Keys under `ignore_target_prefix` (the tombstone area) are never planned, on either side; pairs are
+    Keys under `ignore_target_prefix` (the tombstone area, or several areas) are never planned, on
+    either side; pairs are
     compared by `hashes` (see comparable_hashes). Raises UnsortedListing when either listing is
     out of order."""
     held_src: dict[str, ObjectMeta] = {}  # by original name: names not stored as they are on both sides
@@ -223,7 +227,7 @@ class SyncOptions:
     compare: CompareMode = "hash"
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    ignore_target_prefix: str | None = None  # the tombstone area: never planned
+    ignore_target_prefix: str | tuple[str, ...] | None = None  # tombstone (and reserved) areas: never planned
     concurrency: int = 16
     batch_objects: int = 1000
     batch_bytes: int = 1 << 30
@@ -448,8 +452,8 @@ def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
 
 
 _COUNTERS = ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes", "server_side",
-             "encoded_keys", "encoded_metadata", "decoded_keys", "decoded_metadata", "delete_candidates", "deleted", "tombstoned", "purged",
-             "listing_errors")
+             "encoded_keys", "encoded_metadata", "decoded_keys", "decoded_metadata", "delete_candidates", "deleted",
+             "tombstoned", "purged", "listing_errors", "from_manifest")
 
 
 @dataclass
@@ -475,6 +479,7 @@ class ShardReport:
     tombstoned: int = 0
     purged: int = 0
     listing_errors: int = 0
+    from_manifest: int = 0  # shards whose target side was read from the target's manifest, not listed
     oldest_pending: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -539,11 +544,12 @@ class ShardReport:
 @dataclass
 class ShardPlan:
     """A planned (target, shard): what its listings showed, the batches to copy (none on a dry
-    run or a failed listing) and its first target-only objects."""
+    run or a failed listing), its first target-only objects, and what became of its manifest."""
 
     report: ShardReport
     batches: list[CopyBatch] = field(default_factory=list)
     candidates: list[Decision] = field(default_factory=list)
+    manifest: "ManifestNote | None" = None
 
 
 def failed_plan(shard: Shard, error: str) -> ShardPlan:
@@ -585,7 +591,7 @@ def target_row(r: ShardReport, now: datetime) -> dict:
         "objects_per_s": round(r.copied / seconds, 1), "server_side": r.server_side,
         "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys,
         "encoded_metadata": r.encoded_metadata, "decoded_keys": r.decoded_keys,
-        "decoded_metadata": r.decoded_metadata, "listing_errors": r.listing_errors,
+        "decoded_metadata": r.decoded_metadata, "from_manifest": r.from_manifest, "listing_errors": r.listing_errors,
         "oldest_pending": r.oldest_pending.isoformat() if r.oldest_pending else None,
         "lag_seconds": round(lag_seconds(r.oldest_pending, now), 3), "workers": ", ".join(r.workers),
     }
@@ -620,6 +626,8 @@ def _target_lines(r: ShardReport) -> list[str]:
     if r.decoded_keys or r.decoded_metadata:
         lines.append(f"  - read encoded, written as the original: {r.decoded_keys:,} key(s), "
                      f"{r.decoded_metadata:,} metadata name(s)")
+    if r.from_manifest:
+        lines.append(f"  - target side read from its manifest on {r.from_manifest:,} shard(s), not listed")
     if r.purged:
         lines.append(f"  - purged {r.purged:,} expired tombstone(s)")
     return lines

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from multicloud.core.errors import StoreError
 from multicloud.core.keys import decode_metadata, encode_metadata
@@ -176,9 +176,11 @@ def sha256_of(store: ObjectStore, key: str) -> str:
     return digest.hexdigest()
 
 
-def prefetch(items: Iterable, depth: int = 2000) -> Iterator:
-    """Iterate `items` from a background thread, up to `depth` items ahead, so two listings
-    (source and target) are fetched at the same time. Errors surface in the consumer."""
+def prefetch(items: Iterable, depth: int = 8, chunk: int = 500) -> Iterator:
+    """Iterate `items` from a background thread, up to `depth` chunks of `chunk` items ahead, so
+    two listings (source and target) are fetched and parsed at the same time while the merge
+    consumes both; handing over chunks, not items, keeps the queue's locking off the per-object
+    cost. Memory: depth x chunk items. Errors surface in the consumer, after the items before them."""
     q: queue.Queue = queue.Queue(depth)
     end = object()
     stop = threading.Event()
@@ -193,12 +195,18 @@ def prefetch(items: Iterable, depth: int = 2000) -> Iterator:
         return False
 
     def pump() -> None:
+        held: list = []
         try:
             for item in items:
-                if not put(item):
-                    return
+                held.append(item)
+                if len(held) >= chunk:
+                    if not put(held):
+                        return
+                    held = []
+            put(held)
             put(end)
         except BaseException as exc:
+            put(held)
             put(exc)
 
     threading.Thread(target=pump, daemon=True).start()
@@ -209,29 +217,36 @@ def prefetch(items: Iterable, depth: int = 2000) -> Iterator:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield from item
     finally:
         stop.set()
 
 
-def planned(src: ObjectStore, dst: ObjectStore, options: SyncOptions, prefix: str = "") -> Iterator[Decision]:
+def planned(src: ObjectStore, dst: ObjectStore, options: SyncOptions, prefix: str = "",
+            target_listing: Iterable[ObjectMeta] | None = None) -> Iterator[Decision]:
     """The plan of one sync pass under `prefix`: both sides listed at the same time and merged,
     compared by the hashes both backends keep (plus our SHA-256), the tombstone area ignored.
-    Raises what the listings raise (NotFound, PermissionDenied, UnsortedListing, ...)."""
-    return plan(prefetch(src.list(prefix)), prefetch(dst.list(prefix)), options.compare,
+    `target_listing` stands in for listing `dst` (a manifest of it). Raises what the listings
+    raise (NotFound, PermissionDenied, UnsortedListing, ...)."""
+    target = dst.list(prefix) if target_listing is None else target_listing
+    return plan(prefetch(src.list(prefix)), prefetch(target), options.compare,
                 KeyFilter(options.include, options.exclude), StoreUrl.parse(dst.url).scheme,
                 options.ignore_target_prefix, comparable_hashes(src.capabilities.hashes, dst.capabilities.hashes),
                 StoreUrl.parse(src.url).scheme)
 
 
 def shard_plan(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: Shard, keep_candidates: int,
-               dry_run: bool) -> ShardPlan:
+               dry_run: bool, target_listing: Iterable[ObjectMeta] | None = None,
+               observe: Callable[[Iterator[Decision]], Iterator[Decision]] | None = None) -> ShardPlan:
     """Plan one (target, shard): its report, its copy batches (none on a dry run: only counted)
-    and its first `keep_candidates` target-only objects. Memory: the decisions to copy, not
-    the objects listed."""
+    and its first `keep_candidates` target-only objects. `observe` sees every decision as it
+    streams (the manifest writer). Memory: the decisions to copy, not the objects listed."""
     report, candidates = ShardReport(shard.target), []
-    numbered = enumerate(batches(report.tally(planned(src, dst, options, shard.prefix), candidates, keep_candidates),
-                                 options.batch_objects, options.batch_bytes), 1)
+    decisions = planned(src, dst, options, shard.prefix, target_listing)
+    if observe is not None:
+        decisions = observe(decisions)
+    numbered = enumerate(batches(report.tally(decisions, candidates, keep_candidates), options.batch_objects,
+                                 options.batch_bytes), 1)
     if dry_run:
         for _ in numbered:
             pass

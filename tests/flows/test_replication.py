@@ -21,6 +21,7 @@ from multicloud.config import ReplicationRule
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import SHA256_METADATA_KEY
 from multicloud.core.replication import KEPT, ReplicationFailed, VerificationFailed, age, tombstone_key
+from multicloud.core.replication_manifest import RESERVED_PREFIX
 from tests.support import unique_name
 from tests.fakes.faulty_proxy import FaultyProxy
 
@@ -41,6 +42,11 @@ def put(store, key: str, data: bytes, **kw):
 def read(store, key: str) -> bytes:
     with store.open(key) as f:
         return f.read()
+
+
+def replica(store):
+    """A target's objects, without the reserved area where runs keep the target's manifest."""
+    return [m for m in store.list() if not m.key.startswith(RESERVED_PREFIX)]
 
 
 def rule(source: str, *targets: str, **kw) -> ReplicationRule:
@@ -102,7 +108,7 @@ def test_every_direction_copies_verifies_and_reruns_as_noop(local_profile, src_s
     assert (first["copied"], first["failed"], first["bytes"]) == (21, 0, sum(map(len, data.values())))
     assert first["server_side"] == (21 if src_scheme == dst_scheme else 0)
     dst = open_store(dst_url, local_profile)
-    assert [m.key for m in dst.list()] == sorted(data)
+    assert [m.key for m in replica(dst)] == sorted(data)
     for key in ("d/3.txt", "big.bin"):
         meta = dst.stat(key)
         assert read(dst, key) == data[key]
@@ -190,7 +196,7 @@ def test_mirror_deletes_target_only_objects(local_profile):
     src_url, dst_url, dst = _seed_pair(local_profile, 50, ["gone1", "gone2"])
     row = only(replicate(rule=rule(src_url, dst_url, delete="mirror", max_delete=5), profile="local"))
     assert (row["deleted"], row["delete_candidates"], row["skipped"], row["copied"]) == (2, 2, 50, 0)
-    assert [m.key for m in dst.list()] == [f"k{i:03d}" for i in range(50)]
+    assert [m.key for m in replica(dst)] == [f"k{i:03d}" for i in range(50)]
 
 
 def test_tombstone_moves_then_purges(local_profile):
@@ -199,7 +205,7 @@ def test_tombstone_moves_then_purges(local_profile):
     put(dst, stale, b"old")
     row = only(replicate(rule=rule(src_url, dst_url, delete="tombstone", tombstone_days=30), profile="local"))
     assert (row["deleted"], row["purged"], row["listed_target"]) == (1, 1, 51)
-    keys = [m.key for m in dst.list()]
+    keys = [m.key for m in replica(dst)]
     assert "gone" not in keys and stale not in keys
     (moved,) = [k for k in keys if k.startswith(".tombstones/")]
     assert moved.endswith("/gone") and read(dst, moved) == b"only on target"
@@ -213,7 +219,7 @@ def test_no_delete_when_source_listing_fails(local_profile):
     with pytest.raises(ReplicationFailed, match=r"0 object\(s\) failed, 1 shard\(s\) failed; .* shard '': NotFound"):
         replicate(rule=rule(missing, dst_url, delete="mirror", max_delete=100, max_delete_percent=100),
                   profile="local")
-    assert len(list(dst.list())) == 4
+    assert len(list(replica(dst))) == 4
     summary = artifact("replication-t-summary").data
     assert "**no object deleted**: a listing failed (1 error(s))" in summary and "## Shards that failed" in summary
 
@@ -222,7 +228,7 @@ def test_no_delete_when_source_is_empty(local_profile):
     src_url, dst_url, dst = _seed_pair(local_profile, 0, ["a", "b"])
     row = only(replicate(rule=rule(src_url, dst_url, delete="mirror", max_delete=100, max_delete_percent=100),
                          profile="local"))
-    assert row["deleted"] == 0 and len(list(dst.list())) == 2
+    assert row["deleted"] == 0 and len(list(replica(dst))) == 2
     assert "refusing to empty the target" in artifact("replication-t-summary").data
 
 
@@ -231,7 +237,7 @@ def test_no_delete_when_source_is_empty(local_profile):
 def test_no_delete_over_limits(local_profile, limits, why):
     src_url, dst_url, dst = _seed_pair(local_profile, 20, ["a", "b", "c"])
     row = only(replicate(rule=rule(src_url, dst_url, delete="mirror", **limits), profile="local"))
-    assert row["deleted"] == 0 and len(list(dst.list())) == 23
+    assert row["deleted"] == 0 and len(list(replica(dst))) == 23
     assert why in artifact("replication-t-summary").data
 
 
@@ -241,7 +247,7 @@ def test_dry_run_changes_nothing(local_profile):
     row = only(replicate(rule=rule(src_url, dst_url, delete="mirror", dry_run=True, max_delete_percent=100),
                          profile="local"))
     assert (row["to_copy"], row["copied"], row["delete_candidates"], row["deleted"]) == (1, 0, 1, 0)
-    assert sorted(m.key for m in dst.list()) == ["extra", "k000", "k001", "k002"]
+    assert sorted(m.key for m in replica(dst)) == ["extra", "k000", "k001", "k002"]
     assert "dry run: 1 target-only object(s) would be deleted" in artifact("replication-t-summary").data
 
 
@@ -256,7 +262,7 @@ def test_unsafe_keys_are_encoded_reversibly_and_rerun_is_noop(local_profile):
     dst = open_store(dst_url, local_profile)
     from multicloud.core.keys import decode_key
 
-    stored = {decode_key(m.key, "az"): m.key for m in dst.list()}
+    stored = {decode_key(m.key, "az"): m.key for m in replica(dst)}
     assert sorted(stored) == sorted(keys)
     assert all(read(dst, stored[k]) == k.encode() for k in keys)
     again = only(replicate(rule=rule(src_url, dst_url), profile="local"))
@@ -292,7 +298,7 @@ def test_refused_writes_fail_the_run_listing_each_and_copy_the_rest(local_profil
         with pytest.raises(ReplicationFailed, match="3 object\\(s\\) failed, 0 shard"):
             replicate(rule=rule(src_url, dst_url, name="faulty", batch_objects=10), profile=str(profile_file))
     assert sorted(proxy.refused) == [f"/{dst_url[5:]}/poison-{i:02d}" for i in (0, 10, 20)]
-    copied = [m.key for m in open_store(dst_url, local_profile).list()]
+    copied = [m.key for m in replica(open_store(dst_url, local_profile))]
     assert copied == [f"ok-{i:02d}" for i in range(30) if i % 10]
     failures = artifact("replication-faulty-failures")
     assert sorted(r["key"] for r in rows(failures)) == ["poison-00", "poison-10", "poison-20"]
@@ -358,7 +364,7 @@ def test_shards_on_a_two_worker_dask_cluster(local_profile):
                        task_runner="dask", dask_workers=2)
     row = only(result)
     assert (row["copied"], row["listed_source"], row["bytes"]) == (20, 20, 40)
-    assert len(list(open_store(dst_url, local_profile).list())) == 20
+    assert len(list(replica(open_store(dst_url, local_profile)))) == 20
     # plans and copy batches ran in Dask worker processes, not in this one (nor the flow's)
     assert row["workers"] and os.getpid() not in pids(row)
     assert 1 <= len(pids(row)) <= 2

@@ -33,7 +33,7 @@ def test_rule_gives_its_delete_policy_and_sync_options():
                            exclude=["*.tmp"], compare="size", concurrency=3, batch_objects=50, batch_bytes=999)
     assert rule.delete_policy == DeletePolicy("tombstone", 7, 2.5, ".tomb/", 9)
     assert rule.delete_policy.candidates_kept == 8
-    assert rule.sync_options == SyncOptions("size", ("x/**",), ("*.tmp",), ".tomb/", 3, 50, 999)
+    assert rule.sync_options == SyncOptions("size", ("x/**",), ("*.tmp",), (".tomb/", ".multicloud-state/"), 3, 50, 999)
     assert DeletePolicy("never", max_delete=7).candidates_kept == 0
 
 

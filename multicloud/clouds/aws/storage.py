@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from multicloud.clouds.aws.backend import BACKEND
 from multicloud.clouds.aws.errors import map_error
+from multicloud.clouds.aws.listing import list_objects, md5_of
 from multicloud.clouds.aws.session import client
 from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, mapped_chunks, retried, upload_parts
 from multicloud.config import Connection
@@ -30,11 +31,6 @@ def check_bucket_name(name: str) -> str:
     if not _BUCKET_RE.match(name) or ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
         raise InvalidInput("S3 bucket names are 3-63 lowercase letters, digits, dots and dashes", target=name)
     return name
-
-
-def _md5_of(etag: str | None) -> dict[str, str]:
-    # A multipart ETag ("md5-N") is not the object's MD5.
-    return {"md5": etag} if etag and "-" not in etag and len(etag) == 32 else {}
 
 
 class S3Store:
@@ -62,23 +58,8 @@ class S3Store:
 
     def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
         """Objects under `prefix` in key order, one request per page of up to 1,000, made as the
-        listing is consumed. Raises NotFound for a missing bucket."""
-        token = None
-        cut = len(self._root)
-        while True:
-            kwargs = {"Bucket": self._bucket, "Prefix": self._root + prefix, "MaxKeys": self._page}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = self._call(lambda: self._s3.list_objects_v2(**kwargs))
-            for item in page.get("Contents", ()):
-                etag = item.get("ETag", "").strip('"')
-                yield ObjectMeta(
-                    key=item["Key"][cut:], size=item["Size"], last_modified=item.get("LastModified"),
-                    etag=etag, hashes=_md5_of(etag),
-                )
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return
+        listing is consumed (raw pages: see listing.py). Raises NotFound for a missing bucket."""
+        return list_objects(self._s3, self._bucket, self._root + prefix, self._page, len(self._root), self._call)
 
     def stat(self, key: str) -> ObjectMeta:
         """Full description, user metadata included. Raises NotFound, InvalidInput for a bad key."""
@@ -90,7 +71,7 @@ class S3Store:
     def _meta(key: str, head: dict) -> ObjectMeta:
         etag = head.get("ETag", "").strip('"')
         metadata = dict(head.get("Metadata") or {})
-        hashes = _md5_of(etag)
+        hashes = md5_of(etag)
         if metadata.get(SHA256_METADATA_KEY):
             hashes["sha256"] = metadata[SHA256_METADATA_KEY]
         return ObjectMeta(
@@ -158,7 +139,7 @@ class S3Store:
             etag = resp.get("ETag", "").strip('"')
             return ObjectMeta(key=key, size=len(first), etag=etag, content_type=extra["ContentType"],
                               cache_control=cache_control, metadata=meta,
-                              hashes={**_md5_of(etag), "sha256": reader.hexdigest()})
+                              hashes={**md5_of(etag), "sha256": reader.hexdigest()})
         return self._write_multipart(key, full, reader, first, parts, size, metadata, extra, if_absent, expected_sha256)
 
     def _write_multipart(self, key, full, reader, first, parts, size, metadata, extra, if_absent, expected_sha256) -> ObjectMeta:

@@ -16,6 +16,7 @@ from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from multicloud.clouds.azure.backend import BACKEND
 from multicloud.clouds.azure.errors import is_not_supported, map_error
+from multicloud.clouds.azure.listing import list_blobs
 from multicloud.clouds.azure.session import client_for, plain_url
 from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, mapped_chunks, retried, upload_parts
 from multicloud.config import Connection
@@ -163,17 +164,10 @@ class AzureBlobStore:
         return self._container.get_blob_client(full), f"{self._base}/{full}"
 
     def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        """Objects under `prefix` in key order, one page per request. Raises NotFound for a
-        missing container, InvalidInput, PermissionDenied."""
-        start = self._root + prefix
-
-        def by_page(token: str | None):
-            return self._container.list_blobs(
-                name_starts_with=start or None, include=["metadata"], results_per_page=self._page
-            ).by_page(continuation_token=token)
-
-        for props in _paged(by_page, self._base):
-            yield _meta(props, props.name[len(self._root):])
+        """Objects under `prefix` in key order, one page per request (raw pages: see listing.py).
+        Raises NotFound for a missing container, InvalidInput, PermissionDenied."""
+        return list_blobs(self._container, self._root + prefix, self._page, len(self._root),
+                          partial(_call, target=self._base))
 
     def stat(self, key: str) -> ObjectMeta:
         """Full description of one object. Raises NotFound."""
