@@ -48,6 +48,29 @@ def _get(store: ObjectStore, key: str, start: int | None = None, end: int | None
         reader.close()
 
 
+class _Parts:
+    """A read-only stream over a pack's parts (sealed blobs, header, length), so a pack is never
+    joined into one more buffer before its upload."""
+
+    def __init__(self, parts: list[bytes]):
+        self._parts, self._i, self._at = parts, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        out = []
+        while self._i < len(self._parts) and (n < 0 or n > 0):
+            part = self._parts[self._i]
+            take = len(part) - self._at if n < 0 else min(n, len(part) - self._at)
+            out.append(part if take == len(part) else part[self._at:self._at + take])
+            self._at += take
+            n -= take if n > 0 else 0
+            if self._at == len(part):
+                self._i, self._at = self._i + 1, 0
+        return b"".join(out) if len(out) != 1 else out[0]
+
+    def readable(self) -> bool:
+        return True
+
+
 def decompress(payload: bytes, size: int | None, what: str) -> bytes:
     """A zstd frame's bytes; restic's frames may omit the content size, so stream when unknown."""
     try:
@@ -195,8 +218,15 @@ class Repository:
 
     # -- packs and blobs -----------------------------------------------------------------------
     def save_pack(self, pack: bytes) -> str:
-        pack_id = hashlib.sha256(pack).hexdigest()
-        _put(self.store, f"data/{pack_id[:2]}/{pack_id}", pack)
+        return self.save_pack_parts([pack])
+
+    def save_pack_parts(self, parts: list[bytes]) -> str:
+        """Store a pack given as its parts in order (never joined: one less copy); returns its id."""
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)
+        pack_id = digest.hexdigest()
+        self.store.write(f"data/{pack_id[:2]}/{pack_id}", _Parts(parts), size=sum(len(p) for p in parts))
         return pack_id
 
     def seal_blob(self, plain: bytes, compress: bool) -> tuple[bytes, int]:
