@@ -36,25 +36,35 @@ class Key:
         aes = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()
         return self.mac_r + aes.update(iv) + aes.finalize()
 
-    def seal(self, plaintext: bytes) -> bytes:
+    def seal(self, plaintext: bytes | bytearray | memoryview) -> bytearray:
+        """IV || AES-256-CTR(plaintext) || MAC, built in one buffer (no copy of the ciphertext)."""
         iv = os.urandom(16)
         while iv == bytes(16):  # restic refuses an all-zero nonce
             iv = os.urandom(16)
+        n = len(plaintext)
+        sealed = bytearray(n + OVERHEAD)  # update_into needs n + 15 bytes of room: the MAC's 16 give it
+        sealed[:16] = iv
+        view = memoryview(sealed)
         ctr = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).encryptor()
-        ciphertext = ctr.update(plaintext) + ctr.finalize()
-        return iv + ciphertext + Poly1305.generate_tag(self._poly_key(iv), ciphertext)
+        ctr.update_into(plaintext, view[16:])
+        sealed[16 + n:] = Poly1305.generate_tag(self._poly_key(iv), view[16:16 + n])
+        return sealed
 
-    def open(self, sealed: bytes, what: str = "data") -> bytes:
+    def open(self, sealed: bytes | bytearray | memoryview, what: str = "data") -> bytearray:
         """Verify the MAC, then decrypt. Raises CorruptData naming `what`."""
         if len(sealed) < OVERHEAD:
             raise CorruptData("ciphertext is shorter than its IV and MAC", target=what)
-        iv, ciphertext, mac = sealed[:16], sealed[16:-16], sealed[-16:]
+        view = memoryview(sealed)
+        iv, ciphertext, mac = bytes(view[:16]), view[16:-16], bytes(view[-16:])
         try:
             Poly1305.verify_tag(self._poly_key(iv), ciphertext, mac)
         except InvalidSignature:
             raise CorruptData("MAC does not match (wrong key or damaged data)", target=what) from None
-        ctr = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).decryptor()
-        return ctr.update(ciphertext) + ctr.finalize()
+        n = len(ciphertext)
+        plain = bytearray(n + 15)
+        Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).decryptor().update_into(ciphertext, plain)
+        del plain[n:]
+        return plain
 
     def to_json(self) -> dict:
         b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731

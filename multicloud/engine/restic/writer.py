@@ -149,6 +149,7 @@ class SnapshotWriter:
         self._data = Packer(repo, DATA, self._pending, self.stats, pack_size, self._uploads)
         self._trees = Packer(repo, TREE, self._pending, self.stats, pack_size, self._uploads)
         self._root = _Dir()
+        self._last_folder: tuple[tuple[str, ...] | None, _Dir] = (None, self._root)
         self._chunker = pyfastcdc.FastCDC(avg_size=CHUNK_AVG_PARAMETER, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
         self._lock = repo.lock(exclusive=False)
         self._window = 2 * threads  # blobs being sealed at once: memory stays within a few chunks
@@ -217,12 +218,16 @@ class SnapshotWriter:
 
     # -- the tree -------------------------------------------------------------------------------
     def _folder(self, parts: Sequence[str]) -> _Dir:
+        key = tuple(parts)
+        if self._last_folder[0] == key:  # files arrive folder by folder: skip the walk from the root
+            return self._last_folder[1]
         folder = self._root
         for part in parts:
             child = folder.children.setdefault(check_name(part), _Dir())
             if not isinstance(child, _Dir):
                 raise InvalidInput("a path is both a file and a folder", target="/".join(parts))
             folder = child
+        self._last_folder = (key, folder)
         return folder
 
     def _place(self, path: Sequence[str], node: dict) -> dict:
