@@ -272,17 +272,26 @@ class Repository:
     def read_blob(self, index: BlobIndex, blob_type: str, blob_id: bytes) -> bytes:
         """A blob's plaintext, its hash checked. Raises NotFound, CorruptData."""
         pack_id, entry = index.find(blob_type, blob_id)
-        what = f"{self.name} data/{pack_id[:2]}/{pack_id} {blob_type} blob {blob_id.hex()}"
         sealed = _get(self.store, f"data/{pack_id[:2]}/{pack_id}", entry.offset, entry.offset + entry.length)
+        return self.open_blob(pack_id, entry, sealed)
+
+    def open_blob(self, pack_id: str, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
+        """The plaintext of `entry`'s ciphertext `sealed` (read from pack `pack_id`): MAC, zstd and
+        SHA-256 checked. Raises CorruptData naming the pack and the blob."""
+        what = f"{self.name} data/{pack_id[:2]}/{pack_id} {entry.blob_type} blob {entry.blob_id.hex()}"
         if len(sealed) != entry.length:
             raise CorruptData(f"pack is shorter than the index says ({len(sealed)} of {entry.length} bytes)",
                               target=what)
         plain = self.key.open(sealed, what)
         if entry.raw_length:
             plain = decompress(plain, entry.raw_length, what)
-        if hashlib.sha256(plain).digest() != blob_id:
+        if hashlib.sha256(plain).digest() != entry.blob_id:
             raise CorruptData("blob content does not match its id (sha256)", target=what)
         return plain
+
+    def read_pack_range(self, pack_id: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a pack, in one read."""
+        return _get(self.store, f"data/{pack_id[:2]}/{pack_id}", start, end)
 
     def read_tree(self, index: BlobIndex, tree_id: str) -> list[dict]:
         return decode_tree(self.read_blob(index, TREE, bytes.fromhex(tree_id)))
