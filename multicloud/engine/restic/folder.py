@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import datetime, timezone
 from pathlib import Path
 
-from multicloud.core.backups.retention import SnapshotTime
 from multicloud.core.errors import InvalidInput
+from multicloud.engine.restic.repository import node_time_ns
 from multicloud.engine.restic.writer import SnapshotWriter
 
 
@@ -19,16 +18,9 @@ def _attributes(st: os.stat_result) -> dict:
             "ctime_ns": st.st_ctime_ns, "uid": st.st_uid, "gid": st.st_gid}
 
 
-def _epoch_ns(text: str | None) -> int | None:
-    if isinstance(text, str) and len(text) == 30 and text[19] == "." and text[-1] == "Z":
-        # Our own writer's form (UTC, nine digits), read without the general parser: two per file.
-        try:
-            seconds = datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc).timestamp()
-            return int(seconds) * 1_000_000_000 + int(text[20:29])
-        except ValueError:
-            return None
+def _time_ns(text: str | None) -> int | None:
     try:
-        return SnapshotTime.parse(text).epoch_ns if text else None
+        return node_time_ns(text) if text else None
     except InvalidInput:
         return None
 
@@ -37,8 +29,8 @@ def unchanged(node: dict | None, st: os.stat_result) -> bool:
     """restic's test for a file it need not read: the parent's node is a file with the same size,
     modification time and change time (restic also compares the inode, which our nodes do not carry)."""
     return (node is not None and node.get("type") == "file" and isinstance(node.get("content"), list)
-            and node.get("size", 0) == st.st_size and _epoch_ns(node.get("mtime")) == st.st_mtime_ns
-            and _epoch_ns(node.get("ctime")) == st.st_ctime_ns)
+            and node.get("size", 0) == st.st_size and _time_ns(node.get("mtime")) == st.st_mtime_ns
+            and _time_ns(node.get("ctime")) == st.st_ctime_ns)
 
 
 class _Parent:

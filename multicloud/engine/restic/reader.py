@@ -16,7 +16,7 @@ from multicloud.core.backups.retention import SnapshotTime
 from multicloud.core.errors import InvalidInput, NotFound
 from multicloud.engine.restic.crypto import OVERHEAD
 from multicloud.engine.restic.errors import CorruptData
-from multicloud.engine.restic.repository import BlobIndex, Repository
+from multicloud.engine.restic.repository import BlobIndex, Repository, node_time_ns
 
 
 class ContentReader:
@@ -127,20 +127,22 @@ class SnapshotReader:
         offsets in its files (so memory is a few pack ranges, whatever the files' sizes)."""
         plan = _RestorePlan(self.repo, self.index)
         counts, folders = Counter(files=0, folders=0, symlinks=0, bytes_written=0), []
+        os.makedirs(target, exist_ok=True)
+        # Folders come before their content, so each node's parent exists and its path is known.
+        dests: dict[tuple[str, ...], str] = {(): os.fspath(target)}
         for path, node in self.walk(snapshot["tree"]):
             if include is not None and node["type"] != "dir" and not include(path):
                 continue
-            dest = Path(target, *(os.fsencode(p).decode(errors="surrogateescape") for p in path))
+            dest = os.path.join(dests[path[:-1]], path[-1])
             if node["type"] == "dir":
-                dest.mkdir(parents=True, exist_ok=True)
+                os.makedirs(dest, exist_ok=True)
+                dests[path] = dest
                 folders.append((dest, node))
                 counts["folders"] += 1
             elif node["type"] == "file":
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 counts["bytes_written"] += plan.add(dest, node)
                 counts["files"] += 1
             elif node["type"] == "symlink":
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(node["linktarget"], dest)
                 counts["symlinks"] += 1
         plan.run(self._pool)
@@ -154,7 +156,7 @@ class _FileJob:
 
     __slots__ = ("dest", "node", "left", "fd", "created", "writing")
 
-    def __init__(self, dest: Path, node: dict, left: int):
+    def __init__(self, dest: str, node: dict, left: int):
         self.dest, self.node, self.left, self.fd, self.created = dest, node, left, None, False
         self.writing = 0  # writes under way on `fd`: it is closed only when none is
 
@@ -172,7 +174,7 @@ class _RestorePlan:
         self._lock = threading.Lock()
         self._open = 0
 
-    def add(self, dest: Path, node: dict) -> int:
+    def add(self, dest: str, node: dict) -> int:
         """Plan one file node; returns its size. Empty files are written at once."""
         content = node.get("content")
         if content is None:
@@ -256,8 +258,8 @@ def _end(entry: PackEntry) -> int:
     return entry.offset + entry.length
 
 
-def _set_attributes(dest: Path, node: dict) -> None:
+def _set_attributes(dest: str | Path, node: dict) -> None:
     os.chmod(dest, posix_permissions(node.get("mode", 0o644)))
-    mtime = SnapshotTime.parse(node["mtime"]).epoch_ns
-    atime = SnapshotTime.parse(node["atime"]).epoch_ns if node.get("atime") else mtime
+    mtime = node_time_ns(node["mtime"])
+    atime = node_time_ns(node["atime"]) if node.get("atime") else mtime
     os.utime(dest, ns=(atime, mtime))
