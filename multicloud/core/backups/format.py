@@ -41,6 +41,8 @@ class PackEntry:
 def go_quote_name(name: str) -> str:
     """Go's `strconv.Quote(name)` without the quotes, as restic stores node names; bytes that are
     not UTF-8 (surrogate escapes from `os.fsdecode`) become `\\xNN`."""
+    if name.isascii() and name.isprintable() and "\\" not in name and '"' not in name:
+        return name  # nothing to escape: the common case, without the loop
     out = []
     for ch in name:
         code = ord(ch)

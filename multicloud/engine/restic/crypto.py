@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -27,14 +28,19 @@ class Key:
             raise CorruptData("key material has the wrong length")
         self.encrypt, self.mac_k = encrypt, mac_k
         self.mac_r = bytes(a & b for a, b in zip(mac_r, _R_MASK))
+        # Built once: constructing ciphers costs more than sealing a small blob.
+        self._aes = algorithms.AES(encrypt)
+        self._ecb = threading.local()  # one ECB context per thread, fed block after block
 
     @classmethod
     def generate(cls) -> "Key":
         return cls(os.urandom(32), os.urandom(16), os.urandom(16))
 
     def _poly_key(self, iv: bytes) -> bytes:
-        aes = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()
-        return self.mac_r + aes.update(iv) + aes.finalize()
+        ecb = getattr(self._ecb, "context", None)
+        if ecb is None:
+            ecb = self._ecb.context = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()
+        return self.mac_r + ecb.update(iv)  # ECB is block by block: the context never needs finalize
 
     def seal(self, plaintext: bytes | bytearray | memoryview) -> bytearray:
         """IV || AES-256-CTR(plaintext) || MAC, built in one buffer (no copy of the ciphertext)."""
@@ -45,7 +51,7 @@ class Key:
         sealed = bytearray(n + OVERHEAD)  # update_into needs n + 15 bytes of room: the MAC's 16 give it
         sealed[:16] = iv
         view = memoryview(sealed)
-        ctr = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).encryptor()
+        ctr = Cipher(self._aes, modes.CTR(iv)).encryptor()
         ctr.update_into(plaintext, view[16:])
         sealed[16 + n:] = Poly1305.generate_tag(self._poly_key(iv), view[16:16 + n])
         return sealed
@@ -62,7 +68,7 @@ class Key:
             raise CorruptData("MAC does not match (wrong key or damaged data)", target=what) from None
         n = len(ciphertext)
         plain = bytearray(n + 15)
-        Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).decryptor().update_into(ciphertext, plain)
+        Cipher(self._aes, modes.CTR(iv)).decryptor().update_into(ciphertext, plain)
         del plain[n:]
         return plain
 
