@@ -17,7 +17,7 @@ Cases:
                files), a backup with the first snapshot as parent: unchanged files (same size,
                mtime and ctime) reuse the parent's content without being read, in both tools
   restore      the incremental snapshot into an empty folder
-  cloud        N MiB of objects (half 4 MiB random, half 64 KiB text) in an S3 bucket backed up into a
+  cloud        N MiB of objects (4 MiB random, 4 MiB text and 4 KiB text ones) in an S3 bucket backed up into a
                repository in an Azure container (ours, streaming every object through ObjectStore into
                SnapshotWriter.add_file), against the `replicate` flow copying the same objects S3 -> Azure
 
@@ -290,12 +290,15 @@ def restic(repo: Path, *args: str, timed: bool = False, logfile: Path | None = N
     if proc.returncode != 0:
         raise RuntimeError(f"restic {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n"
                            f"{proc.stderr[-2000:]}")
-    peak = 0.0
+    peak = cpu = 0.0
     if timed:
         for line in rss_file.read_text().splitlines():
             if "Maximum resident set size" in line:
                 peak = int(line.rsplit(":", 1)[1]) / 1024
-    return {"seconds": seconds, "peak_rss_mib": peak, "stdout": proc.stdout, "stderr": proc.stderr}
+            elif "User time" in line or "System time" in line:
+                cpu += float(line.rsplit(":", 1)[1])
+    return {"seconds": seconds, "peak_rss_mib": peak, "cpu_seconds": cpu, "stdout": proc.stdout,
+            "stderr": proc.stderr}
 
 
 def run_child(name: str, logfile: Path, *args: str, env: dict | None = None) -> dict:
@@ -355,7 +358,7 @@ def run_local(args, data: DataSet, cases: list[str]) -> dict[str, dict[str, dict
         log(f"{case}: restic")
         r = restic(repos["restic"], "backup", "--host", HOST, "--compression", "auto", src, timed=True,
                    logfile=logs / f"{case}-restic.log")
-        results[case]["restic"] = {k: r[k] for k in ("seconds", "peak_rss_mib")}
+        results[case]["restic"] = {k: r[k] for k in ("seconds", "peak_rss_mib", "cpu_seconds")}
         settle()
         log(f"{case}: ours")
         results[case]["ours"] = run_child("ours-backup", logs / f"{case}-ours.log", "--repo", str(repos["ours"]),
@@ -391,7 +394,7 @@ def run_local(args, data: DataSet, cases: list[str]) -> dict[str, dict[str, dict
                 snapshot = json.loads(restic(repos["restic"], "snapshots", "--json", "latest")["stdout"])[0]["id"]
                 r = restic(repos["restic"], "restore", snapshot, "--target", str(target), timed=True,
                            logfile=logs / "restore-restic.log")
-                r = {k: r[k] for k in ("seconds", "peak_rss_mib")}
+                r = {k: r[k] for k in ("seconds", "peak_rss_mib", "cpu_seconds")}
             else:
                 r = run_child("ours-restore", logs / "restore-ours.log", "--repo", str(repos["ours"]),
                               "--target", str(target))
@@ -470,7 +473,7 @@ def run_cloud(args) -> dict[str, dict]:
 
 def report(results: dict, data: DataSet) -> None:
     print(f"data set: {data.size() / MIB:,.0f} MiB in {len(data.files):,} files ({data.src})")
-    print(f"{'case':12} {'tool':10} {'seconds':>8} {'x restic':>9} {'MB/s':>7} {'peak RSS MiB':>13}")
+    print(f"{'case':12} {'tool':10} {'seconds':>8} {'x restic':>9} {'MB/s':>7} {'CPU s':>7} {'peak RSS MiB':>13}")
     for case in ("backup", "incremental", "restore", "cloud"):
         if case not in results:
             continue
@@ -478,7 +481,7 @@ def report(results: dict, data: DataSet) -> None:
         for tool, r in results[case].items():
             mbs = r.get("mb_s") or (data.size() / 1e6 / r["seconds"] if case in ("backup", "restore") else 0)
             print(f"{case:12} {tool:10} {r['seconds']:8.2f} {r['seconds'] / base:9.2f} {mbs:7.0f} "
-                  f"{r['peak_rss_mib']:13.0f}")
+                  f"{r.get('cpu_seconds', 0):7.2f} {r['peak_rss_mib']:13.0f}")
     if "_stored" in results:
         s = results["_stored"]
         print(f"stored in packs: ours {s['ours'] / MIB:,.0f} MiB, restic {s['restic'] / MIB:,.0f} MiB")
@@ -493,8 +496,11 @@ def report(results: dict, data: DataSet) -> None:
               f"(ours/replicate seconds {c['ours']['seconds'] / c['replicate']['seconds']:.2f})")
     parts = [f"{case}={results[case]['ours']['seconds'] / results[case]['restic']['seconds']:.2f}"
              for case in ("backup", "incremental", "restore") if case in results]
-    peak = max(results[c]["ours"]["peak_rss_mib"] for c in ("backup", "incremental") if c in results)
-    print("backups/restic time ratio: " + " ".join(parts) + f" peak_rss_mib={peak:.0f}")
+    peaks = [results[c]["ours"]["peak_rss_mib"] for c in ("backup", "incremental") if c in results]
+    if peaks:
+        parts.append(f"peak_rss_mib={max(peaks):.0f}")
+    if parts:
+        print("backups/restic time ratio: " + " ".join(parts))
 
 
 def main() -> None:
@@ -509,7 +515,11 @@ def main() -> None:
     parser.add_argument("--parent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        before = os.times()
         out = CHILDREN[args.child](args)
+        after = os.times()
+        # CPU of the whole child after its imports (the timed part and the little before it).
+        out["cpu_seconds"] = after.user + after.system - before.user - before.system
         out["peak_rss_mib"] = peak_rss_mib()
         print(RESULT_MARK + json.dumps(out), flush=True)
         return
