@@ -35,6 +35,7 @@ Last line: `backups/restic time ratio: backup=X incremental=Y restore=Z peak_rss
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -50,7 +51,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import MIB, peak_rss_mib  # noqa: E402
+from benchlib import MIB, child_result, peak_rss_mib  # noqa: E402
 from deployments.paths import REPO_ROOT  # noqa: E402
 
 STATE = REPO_ROOT / ".local" / "bench" / "backups"
@@ -302,14 +303,8 @@ def restic(repo: Path, *args: str, timed: bool = False, logfile: Path | None = N
 
 
 def run_child(name: str, logfile: Path, *args: str, env: dict | None = None) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", name, *args], cwd=REPO_ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True)
-    logfile.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-    results = [ln[len(RESULT_MARK):] for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)]
-    if proc.returncode != 0 or not results:
-        raise RuntimeError(f"{name} failed (exit {proc.returncode}); see {logfile}:\n"
-                           + "\n".join(proc.stderr.splitlines()[-15:]))
-    return json.loads(results[-1])
+    return child_result([sys.executable, __file__, "--child", name, *args], {**os.environ, **(env or {})}, REPO_ROOT,
+                        logfile, RESULT_MARK, name)
 
 
 def settle(limit: float = 30.0, quiet: float = 25.0) -> None:
@@ -317,6 +312,7 @@ def settle(limit: float = 30.0, quiet: float = 25.0) -> None:
     user's work) are not billed to the next tool; says so when it never gets quiet."""
     import psutil
 
+    os.sync()  # the last tool's written files are flushed now, not while the next one runs
     deadline, busy = time.monotonic() + limit, 100.0
     while time.monotonic() < deadline:
         busy = psutil.cpu_percent(interval=1.0)
@@ -332,6 +328,19 @@ def our_repository(path: Path, restic_repo: Path) -> None:
 
     key_file = json.loads(next((restic_repo / "keys").iterdir()).read_text())
     Repository.create(open_store(f"file://{path}"), PASSWORD, KdfParams(key_file["N"], key_file["r"], key_file["p"]))
+
+
+def mirror_to_folder(url: str, folder: Path) -> Path:
+    """Copy a repository's objects into a folder through ObjectStore (restic 0.14 cannot reach Azurite)."""
+    from deployments import cloudstack
+    from multicloud.clouds import open_store
+
+    shutil.rmtree(folder, ignore_errors=True)
+    source, target = open_store(url, profile=cloudstack.local_profile()), open_store(f"file://{folder}")
+    for meta in source.list():
+        with source.open(meta.key) as stream:
+            target.write(meta.key, stream, size=meta.size)
+    return folder
 
 
 def check_ours_with_restic(repo: Path) -> None:
@@ -418,23 +427,23 @@ def run_cloud(args) -> dict[str, dict]:
     from replication import Buckets, azure_service, prefect_env, s3_client, start_prefect_server
 
     logs = STATE / "logs"
-    started = cloudstack.up()
-    buckets = Buckets()
-    server = None
-    try:
-        server = start_prefect_server()
+    with contextlib.ExitStack() as cleanup:  # undone in reverse: the server, the buckets, the clouds
+        started = cloudstack.up()
+        if started:
+            cleanup.callback(cloudstack.down, started)
+        buckets = Buckets()
+        cleanup.callback(buckets.remove_all)
+        cleanup.callback(start_prefect_server().stop)
         rid = secrets.token_hex(3)
         bucket = f"bench-bk-{rid}-src"
         buckets.create("aws", bucket)
         s3 = s3_client()
-        total, i, data = args.cloud_mib * MIB, 0, DataSet(0.01)
-        while i * 2 * (4 * MIB + 64 * 1024) < total:
-            s3.put_object(Bucket=bucket, Key=f"random/{i:04d}.bin", Body=os.urandom(4 * MIB))
-            s3.put_object(Bucket=bucket, Key=f"text/{i:04d}.log", Body=data.content(f"t{i}.log", 4 * MIB)[:4 * MIB])
+        data = DataSet(0.01)
+        for i in range(max(1, args.cloud_mib // 8)):  # 8 MiB and 64 KiB per round
+            s3.put_object(Bucket=bucket, Key=f"random/{i:04d}.bin", Body=data.content(f"r{i}.bin", 4 * MIB))
+            s3.put_object(Bucket=bucket, Key=f"text/{i:04d}.log", Body=data.content(f"t{i}.log", 4 * MIB))
             for j in range(16):
-                s3.put_object(Bucket=bucket, Key=f"small/{i:04d}-{j:02d}.txt",
-                              Body=data.content(f"s{i}-{j}.log", 64 * 1024 // 16)[:4096])
-            i += 1
+                s3.put_object(Bucket=bucket, Key=f"small/{i:04d}-{j:02d}.txt", Body=data.content(f"s{i}-{j}.log", 4096))
         size = sum(o["Size"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
                    for o in p.get("Contents", ()))
         log(f"cloud: seeded s3://{bucket} with {size / MIB:.0f} MiB")
@@ -460,15 +469,11 @@ def run_cloud(args) -> dict[str, dict]:
                     raise RuntimeError(f"replicate copied {got} of {size} bytes")
             elif r["bytes"] != size:
                 raise RuntimeError(f"our backup read {r['bytes']} of {size} bytes")
+            else:
+                check_ours_with_restic(mirror_to_folder(f"az://{container}/repo", STATE / "work" / "cloud-mirror"))
             log(f"cloud: {tool} {r['seconds']:.2f} s ({r['mb_s']:.0f} MB/s), peak RSS {r['peak_rss_mib']:.0f} MiB")
             results[tool] = r
         return results
-    finally:
-        buckets.remove_all()
-        if server is not None:
-            server.stop()
-        if started:
-            cloudstack.down(started)
 
 
 def report(results: dict, data: DataSet) -> None:

@@ -32,14 +32,13 @@ _READ = 1 << 20
 
 def _read_up_to(stream: BinaryIO, n: int) -> bytes:
     """`n` bytes, or fewer only at the end of the stream (a stream may return short reads)."""
-    parts, want = [], n
-    while want > 0:
-        data = stream.read(want)
-        if not data:
-            break
-        parts.append(data)
-        want -= len(data)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    first = stream.read(n)
+    if not first or len(first) >= n:
+        return first
+    data = bytearray(first)
+    while len(data) < n and (more := stream.read(n - len(data))):
+        data += more
+    return bytes(data)
 
 
 class _Prefixed:
