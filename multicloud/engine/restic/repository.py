@@ -16,6 +16,7 @@ import time
 from datetime import datetime, timezone
 from typing import Iterator
 
+import numpy
 import zstandard
 
 from multicloud.core.backups.chunker import is_irreducible, random_polynomial
@@ -33,6 +34,7 @@ VERSION = 2
 KINDS = ("keys", "index", "snapshots", "locks")
 _ENTRY = struct.Struct("<IIII")  # pack number, offset, length, raw length
 _TYPE_BYTE = {DATA: b"d", TREE: b"t"}
+_KEY = 33  # type byte + blob id
 LOCK_REFRESH_SECONDS = 300
 LOCK_STALE_SECONDS = 1800
 
@@ -118,38 +120,89 @@ def keep_freed_buffers() -> None:
 
 
 class BlobIndex:
-    """Where every blob is: about 150 bytes per blob (33-byte key, 16-byte packed location)."""
+    """Where every blob is. Settled entries live in sorted flat arrays (the 33-byte type+id key, an
+    8-byte search prefix and a 16-byte location: 57 bytes per blob); entries added since the last
+    merge sit in a dict (about 170 bytes each) until `SETTLE_EVERY` of them are merged in."""
+
+    SETTLE_EVERY = 50_000
 
     def __init__(self) -> None:
         self.packs: list[str] = []
         self._pack_number: dict[str, int] = {}
-        self._blobs: dict[bytes, bytes] = {}
+        self._recent: dict[bytes, bytes] = {}
+        self._prefixes = numpy.empty(0, dtype=">u8")  # sorted: the first 8 key bytes, big-endian
+        self._keys = numpy.empty((0, _KEY), dtype=numpy.uint8)  # the full keys, in the same order
+        self._locations = numpy.empty((0, _ENTRY.size), dtype=numpy.uint8)  # _ENTRY-packed, same order
 
     def add(self, pack_id: str, entry: PackEntry) -> None:
         number = self._pack_number.get(pack_id)
         if number is None:
             number = self._pack_number[pack_id] = len(self.packs)
             self.packs.append(pack_id)
-        self._blobs[_TYPE_BYTE[entry.blob_type] + entry.blob_id] = _ENTRY.pack(
+        self._recent[_TYPE_BYTE[entry.blob_type] + entry.blob_id] = _ENTRY.pack(
             number, entry.offset, entry.length, entry.raw_length)
+        if len(self._recent) >= self.SETTLE_EVERY:
+            self.settle()
+
+    def settle(self) -> None:
+        """Merge the recent entries into the sorted arrays (a recent entry wins over a settled one).
+        Each step drops what it replaced, so a merge needs about twice the arrays, not more."""
+        if not self._recent:
+            return
+        fresh = len(self._recent)
+        keys = numpy.concatenate([self._keys, numpy.frombuffer(b"".join(self._recent), numpy.uint8).reshape(fresh, _KEY)])
+        locations = numpy.concatenate([self._locations, numpy.frombuffer(
+            b"".join(self._recent.values()), numpy.uint8).reshape(fresh, _ENTRY.size)])
+        self._recent, self._keys, self._locations, self._prefixes = {}, keys[:0], locations[:0], self._prefixes[:0]
+        words = [keys[:, at:at + 8].copy().view(">u8").ravel() for at in (24, 16, 8)]
+        order = numpy.lexsort((keys[:, 32], *words, keys[:, :8].copy().view(">u8").ravel()))
+        del words  # by the whole key, stable: equal keys side by side, the newest last
+        keys = keys[order]
+        locations = locations[order]
+        del order
+        keep = numpy.ones(len(keys), dtype=bool)
+        keep[:-1] = (keys[:-1] != keys[1:]).any(axis=1)  # a blob indexed again keeps its newest location
+        if not keep.all():
+            keys, locations = keys[keep], locations[keep]
+        self._keys, self._locations = keys, locations
+        self._prefixes = keys[:, :8].copy().view(">u8").ravel()
+
+    def _location(self, key: bytes) -> bytes | None:
+        found = self._recent.get(key)
+        if found is not None or not len(self._prefixes):
+            return found
+        prefix = int.from_bytes(key[:8], "big")
+        i = int(numpy.searchsorted(self._prefixes, prefix, side="left"))
+        while i < len(self._prefixes) and int(self._prefixes[i]) == prefix:
+            if self._keys[i].tobytes() == key:
+                return self._locations[i].tobytes()
+            i += 1
+        return None
 
     def has(self, blob_type: str, blob_id: bytes) -> bool:
-        return _TYPE_BYTE[blob_type] + blob_id in self._blobs
+        return self._location(_TYPE_BYTE[blob_type] + blob_id) is not None
 
     def find(self, blob_type: str, blob_id: bytes) -> tuple[str, PackEntry]:
         """(pack id, entry) of a blob. Raises NotFound."""
-        packed = self._blobs.get(_TYPE_BYTE[blob_type] + blob_id)
+        packed = self._location(_TYPE_BYTE[blob_type] + blob_id)
         if packed is None:
             raise NotFound(f"{blob_type} blob is in no index", target=blob_id.hex())
         number, offset, length, raw = _ENTRY.unpack(packed)
         return self.packs[number], PackEntry(blob_id, blob_type, offset, length, raw)
 
+    def _recent_only(self) -> list[bytes]:
+        recent, self._recent = self._recent, {}
+        try:
+            return [key for key in recent if self._location(key) is None]
+        finally:
+            self._recent = recent
+
     def count(self, blob_type: str) -> int:
         code = _TYPE_BYTE[blob_type][0]
-        return sum(1 for k in self._blobs if k[0] == code)
+        return int((self._keys[:, 0] == code).sum()) + sum(1 for key in self._recent_only() if key[0] == code)
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return len(self._prefixes) + len(self._recent_only())
 
 
 class Repository:
@@ -279,6 +332,7 @@ class Repository:
         for file_id in self.list_ids("index"):
             for pack_id, entry in index_entries(self.load_unpacked("index", file_id)):
                 index.add(pack_id, entry)
+        index.settle()
         return index
 
     def read_blob(self, index: BlobIndex, blob_type: str, blob_id: bytes) -> bytes:
