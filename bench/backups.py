@@ -51,7 +51,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import MIB, child_result, peak_rss_mib  # noqa: E402
+from benchlib import MIB, peak_rss_mib  # noqa: E402
 from deployments.paths import REPO_ROOT  # noqa: E402
 
 STATE = REPO_ROOT / ".local" / "bench" / "backups"
@@ -303,8 +303,15 @@ def restic(repo: Path, *args: str, timed: bool = False, logfile: Path | None = N
 
 
 def run_child(name: str, logfile: Path, *args: str, env: dict | None = None) -> dict:
-    return child_result([sys.executable, __file__, "--child", name, *args], {**os.environ, **(env or {})}, REPO_ROOT,
-                        logfile, RESULT_MARK, name)
+    """One child process of this script; its result is the JSON on its last RESULT_MARK line."""
+    proc = subprocess.run([sys.executable, __file__, "--child", name, *args], cwd=REPO_ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    logfile.write_text(f"{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+    marked = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(RESULT_MARK)), None)
+    if proc.returncode or marked is None:
+        tail = "\n".join(proc.stderr.splitlines()[-15:])
+        raise RuntimeError(f"{name} failed (exit {proc.returncode}); see {logfile}:\n{tail}")
+    return json.loads(marked[len(RESULT_MARK):])
 
 
 def settle(limit: float = 30.0, quiet: float = 25.0) -> None:

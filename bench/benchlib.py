@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import subprocess
-from pathlib import Path
 
 MIB = 1 << 20
 
@@ -35,15 +32,3 @@ def peak_rss_mib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def child_result(cmd: list[str], env: dict[str, str], cwd: Path, logfile: Path, mark: str, what: str) -> dict:
-    """Run one benchmark child process; its log goes to `logfile`, its result is the JSON after the
-    last line starting with `mark`. RuntimeError (naming `what` and the log) when it fails."""
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    logfile.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-    results = [ln[len(mark):] for ln in proc.stdout.splitlines() if ln.startswith(mark)]
-    if proc.returncode != 0 or not results:
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}); see {logfile}:\n"
-                           + "\n".join(proc.stderr.splitlines()[-15:]))
-    return json.loads(results[-1])

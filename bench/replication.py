@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchlib import MIB, Pattern, child_result, peak_rss_mib  # noqa: E402
+from benchlib import MIB, Pattern, peak_rss_mib  # noqa: E402
 from deployments import cloudstack  # noqa: E402
 from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server  # noqa: E402
 from deployments.paths import REPO_ROOT  # noqa: E402
@@ -327,8 +327,15 @@ class Runner:
         logfile = STATE / "logs" / f"{case}-{tool}-{label}.log"
         if tool == "rclone":
             return self._rclone(src, dst, logfile)
-        return child_result([sys.executable, __file__, "--child", tool, "--case", case, "--src", src, "--dst", dst],
-                            {**os.environ, **prefect_env()}, REPO_ROOT, logfile, RESULT_MARK, f"{tool} {case}")
+        env = {**os.environ, **prefect_env()}
+        proc = subprocess.run([sys.executable, __file__, "--child", tool, "--case", case, "--src", src, "--dst", dst],
+                              env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+        logfile.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        results = [ln[len(RESULT_MARK):] for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)]
+        if proc.returncode != 0 or not results:
+            raise RuntimeError(f"{tool} {case} failed (exit {proc.returncode}); see {logfile}:\n"
+                               + "\n".join(proc.stderr.splitlines()[-15:]))
+        return json.loads(results[-1])
 
     def _rclone(self, src: str, dst: str, logfile: Path) -> dict:
         cmd = [self.rclone, "sync", "--transfers", str(THREADS), "--checksum", "--stats", "0",
