@@ -130,7 +130,7 @@ class BlobIndex:
         self.packs: list[str] = []
         self._pack_number: dict[str, int] = {}
         self._recent: dict[bytes, bytes] = {}
-        self._prefixes = numpy.empty(0, dtype=">u8")  # sorted: the first 8 key bytes, big-endian
+        self._prefixes = numpy.empty(0, dtype=numpy.uint64)  # sorted: the first 8 key bytes, read big-endian
         self._keys = numpy.empty((0, _KEY), dtype=numpy.uint8)  # the full keys, in the same order
         self._locations = numpy.empty((0, _ENTRY.size), dtype=numpy.uint8)  # _ENTRY-packed, same order
 
@@ -165,15 +165,16 @@ class BlobIndex:
         if not keep.all():
             keys, locations = keys[keep], locations[keep]
         self._keys, self._locations = keys, locations
-        self._prefixes = keys[:, :8].copy().view(">u8").ravel()
+        # Native byte order: numpy.searchsorted on a big-endian array converts the array on every call.
+        self._prefixes = keys[:, :8].copy().view(">u8").ravel().astype(numpy.uint64)
 
     def _location(self, key: bytes) -> bytes | None:
         found = self._recent.get(key)
         if found is not None or not len(self._prefixes):
             return found
-        prefix = int.from_bytes(key[:8], "big")
+        prefix = numpy.uint64(int.from_bytes(key[:8], "big"))  # a numpy scalar: a Python int makes it slow
         i = int(numpy.searchsorted(self._prefixes, prefix, side="left"))
-        while i < len(self._prefixes) and int(self._prefixes[i]) == prefix:
+        while i < len(self._prefixes) and self._prefixes[i] == prefix:
             if self._keys[i].tobytes() == key:
                 return self._locations[i].tobytes()
             i += 1
