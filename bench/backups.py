@@ -8,7 +8,7 @@ own process, so its peak RSS is its own.
 Data set (scale 1.0; sizes and counts scale with --scale), generated deterministically once into
 .local/bench/backups/data-<scale>/src and put back to its original state at the start of each run:
   random/  one file of 256 MiB and 48 of 16 MiB of random bytes (1 GiB)
-  text/    64 files of 16 MiB of log-like text (1 GiB; zstd-3 makes it about 4x smaller)
+  text/    64 files of 16 MiB of log-like text (1 GiB; zstd-3 stores it in about 0.3 GiB)
   small/   20,000 files of 100-3,000 bytes (half text, half random) in 100 folders
 
 Cases:
