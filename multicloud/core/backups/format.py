@@ -41,6 +41,8 @@ class PackEntry:
 def go_quote_name(name: str) -> str:
     """Go's `strconv.Quote(name)` without the quotes, as restic stores node names; bytes that are
     not UTF-8 (surrogate escapes from `os.fsdecode`) become `\\xNN`."""
+    if name.isascii() and name.isprintable() and "\\" not in name and '"' not in name:
+        return name  # nothing to escape: the common case, without the loop
     out = []
     for ch in name:
         code = ord(ch)
@@ -110,7 +112,8 @@ def posix_permissions(go_mode_bits: int) -> int:
 def format_time(epoch_ns: int) -> str:
     """RFC 3339 in UTC with nanoseconds, as our writer always stores times."""
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+    d = datetime.fromtimestamp(seconds, timezone.utc)  # fields, not strftime: three per node, and much faster
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{nanos:09d}Z"
 
 
 def format_datetime(moment: datetime) -> str:

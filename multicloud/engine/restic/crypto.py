@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -27,34 +28,46 @@ class Key:
             raise CorruptData("key material has the wrong length")
         self.encrypt, self.mac_k = encrypt, mac_k
         self.mac_r = bytes(a & b for a, b in zip(mac_r, _R_MASK))
+        # Built once: constructing ciphers costs more than sealing a small blob.
+        self._aes = algorithms.AES(encrypt)
+        self._ecb = threading.local()  # one ECB context per thread, fed block after block
 
     @classmethod
     def generate(cls) -> "Key":
         return cls(os.urandom(32), os.urandom(16), os.urandom(16))
 
     def _poly_key(self, iv: bytes) -> bytes:
-        aes = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()
-        return self.mac_r + aes.update(iv) + aes.finalize()
+        ecb = getattr(self._ecb, "context", None)
+        if ecb is None:
+            ecb = self._ecb.context = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()
+        return self.mac_r + ecb.update(iv)  # ECB is block by block: the context never needs finalize
 
-    def seal(self, plaintext: bytes) -> bytes:
+    def seal(self, plaintext: bytes | bytearray | memoryview) -> bytearray:
+        """IV || AES-256-CTR(plaintext) || MAC, built in one buffer (no copy of the ciphertext)."""
         iv = os.urandom(16)
         while iv == bytes(16):  # restic refuses an all-zero nonce
             iv = os.urandom(16)
-        ctr = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).encryptor()
-        ciphertext = ctr.update(plaintext) + ctr.finalize()
-        return iv + ciphertext + Poly1305.generate_tag(self._poly_key(iv), ciphertext)
+        n = len(plaintext)
+        sealed = bytearray(n + OVERHEAD)  # update_into needs n + 15 bytes of room: the MAC's 16 give it
+        sealed[:16] = iv
+        view = memoryview(sealed)
+        ctr = Cipher(self._aes, modes.CTR(iv)).encryptor()
+        ctr.update_into(plaintext, view[16:])
+        sealed[16 + n:] = Poly1305.generate_tag(self._poly_key(iv), view[16:16 + n])
+        return sealed
 
-    def open(self, sealed: bytes, what: str = "data") -> bytes:
+    def open(self, sealed: bytes | bytearray | memoryview, what: str = "data") -> bytes:
         """Verify the MAC, then decrypt. Raises CorruptData naming `what`."""
         if len(sealed) < OVERHEAD:
             raise CorruptData("ciphertext is shorter than its IV and MAC", target=what)
-        iv, ciphertext, mac = sealed[:16], sealed[16:-16], sealed[-16:]
+        view = memoryview(sealed)
+        iv, ciphertext, mac = bytes(view[:16]), view[16:-16], bytes(view[-16:])
         try:
             Poly1305.verify_tag(self._poly_key(iv), ciphertext, mac)
         except InvalidSignature:
             raise CorruptData("MAC does not match (wrong key or damaged data)", target=what) from None
-        ctr = Cipher(algorithms.AES(self.encrypt), modes.CTR(iv)).decryptor()
-        return ctr.update(ciphertext) + ctr.finalize()
+        # CTR's finalize adds nothing: update's own buffer is the plaintext (no zero-filled copy).
+        return Cipher(self._aes, modes.CTR(iv)).decryptor().update(ciphertext)
 
     def to_json(self) -> dict:
         b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731

@@ -4,17 +4,19 @@ repositories written by restic itself (zstd frames without a content size, uncom
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter, deque
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from multicloud.core.backups.format import DATA, posix_permissions
+from multicloud.core.backups.format import DATA, PackEntry, posix_permissions
 from multicloud.core.backups.retention import SnapshotTime
 from multicloud.core.errors import InvalidInput, NotFound
+from multicloud.engine.restic.crypto import OVERHEAD
 from multicloud.engine.restic.errors import CorruptData
-from multicloud.engine.restic.repository import BlobIndex, Repository
+from multicloud.engine.restic.repository import BlobIndex, Repository, node_time_ns
 
 
 class ContentReader:
@@ -120,47 +122,144 @@ class SnapshotReader:
     def restore(self, snapshot: dict, target: Path, include: Callable[[tuple[str, ...]], bool] | None = None
                 ) -> RestoreStats:
         """Write the snapshot's files under `target` as `restic restore` does (the root tree's
-        entries become `target`'s children), with modes and modification times."""
+        entries become `target`'s children), with modes and modification times. Packs are read in
+        parallel, each once for all the blobs wanted from it, and every blob is written at its
+        offsets in its files (so memory is a few pack ranges, whatever the files' sizes)."""
+        plan = _RestorePlan(self.repo, self.index)
         counts, folders = Counter(files=0, folders=0, symlinks=0, bytes_written=0), []
+        os.makedirs(target, exist_ok=True)
+        # Folders come before their content, so each node's parent exists and its path is known.
+        dests: dict[tuple[str, ...], str] = {(): os.fspath(target)}
         for path, node in self.walk(snapshot["tree"]):
             if include is not None and node["type"] != "dir" and not include(path):
                 continue
-            dest = Path(target, *(os.fsencode(p).decode(errors="surrogateescape") for p in path))
+            dest = os.path.join(dests[path[:-1]], path[-1])
             if node["type"] == "dir":
-                dest.mkdir(parents=True, exist_ok=True)
+                os.makedirs(dest, exist_ok=True)
+                dests[path] = dest
                 folders.append((dest, node))
                 counts["folders"] += 1
             elif node["type"] == "file":
-                counts["bytes_written"] += self._restore_file(node, dest)
+                counts["bytes_written"] += plan.add(dest, node)
                 counts["files"] += 1
             elif node["type"] == "symlink":
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(node["linktarget"], dest)
                 counts["symlinks"] += 1
+        plan.run(self._pool)
         for dest, node in reversed(folders):  # children first, so their writes don't move the folder's mtime
             _set_attributes(dest, node)
         return RestoreStats(**counts)
 
-    def _restore_file(self, node: dict, dest: Path) -> int:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        written = 0
-        reader = self.open_file(node)
-        try:
-            with open(dest, "wb") as out:
-                while data := reader.read(8 << 20):
-                    out.write(data)
-                    written += len(data)
-        finally:
-            reader.close()
-        if written != node.get("size", 0):
-            raise CorruptData(f"restored {written} bytes where the snapshot says {node.get('size')}",
+
+class _FileJob:
+    """One file being restored: its blobs still to write and, while some are, its open descriptor."""
+
+    __slots__ = ("dest", "node", "left", "fd", "created", "writing")
+
+    def __init__(self, dest: str, node: dict, left: int):
+        self.dest, self.node, self.left, self.fd, self.created = dest, node, left, None, False
+        self.writing = 0  # writes under way on `fd`: it is closed only when none is
+
+
+class _RestorePlan:
+    """Which blob of which pack goes where: pack id -> blob id -> (entry, [(file, offset)])."""
+
+    MAX_OPEN = 256  # descriptors kept open between writes; beyond it a file is reopened per write
+    GAP = 1 << 20  # unwanted bytes between two wanted blobs read through rather than skipped
+    SPAN = 32 << 20  # longest single read
+
+    def __init__(self, repo: Repository, index: BlobIndex):
+        self.repo, self.index = repo, index
+        self.packs: dict[str, dict[bytes, tuple[PackEntry, list[tuple[_FileJob, int]]]]] = {}
+        self._lock = threading.Lock()
+        self._open = 0
+
+    def add(self, dest: str, node: dict) -> int:
+        """Plan one file node; returns its size. Empty files are written at once."""
+        content = node.get("content")
+        if content is None:
+            raise CorruptData("file node has no content list", target=str(dest))
+        job, offset = _FileJob(dest, node, len(content)), 0
+        for blob_hex in content:
+            pack_id, entry = self.index.find(DATA, bytes.fromhex(blob_hex))
+            blobs = self.packs.setdefault(pack_id, {})
+            blobs.setdefault(entry.blob_id, (entry, []))[1].append((job, offset))
+            offset += entry.raw_length or entry.length - OVERHEAD
+        if offset != node.get("size", 0):
+            raise CorruptData(f"restored {offset} bytes where the snapshot says {node.get('size')}",
                               target=str(dest))
-        _set_attributes(dest, node)
-        return written
+        if not content:
+            with open(dest, "wb"):
+                pass
+            _set_attributes(dest, node)
+        return offset
+
+    def run(self, pool: Executor) -> None:
+        futures = [pool.submit(self._restore_pack, pack_id, blobs) for pack_id, blobs in self.packs.items()]
+        try:
+            for future in futures:
+                future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)  # none still writes when the descriptors close
+            for blobs in self.packs.values():  # after an error: close what is still open
+                for _, targets in blobs.values():
+                    for job, _ in targets:
+                        if job.fd is not None:
+                            os.close(job.fd)
+                            job.fd = None
+
+    def _restore_pack(self, pack_id: str, blobs: dict) -> None:
+        wanted = sorted(blobs.values(), key=lambda item: item[0].offset)
+        run: list = []
+        for item in wanted:
+            if run and (item[0].offset - _end(run[-1][0]) > self.GAP or _end(item[0]) - run[0][0].offset > self.SPAN):
+                self._restore_run(pack_id, run)
+                run = []
+            run.append(item)
+        if run:
+            self._restore_run(pack_id, run)
+
+    def _restore_run(self, pack_id: str, run: list) -> None:
+        start = run[0][0].offset
+        data = memoryview(self.repo.read_pack_range(pack_id, start, _end(run[-1][0])))
+        for entry, targets in run:
+            plain = self.repo.open_blob(pack_id, entry, data[entry.offset - start:_end(entry) - start])
+            for job, offset in targets:
+                self._write(job, plain, offset)
+
+    def _write(self, job: _FileJob, plain: bytes, offset: int) -> None:
+        with self._lock:
+            if job.fd is None:
+                flags = os.O_WRONLY | os.O_CREAT | (0 if job.created else os.O_TRUNC)
+                job.fd = os.open(job.dest, flags, 0o600)
+                if not job.created:
+                    os.ftruncate(job.fd, job.node.get("size", 0))  # its final size at once: writes land in place
+                    job.created = True
+                self._open += 1
+            fd = job.fd
+            job.writing += 1
+        os.pwrite(fd, plain, offset)
+        with self._lock:
+            job.left -= 1
+            job.writing -= 1
+            if job.writing or (job.left and self._open <= self.MAX_OPEN):
+                return
+            os.close(fd)
+            job.fd = None
+            self._open -= 1
+            done = not job.left
+        if done:
+            _set_attributes(job.dest, job.node)
 
 
-def _set_attributes(dest: Path, node: dict) -> None:
+def _end(entry: PackEntry) -> int:
+    return entry.offset + entry.length
+
+
+def _set_attributes(dest: str | Path, node: dict) -> None:
     os.chmod(dest, posix_permissions(node.get("mode", 0o644)))
-    mtime = SnapshotTime.parse(node["mtime"]).epoch_ns
-    atime = SnapshotTime.parse(node["atime"]).epoch_ns if node.get("atime") else mtime
+    mtime = node_time_ns(node["mtime"])
+    atime = node_time_ns(node["atime"]) if node.get("atime") else mtime
     os.utime(dest, ns=(atime, mtime))

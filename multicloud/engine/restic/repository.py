@@ -3,6 +3,7 @@ read and write its unpacked files (config, keys, index, snapshots, locks), packs
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import hashlib
 import io
@@ -15,6 +16,7 @@ import time
 from datetime import datetime, timezone
 from typing import Iterator
 
+import numpy
 import zstandard
 
 from multicloud.core.backups.chunker import is_irreducible, random_polynomial
@@ -32,6 +34,7 @@ VERSION = 2
 KINDS = ("keys", "index", "snapshots", "locks")
 _ENTRY = struct.Struct("<IIII")  # pack number, offset, length, raw length
 _TYPE_BYTE = {DATA: b"d", TREE: b"t"}
+_KEY = 33  # type byte + blob id
 LOCK_REFRESH_SECONDS = 300
 LOCK_STALE_SECONDS = 1800
 
@@ -48,6 +51,43 @@ def _get(store: ObjectStore, key: str, start: int | None = None, end: int | None
         reader.close()
 
 
+class _Parts:
+    """A read-only stream over a pack's parts (sealed blobs, header, length), so a pack is never
+    joined into one more buffer before its upload."""
+
+    def __init__(self, parts: list[bytes]):
+        self._parts, self._i, self._at = parts, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        out = []
+        while self._i < len(self._parts) and n != 0:
+            part = self._parts[self._i]
+            view = memoryview(part)[self._at:]
+            if 0 < n < len(view):
+                view = view[:n]
+            out.append(view)
+            self._at += len(view)
+            n -= len(view) if n > 0 else 0
+            if self._at == len(part):
+                self._i, self._at = self._i + 1, 0
+        return b"".join(out)
+
+    def readable(self) -> bool:
+        return True
+
+
+def node_time_ns(text: str) -> int:
+    """Epoch nanoseconds of a node's RFC 3339 time; our writer's own form (UTC, nine digits) without
+    the general parser, as restore and incremental backups read two or three per file. InvalidInput."""
+    if len(text) == 30 and text[19] == "." and text[-1] == "Z" and text[20:29].isdigit():
+        try:
+            seconds = datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            raise InvalidInput("node time is not RFC 3339", target=repr(text)) from None
+        return int(seconds) * 1_000_000_000 + int(text[20:29])
+    return SnapshotTime.parse(text).epoch_ns
+
+
 def decompress(payload: bytes, size: int | None, what: str) -> bytes:
     """A zstd frame's bytes; restic's frames may omit the content size, so stream when unknown."""
     try:
@@ -58,39 +98,112 @@ def decompress(payload: bytes, size: int | None, what: str) -> bytes:
         raise CorruptData(f"zstd frame does not decompress: {exc}", target=what) from None
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_allocator_tuned = False
+
+
+def keep_freed_buffers() -> None:
+    """Have glibc keep freed buffers of up to 32 MiB for reuse (up to 128 MiB idle) instead of giving
+    each chunk, sealed blob and pack its own fresh mmap: the page faults of fresh mappings cost
+    more than the crypto (measured here: sealing 1 MiB took 3.1 ms, 0.7 ms with this). A no-op
+    on other C libraries."""
+    global _allocator_tuned
+    if _allocator_tuned:
+        return
+    _allocator_tuned = True
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 128 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
 class BlobIndex:
-    """Where every blob is: about 150 bytes per blob (33-byte key, 16-byte packed location)."""
+    """Where every blob is. Settled entries live in sorted flat arrays (the 33-byte type+id key, an
+    8-byte search prefix and a 16-byte location: 57 bytes per blob); entries added since the last
+    merge sit in a dict (about 170 bytes each) until `SETTLE_EVERY` of them are merged in."""
+
+    SETTLE_EVERY = 50_000
 
     def __init__(self) -> None:
         self.packs: list[str] = []
         self._pack_number: dict[str, int] = {}
-        self._blobs: dict[bytes, bytes] = {}
+        self._recent: dict[bytes, bytes] = {}
+        self._prefixes = numpy.empty(0, dtype=numpy.uint64)  # sorted: the first 8 key bytes, read big-endian
+        self._keys = numpy.empty((0, _KEY), dtype=numpy.uint8)  # the full keys, in the same order
+        self._locations = numpy.empty((0, _ENTRY.size), dtype=numpy.uint8)  # _ENTRY-packed, same order
 
     def add(self, pack_id: str, entry: PackEntry) -> None:
         number = self._pack_number.get(pack_id)
         if number is None:
             number = self._pack_number[pack_id] = len(self.packs)
             self.packs.append(pack_id)
-        self._blobs[_TYPE_BYTE[entry.blob_type] + entry.blob_id] = _ENTRY.pack(
+        self._recent[_TYPE_BYTE[entry.blob_type] + entry.blob_id] = _ENTRY.pack(
             number, entry.offset, entry.length, entry.raw_length)
+        if len(self._recent) >= self.SETTLE_EVERY:
+            self.settle()
+
+    def settle(self) -> None:
+        """Merge the recent entries into the sorted arrays (a recent entry wins over a settled one).
+        Each step drops what it replaced, so a merge needs about twice the arrays, not more."""
+        if not self._recent:
+            return
+        fresh = len(self._recent)
+        keys = numpy.concatenate([self._keys, numpy.frombuffer(b"".join(self._recent), numpy.uint8).reshape(fresh, _KEY)])
+        locations = numpy.concatenate([self._locations, numpy.frombuffer(
+            b"".join(self._recent.values()), numpy.uint8).reshape(fresh, _ENTRY.size)])
+        self._recent, self._keys, self._locations, self._prefixes = {}, keys[:0], locations[:0], self._prefixes[:0]
+        words = [keys[:, at:at + 8].copy().view(">u8").ravel() for at in (24, 16, 8)]
+        order = numpy.lexsort((keys[:, 32], *words, keys[:, :8].copy().view(">u8").ravel()))
+        del words  # by the whole key, stable: equal keys side by side, the newest last
+        keys = keys[order]
+        locations = locations[order]
+        del order
+        keep = numpy.ones(len(keys), dtype=bool)
+        keep[:-1] = (keys[:-1] != keys[1:]).any(axis=1)  # a blob indexed again keeps its newest location
+        if not keep.all():
+            keys, locations = keys[keep], locations[keep]
+        self._keys, self._locations = keys, locations
+        # Native byte order: numpy.searchsorted on a big-endian array converts the array on every call.
+        self._prefixes = keys[:, :8].copy().view(">u8").ravel().astype(numpy.uint64)
+
+    def _location(self, key: bytes) -> bytes | None:
+        found = self._recent.get(key)
+        if found is not None or not len(self._prefixes):
+            return found
+        prefix = numpy.uint64(int.from_bytes(key[:8], "big"))  # a numpy scalar: a Python int makes it slow
+        i = int(numpy.searchsorted(self._prefixes, prefix, side="left"))
+        while i < len(self._prefixes) and self._prefixes[i] == prefix:
+            if self._keys[i].tobytes() == key:
+                return self._locations[i].tobytes()
+            i += 1
+        return None
 
     def has(self, blob_type: str, blob_id: bytes) -> bool:
-        return _TYPE_BYTE[blob_type] + blob_id in self._blobs
+        return self._location(_TYPE_BYTE[blob_type] + blob_id) is not None
 
     def find(self, blob_type: str, blob_id: bytes) -> tuple[str, PackEntry]:
         """(pack id, entry) of a blob. Raises NotFound."""
-        packed = self._blobs.get(_TYPE_BYTE[blob_type] + blob_id)
+        packed = self._location(_TYPE_BYTE[blob_type] + blob_id)
         if packed is None:
             raise NotFound(f"{blob_type} blob is in no index", target=blob_id.hex())
         number, offset, length, raw = _ENTRY.unpack(packed)
         return self.packs[number], PackEntry(blob_id, blob_type, offset, length, raw)
 
+    def _recent_only(self) -> list[bytes]:
+        recent, self._recent = self._recent, {}
+        try:
+            return [key for key in recent if self._location(key) is None]
+        finally:
+            self._recent = recent
+
     def count(self, blob_type: str) -> int:
         code = _TYPE_BYTE[blob_type][0]
-        return sum(1 for k in self._blobs if k[0] == code)
+        return int((self._keys[:, 0] == code).sum()) + sum(1 for key in self._recent_only() if key[0] == code)
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return len(self._prefixes) + len(self._recent_only())
 
 
 class Repository:
@@ -100,6 +213,7 @@ class Repository:
         self.store, self.key, self.config = store, key, config
         self.name = redact_url(store.url)
         self._local = threading.local()  # a zstd compressor is not thread safe: one per thread
+        keep_freed_buffers()
 
     @property
     def _zstd(self) -> zstandard.ZstdCompressor:
@@ -195,8 +309,15 @@ class Repository:
 
     # -- packs and blobs -----------------------------------------------------------------------
     def save_pack(self, pack: bytes) -> str:
-        pack_id = hashlib.sha256(pack).hexdigest()
-        _put(self.store, f"data/{pack_id[:2]}/{pack_id}", pack)
+        return self.save_pack_parts([pack])
+
+    def save_pack_parts(self, parts: list[bytes]) -> str:
+        """Store a pack given as its parts in order (never joined: one less copy); returns its id."""
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)
+        pack_id = digest.hexdigest()
+        self.store.write(f"data/{pack_id[:2]}/{pack_id}", _Parts(parts), size=sum(len(p) for p in parts))
         return pack_id
 
     def seal_blob(self, plain: bytes, compress: bool) -> tuple[bytes, int]:
@@ -212,22 +333,32 @@ class Repository:
         for file_id in self.list_ids("index"):
             for pack_id, entry in index_entries(self.load_unpacked("index", file_id)):
                 index.add(pack_id, entry)
+        index.settle()
         return index
 
     def read_blob(self, index: BlobIndex, blob_type: str, blob_id: bytes) -> bytes:
         """A blob's plaintext, its hash checked. Raises NotFound, CorruptData."""
         pack_id, entry = index.find(blob_type, blob_id)
-        what = f"{self.name} data/{pack_id[:2]}/{pack_id} {blob_type} blob {blob_id.hex()}"
         sealed = _get(self.store, f"data/{pack_id[:2]}/{pack_id}", entry.offset, entry.offset + entry.length)
+        return self.open_blob(pack_id, entry, sealed)
+
+    def open_blob(self, pack_id: str, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
+        """The plaintext of `entry`'s ciphertext `sealed` (read from pack `pack_id`): MAC, zstd and
+        SHA-256 checked. Raises CorruptData naming the pack and the blob."""
+        what = f"{self.name} data/{pack_id[:2]}/{pack_id} {entry.blob_type} blob {entry.blob_id.hex()}"
         if len(sealed) != entry.length:
             raise CorruptData(f"pack is shorter than the index says ({len(sealed)} of {entry.length} bytes)",
                               target=what)
         plain = self.key.open(sealed, what)
         if entry.raw_length:
             plain = decompress(plain, entry.raw_length, what)
-        if hashlib.sha256(plain).digest() != blob_id:
+        if hashlib.sha256(plain).digest() != entry.blob_id:
             raise CorruptData("blob content does not match its id (sha256)", target=what)
         return plain
+
+    def read_pack_range(self, pack_id: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a pack, in one read."""
+        return _get(self.store, f"data/{pack_id[:2]}/{pack_id}", start, end)
 
     def read_tree(self, index: BlobIndex, tree_id: str) -> list[dict]:
         return decode_tree(self.read_blob(index, TREE, bytes.fromhex(tree_id)))
