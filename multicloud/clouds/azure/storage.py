@@ -205,7 +205,7 @@ class AzureBlobStore:
         InvalidInput (bad key, metadata name or value, or a stream that does not hold `size` bytes),
         PreconditionFailed (SHA-256 mismatch); nothing is written then."""
         full = self._full(key)
-        blob, target = self._blob(full)
+        target = f"{self._base}/{full}"  # no BlobClient unless blocks are staged: it costs more than the PUT
         _check_metadata(user_metadata(metadata, "0" * 64, target), target)
         content_type = content_type or DEFAULT_CONTENT_TYPE
         reader = HashingReader(stream, md5=True)
@@ -222,7 +222,7 @@ class AzureBlobStore:
                 result = retried(lambda: self._raw.put(full, first, headers, stored, if_absent),
                                  partial(map_raw_error, target=target))
             else:
-                result, stored = self._write_blocks(blob, target, reader, first, size, content_type, metadata,
+                result, stored = self._write_blocks(full, target, reader, first, size, content_type, metadata,
                                                     if_absent, cache_control, expected_sha256)
         except (PreconditionFailed, AlreadyExists) as exc:
             if if_absent:
@@ -234,9 +234,10 @@ class AzureBlobStore:
             hashes={"sha256": reader.hexdigest(), "md5": reader.md5_digest().hex()},
         )
 
-    def _write_blocks(self, blob: BlobClient, target: str, reader: HashingReader, first: bytes, size: int | None,
+    def _write_blocks(self, full: str, target: str, reader: HashingReader, first: bytes, size: int | None,
                       content_type: str, metadata: Mapping[str, str] | None, if_absent: bool,
                       cache_control: str | None, expected_sha256: str | None) -> tuple[dict, dict[str, str]]:
+        blob, _ = self._blob(full)
         # A random token per write keeps two concurrent writers of one key from committing
         # each other's uncommitted blocks; ids stay one length, as Azure requires per blob.
         token = uuid.uuid4().hex
