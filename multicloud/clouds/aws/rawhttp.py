@@ -33,8 +33,8 @@ def map_raw_error(exc: Exception, target: str | None) -> Exception:
     return map_error(exc, target)
 
 
-def _refusal(resp: urllib3.BaseHTTPResponse, operation: str) -> ClientError:
-    body = resp.data.decode("utf-8", "replace") if resp.data else ""
+def _refusal(resp: urllib3.BaseHTTPResponse, raw: bytes, operation: str) -> ClientError:
+    body = raw.decode("utf-8", "replace")
     found = {name: rx.search(body) for name, rx in _XML_FIELD.items()}
     code = found["Code"].group(1) if found["Code"] else str(resp.status)
     message = found["Message"].group(1) if found["Message"] else resp.reason or ""
@@ -110,8 +110,7 @@ class RawS3:
                                   redirect=False, retries=False)
         if resp.status >= 300:
             try:
-                resp.read()
-                raise _refusal(resp, "GetObject")
+                raise _refusal(resp, resp.read(), "GetObject")
             finally:
                 resp.release_conn()
         return resp

@@ -434,7 +434,9 @@ class GcsStore:
             raise
         written = response.json()
         if sha256:
-            return _meta(storage.Blob.from_api_repr(written, self._bucket), key)
+            blob = self._bucket.blob(full)
+            blob._set_properties(written)  # the SDK's own reading of an object resource
+            return _meta(blob, key)
         return self._recorded(key, full, written, reader, content_type, metadata, cache_control)
 
     def _open_session(self, url: str, resource: dict, content_type: str, size: int) -> str:
