@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import BinaryIO, Iterable, Iterator
 
 from multicloud.core.errors import StoreError
@@ -86,6 +87,12 @@ def _description(src: ObjectStore, listed: ObjectMeta, reader: BinaryIO) -> Obje
     return getattr(reader, "meta", None) or src.stat(listed.key)
 
 
+@lru_cache(maxsize=256)
+def _scheme(url: str) -> str:
+    # Parsed once per store URL, not once per object copied.
+    return StoreUrl.parse(url).scheme
+
+
 def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int]:
     """Copy one object; returns (bytes, server_side, metadata names encoded).
 
@@ -93,15 +100,15 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
     content type, cache control and user metadata (names the target cannot hold are encoded);
     the bytes' SHA-256 is checked against the source's recorded digest before the target
     commits (PreconditionFailed on mismatch: the target is left as it was)."""
-    scheme = StoreUrl.parse(dst.url).scheme
-    if scheme == StoreUrl.parse(src.url).scheme and dst.capabilities.cross_bucket_copy:
+    scheme = _scheme(dst.url)
+    if scheme == _scheme(src.url) and dst.capabilities.cross_bucket_copy:
         # Same cloud rules on both sides: metadata names need no re-encoding.
         if dst.copy_from(src, decision.key, decision.target_key) is not None:
             return decision.source.size, True, 0
     with src.open(decision.key) as reader:
         meta = _description(src, decision.source, reader)
-        metadata = decode_metadata({k: v for k, v in (meta.metadata or {}).items() if k != SHA256_METADATA_KEY})
-        stored, encoded = encode_metadata(metadata, scheme)
+        metadata = {k: v for k, v in (meta.metadata or {}).items() if k != SHA256_METADATA_KEY}
+        stored, encoded = encode_metadata(decode_metadata(metadata), scheme) if metadata else ({}, 0)
         body = ReadAhead(reader) if meta.size >= _READ_AHEAD_FROM else reader
         try:
             dst.write(decision.target_key, body, size=meta.size, content_type=meta.content_type, metadata=stored,
