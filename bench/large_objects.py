@@ -38,7 +38,10 @@ SCHEME = {"aws": "s3", "azure": "az", "gcp": "gs"}
 def _profile():
     from deployments import cloudstack
 
-    return cloudstack.local_profile()
+    # fake-gcs-server answers a 2 GiB body only after re-reading it in memory, beyond the default 60 s.
+    local = cloudstack.local_profile()
+    return local.model_copy(update={"connections": [
+        c.model_copy(update={"timeout_seconds": 900.0}) for c in local.connections]})
 
 
 def _bucket(cloud: str) -> str:
