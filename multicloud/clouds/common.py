@@ -1,5 +1,5 @@
 """I/O helpers every cloud folder shares: retried calls, bounded-memory part uploads from reused
-buffers, and file-like views over held parts."""
+buffers, file-like views over held parts, and raw requests sent with their path as signed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterator, TypeVar
+from urllib.parse import urlsplit
+
+import urllib3
 
 from multicloud.core.objects import HashingReader
 from multicloud.core.retry import RetryPolicy, call_with_retry
@@ -140,6 +143,17 @@ def upload_parts(
             pending[pool.submit(send, number, buffer, held)] = number
         collect(set(wait(pending)[0]))
     return [results[n] for n in sorted(results)]
+
+
+def urlopen(manager: urllib3.PoolManager, url: str, method: str, **kwargs) -> urllib3.BaseHTTPResponse:
+    """One request, sent with its path exactly as signed: `PoolManager.request` would drop dot
+    segments (`a/./b`, `a/../b`), which are part of a key. Through a plain-HTTP proxy the absolute
+    URL is the request target, and such keys cannot pass."""
+    parts = urlsplit(url)
+    pool = manager.connection_from_url(url)
+    plain_proxy = isinstance(manager, urllib3.ProxyManager) and parts.scheme == "http"
+    target = url if plain_proxy else parts.path + (f"?{parts.query}" if parts.query else "")
+    return pool.urlopen(method, target, redirect=False, retries=False, assert_same_host=False, **kwargs)
 
 
 class BoundedReader:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 
 from multicloud.clouds.aws.errors import map_error
 from multicloud.clouds.aws.session import credentials, http_pool
+from multicloud.clouds.common import urlopen
 from multicloud.config import Connection
 from multicloud.core.errors import Transient
 
@@ -106,8 +107,7 @@ class RawS3:
         headers = {"Range": byte_range} if byte_range else {}
         request = AWSRequest(method="GET", url=f"{self._base}/{quote(full_key, safe='/~')}", headers=headers)
         S3SigV4Auth(self._credentials.get_frozen_credentials(), "s3", self._region).add_auth(request)
-        resp = self._pool.request("GET", request.url, headers=dict(request.headers.items()), preload_content=False,
-                                  redirect=False, retries=False)
+        resp = urlopen(self._pool, request.url, "GET", headers=dict(request.headers.items()), preload_content=False)
         if resp.status >= 300:
             try:
                 raise _refusal(resp, resp.read(), "GetObject")

@@ -20,6 +20,7 @@ from azure.core.rest import HttpRequest
 from azure.storage.blob import ContainerClient
 
 from multicloud.clouds.azure.errors import map_error
+from multicloud.clouds.common import urlopen
 from multicloud.config import Connection
 from multicloud.core.errors import Transient
 
@@ -86,8 +87,7 @@ class RawBlobs:
         })
         if self._policy is not None:
             self._policy.on_request(PipelineRequest(request, PipelineContext(None)))
-        resp = self._pool.request("PUT", request.url, body=data, headers=dict(request.headers), redirect=False,
-                                  retries=False)
+        resp = urlopen(self._pool, request.url, "PUT", body=data, headers=dict(request.headers))
         if resp.status >= 300:
             raise _refusal(resp)
         modified = resp.headers.get("Last-Modified")
