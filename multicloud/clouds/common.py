@@ -1,10 +1,15 @@
-"""I/O helpers every cloud folder shares: retried calls and bounded-memory part uploads."""
+"""I/O helpers every cloud folder shares: retried calls, bounded-memory part uploads from reused
+buffers, file-like views over held parts, and raw requests sent with their path as signed."""
 
 from __future__ import annotations
 
+import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterator, TypeVar
+from urllib.parse import urlsplit
+
+import urllib3
 
 from multicloud.core.objects import HashingReader
 from multicloud.core.retry import RetryPolicy, call_with_retry
@@ -54,24 +59,101 @@ def iter_parts(reader: HashingReader, part_size: int = PART_SIZE) -> Iterator[by
             return
 
 
-def upload_parts(
-    parts: Iterator[bytes], upload: Callable[[int, bytes], T], concurrency: int = PART_CONCURRENCY
-) -> list[T]:
-    """Upload numbered parts (from 1) with at most `concurrency` in flight; results in part order.
+def fill(reader: HashingReader, buffer: bytearray) -> int:
+    """Read into `buffer` until it is full or the stream ends; returns the bytes held."""
+    view, held = memoryview(buffer), 0
+    while held < len(buffer):
+        data = reader.read(len(buffer) - held)
+        if not data:
+            break
+        view[held:held + len(data)] = data
+        held += len(data)
+    return held
 
-    Memory stays near (concurrency + 1) parts whatever the object's size."""
+
+class ViewReader:
+    """A seekable read-only file over a memoryview: how a part held in a reused buffer is handed
+    to an SDK, which streams it from there (no copy) and may rewind it before sending."""
+
+    def __init__(self, view: memoryview):
+        self._view, self._pos = view, 0
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def read(self, n: int = -1) -> memoryview:
+        end = len(self._view) if n is None or n < 0 else min(self._pos + n, len(self._view))
+        out, self._pos = self._view[self._pos:end], end
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: len(self._view)}[whence]
+        self._pos = max(0, min(base + offset, len(self._view)))
+        return self._pos
+
+
+def upload_parts(
+    first: bytes, reader: HashingReader, upload: Callable[[int, bytes | ViewReader], T],
+    part_size: int = PART_SIZE, concurrency: int = PART_CONCURRENCY,
+) -> list[T]:
+    """Upload `first` as part 1, then the rest of `reader` as parts of `part_size` (the last one
+    shorter, none empty), at most `concurrency` in flight; results in part order.
+
+    Each part after the first is read into one of at most `concurrency` buffers made once per
+    upload and reused as parts complete, so memory stays near (concurrency + 1) parts whatever
+    the object's size, and a part is never copied on its way to the SDK."""
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    made = 0
     results: dict[int, T] = {}
+
+    def send(number: int, buffer: bytearray, held: int) -> T:
+        try:
+            return upload(number, ViewReader(memoryview(buffer)[:held]))
+        finally:
+            free.put(buffer)  # even after a failure: the reader must never wait for a lost buffer
+
+    def collect(done: set[Future]) -> None:
+        for fut in done:
+            results[pending.pop(fut)] = fut.result()  # the first failure stops the upload
+
     with ThreadPoolExecutor(concurrency) as pool:
-        pending: dict[Future, int] = {}
-        for number, data in enumerate(parts, start=1):
+        pending: dict[Future, int] = {pool.submit(upload, 1, first): 1}
+        number, held = 1, part_size
+        while held == part_size:
+            collect({f for f in pending if f.done()})
+            if free.empty() and made < concurrency:
+                free.put(bytearray(part_size))
+                made += 1
+            buffer = free.get()
+            held = fill(reader, buffer)
+            if not held:
+                break
             while len(pending) >= concurrency:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    results[pending.pop(fut)] = fut.result()
-            pending[pool.submit(upload, number, data)] = number
-        for fut in list(pending):
-            results[pending.pop(fut)] = fut.result()
+                collect(wait(pending, return_when=FIRST_COMPLETED)[0])
+            number += 1
+            pending[pool.submit(send, number, buffer, held)] = number
+        collect(set(wait(pending)[0]))
     return [results[n] for n in sorted(results)]
+
+
+def urlopen(manager: urllib3.PoolManager, url: str, method: str, **kwargs) -> urllib3.BaseHTTPResponse:
+    """One request, sent with its path exactly as signed: `PoolManager.request` would drop dot
+    segments (`a/./b`, `a/../b`), which are part of a key. Through a plain-HTTP proxy the absolute
+    URL is the request target, and such keys cannot pass."""
+    parts = urlsplit(url)
+    pool = manager.connection_from_url(url)
+    plain_proxy = isinstance(manager, urllib3.ProxyManager) and parts.scheme == "http"
+    target = url if plain_proxy else parts.path + (f"?{parts.query}" if parts.query else "")
+    return pool.urlopen(method, target, redirect=False, retries=False, assert_same_host=False, **kwargs)
 
 
 class BoundedReader:

@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from multicloud.core.errors import StoreError
@@ -86,6 +87,12 @@ def _description(src: ObjectStore, listed: ObjectMeta, reader: BinaryIO) -> Obje
     return getattr(reader, "meta", None) or src.stat(listed.key)
 
 
+@lru_cache(maxsize=256)
+def _scheme(url: str) -> str:
+    # Parsed once per store URL, not once per object copied.
+    return StoreUrl.parse(url).scheme
+
+
 def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int, int]:
     """Copy one object; returns (bytes, server_side, metadata names encoded, metadata names decoded).
 
@@ -94,16 +101,16 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
     encoded as the target needs);
     the bytes' SHA-256 is checked against the source's recorded digest before the target
     commits (PreconditionFailed on mismatch: the target is left as it was)."""
-    scheme, src_scheme = StoreUrl.parse(dst.url).scheme, StoreUrl.parse(src.url).scheme
+    scheme, src_scheme = _scheme(dst.url), _scheme(src.url)
     if scheme == src_scheme and dst.capabilities.cross_bucket_copy:
         # Same cloud rules on both sides: metadata names need no re-encoding.
         if dst.copy_from(src, decision.source_key, decision.target_key) is not None:
             return decision.source.size, True, 0, 0
     with src.open(decision.source_key) as reader:
         meta = _description(src, decision.source, reader)
-        metadata, decoded = decode_metadata({k: v for k, v in (meta.metadata or {}).items()
-                                             if k != SHA256_METADATA_KEY}, src_scheme)
-        stored, encoded = encode_metadata(metadata, scheme)
+        metadata = {k: v for k, v in (meta.metadata or {}).items() if k != SHA256_METADATA_KEY}
+        metadata, decoded = decode_metadata(metadata, src_scheme) if metadata else ({}, 0)
+        stored, encoded = encode_metadata(metadata, scheme) if metadata else ({}, 0)
         body = ReadAhead(reader) if meta.size >= _READ_AHEAD_FROM else reader
         try:
             dst.write(decision.target_key, body, size=meta.size, content_type=meta.content_type, metadata=stored,

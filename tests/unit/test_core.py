@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from multicloud.clouds.common import BoundedReader, iter_parts, retried, upload_parts
+from multicloud.clouds.common import BoundedReader, iter_parts, retried
 from multicloud.config import Profile, load_profile, read_profile
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled, Transient
 from multicloud.core.inventory import (
@@ -137,28 +137,6 @@ def test_iter_parts(size, part, expected):
     reader = HashingReader(io.BytesIO(b"x" * size))
     assert [len(p) for p in iter_parts(reader, part)] == expected
     assert reader.bytes_read == size
-
-
-def test_upload_parts_bounds_in_flight_and_keeps_order():
-    in_flight, peak, lock = 0, 0, threading.Lock()
-
-    def upload(number, data):
-        nonlocal in_flight, peak
-        with lock:
-            in_flight += 1
-            peak = max(peak, in_flight)
-        time.sleep(0.01 * (number % 3))
-        with lock:
-            in_flight -= 1
-        return number
-
-
-    def parts():
-        for i in range(20):
-            yield b"p"
-
-    assert upload_parts(parts(), upload, concurrency=3) == list(range(1, 21))
-    assert peak <= 3
 
 
 def test_bounded_reader_reads_across_chunks():

@@ -11,8 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from multicloud.clouds.aws.backend import BACKEND
 from multicloud.clouds.aws.errors import map_error
 from multicloud.clouds.aws.listing import list_objects, md5_of
+from multicloud.clouds.aws.rawhttp import RawBody, RawS3, head_fields, map_raw_error
 from multicloud.clouds.aws.session import client
-from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, mapped_chunks, retried, upload_parts
+from multicloud.clouds.common import PART_SIZE, BoundedReader, retried, upload_parts
 from multicloud.config import Connection
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from multicloud.core.objects import (
@@ -23,7 +24,6 @@ from multicloud.core.objects import (
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _COPY_LIMIT = 5 * 1024**3  # CopyObject's single-request limit; larger copies go multipart
 _DELETE_BATCH = 1000
-_READ_CHUNK = 1 << 20
 
 
 def check_bucket_name(name: str) -> str:
@@ -44,6 +44,7 @@ class S3Store:
         self._bucket = check_bucket_name(url.bucket)
         self._root = url.prefix
         self._s3 = client(conn, "s3")
+        self._raw = RawS3(conn, self._s3, self._bucket)
         self._page = min(conn.list_page_size or 1000, 1000)
 
     def _target(self, key: str = "") -> str:
@@ -88,21 +89,21 @@ class S3Store:
         if end is not None and end <= first:
             self.stat(key)  # still say NotFound for a missing key
             return BoundedReader(iter(()))
-        kwargs = {"Bucket": self._bucket, "Key": full}
+        # Whole or ranged GETs are signed requests of our own (botocore's signer and credentials):
+        # `get_object` would cost three times the client CPU, the bulk of a small object's copy.
+        byte_range = None
         if start is not None or end is not None:
-            kwargs["Range"] = f"bytes={first}-{'' if end is None else end - 1}"
+            byte_range = f"bytes={first}-{'' if end is None else end - 1}"
+        target = self._target(key)
         try:
-            resp = self._call(lambda: self._s3.get_object(**kwargs), key)
+            resp = retried(lambda: self._raw.get(full, byte_range), lambda exc: map_raw_error(exc, target))
         except InvalidInput:
             if first and first >= self.stat(key).size:  # a range past the end is empty, as in Python
                 return BoundedReader(iter(()))
             raise
-        body = resp["Body"]
-        target = self._target(key)
-        chunks = mapped_chunks(body.iter_chunks(_READ_CHUNK), lambda exc: map_error(exc, target))
-        reader = BoundedReader(chunks, close=body.close)
-        if "Range" not in kwargs:  # the whole object: its headers describe it, no HEAD needed
-            reader.meta = self._meta(key, resp)
+        reader = RawBody(resp, target)
+        if byte_range is None:  # the whole object: its headers describe it, no HEAD needed
+            reader.meta = self._meta(key, head_fields(resp.headers))
         return reader
 
     def write(
@@ -122,8 +123,8 @@ class S3Store:
         full = self._full(key)
         target = self._target(key)
         reader = HashingReader(stream)
-        parts = iter_parts(reader, PART_SIZE)
-        first = next(parts)
+        # A known small size is read in one go; else one part decides between PUT and multipart.
+        first = reader.read_exactly(size + 1 if size is not None and size < PART_SIZE else PART_SIZE)
         extra: dict = {"ContentType": content_type or DEFAULT_CONTENT_TYPE}
         if cache_control:
             extra["CacheControl"] = cache_control
@@ -140,28 +141,29 @@ class S3Store:
             return ObjectMeta(key=key, size=len(first), etag=etag, content_type=extra["ContentType"],
                               cache_control=cache_control, metadata=meta,
                               hashes={**md5_of(etag), "sha256": reader.hexdigest()})
-        return self._write_multipart(key, full, reader, first, parts, size, metadata, extra, if_absent, expected_sha256)
+        return self._write_multipart(key, full, reader, first, size, metadata, extra, if_absent, expected_sha256)
 
-    def _write_multipart(self, key, full, reader, first, parts, size, metadata, extra, if_absent, expected_sha256) -> ObjectMeta:
+    def _write_multipart(self, key, full, reader, first, size, metadata, extra, if_absent, expected_sha256) -> ObjectMeta:
         target = self._target(key)
         if if_absent and self._exists(full):
             raise AlreadyExists("object exists", target=target)
-        # The SHA-256 is known only after the last part; it is added by a metadata-only copy.
+        # An expected SHA-256 goes in up front: it is checked before the upload completes. Else
+        # the digest is known only after the last part and is added by a metadata-only copy.
         upload = self._call(lambda: self._s3.create_multipart_upload(
-            Bucket=self._bucket, Key=full, Metadata=user_metadata(metadata, "pending", target), **extra), key)
+            Bucket=self._bucket, Key=full, Metadata=user_metadata(metadata, (expected_sha256 or "pending").lower(), target),
+            **extra), key)
         upload_id = upload["UploadId"]
 
-        def put_part(number: int, data: bytes) -> dict:
-            resp = self._call(lambda: self._s3.upload_part(
-                Bucket=self._bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=data), key)
-            return {"PartNumber": number, "ETag": resp["ETag"]}
-
-        def all_parts() -> Iterator[bytes]:
-            yield first
-            yield from parts
+        def put_part(number: int, data) -> dict:
+            def once() -> dict:
+                if hasattr(data, "seek"):
+                    data.seek(0)  # a retried part is sent from its start again
+                return self._s3.upload_part(Bucket=self._bucket, Key=full, UploadId=upload_id, PartNumber=number,
+                                            Body=data)
+            return {"PartNumber": number, "ETag": self._call(once, key)["ETag"]}
 
         try:
-            done = upload_parts(all_parts(), put_part)
+            done = upload_parts(first, reader, put_part)
             check_stream(reader, size, expected_sha256, target)
             cond = {"IfNoneMatch": "*"} if if_absent else {}
             try:
@@ -175,10 +177,10 @@ class S3Store:
             except (ClientError, BotoCoreError):
                 pass  # the original error matters more; a lifecycle rule reaps leftovers
             raise
-        meta = user_metadata(metadata, reader.hexdigest(), target)
-        self._copy_object(
-            self._bucket, full, full, reader.bytes_read, {"Metadata": meta, "MetadataDirective": "REPLACE", **extra}, key
-        )
+        if expected_sha256 is None:
+            meta = user_metadata(metadata, reader.hexdigest(), target)
+            self._copy_object(self._bucket, full, full, reader.bytes_read,
+                              {"Metadata": meta, "MetadataDirective": "REPLACE", **extra}, key)
         return self.stat(key)
 
     def _exists(self, full: str) -> bool:

@@ -17,8 +17,9 @@ from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 from multicloud.clouds.azure.backend import BACKEND
 from multicloud.clouds.azure.errors import is_not_supported, map_error
 from multicloud.clouds.azure.listing import list_blobs
+from multicloud.clouds.azure.rawhttp import RawBlobs, http_pool, map_raw_error, md5_header
 from multicloud.clouds.azure.session import client_for, plain_url
-from multicloud.clouds.common import PART_SIZE, BoundedReader, iter_parts, mapped_chunks, retried, upload_parts
+from multicloud.clouds.common import PART_SIZE, BoundedReader, mapped_chunks, retried, upload_parts
 from multicloud.config import Connection
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed, Transient
 from multicloud.core.objects import (
@@ -126,21 +127,6 @@ def _meta(props: Any, key: str) -> ObjectMeta:
     )
 
 
-def _only_part(parts: Iterator[bytes]) -> tuple[bytes | None, Iterator[bytes]]:
-    """(the one part, empty) when the stream fit in one part, else (None, every part)."""
-    first = next(parts)
-    second = next(parts, None)
-    if second is None:
-        return first, iter(())
-    return None, _drain([first, second], parts)
-
-
-def _drain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    while head:  # popped, not iterated, so an uploaded part is not kept alive by the list
-        yield head.pop(0)
-    yield from rest
-
-
 class AzureBlobStore:
     """A container and a root prefix in it, through one shared BlobServiceClient."""
 
@@ -154,6 +140,7 @@ class AzureBlobStore:
         self._service = client_for(conn)  # shared per account and credential: the same-connection test
         self._container = self._service.get_container_client(parsed.bucket)
         self._base = plain_url(self._container.url)
+        self._raw = RawBlobs(self._container, http_pool(conn, self._container.url))
         self._batch_delete = True
         self._page = min(conn.list_page_size or LIST_PAGE, LIST_PAGE)
 
@@ -211,52 +198,64 @@ class AzureBlobStore:
         set as the blob's Content-MD5 either way. Raises AlreadyExists (if_absent and the blob exists),
         InvalidInput (bad key, metadata name or value, or a stream that does not hold `size` bytes),
         PreconditionFailed (SHA-256 mismatch); nothing is written then."""
-        blob, target = self._blob(self._full(key))
+        full = self._full(key)
+        target = f"{self._base}/{full}"  # no BlobClient unless blocks are staged: it costs more than the PUT
         _check_metadata(user_metadata(metadata, "0" * 64, target), target)
-        settings = ContentSettings(content_type=content_type or DEFAULT_CONTENT_TYPE, cache_control=cache_control)
+        content_type = content_type or DEFAULT_CONTENT_TYPE
         reader = HashingReader(stream, md5=True)
-        only, parts = _only_part(iter_parts(reader, PART_SIZE))
+        # A known small size is read in one go; else one part decides between one request and blocks.
+        first = reader.read_exactly(size + 1 if size is not None and size < PART_SIZE else PART_SIZE)
         try:
-            if only is not None:
+            if len(first) < PART_SIZE:
                 check_stream(reader, size, expected_sha256, target)
                 stored = user_metadata(metadata, reader.hexdigest(), target)
-                settings.content_md5 = bytearray(reader.md5_digest())
-                # overwrite=False sends If-None-Match: *, so the service itself refuses an existing blob.
-                result = _call(
-                    lambda: blob.upload_blob(
-                        only, overwrite=not if_absent, metadata=stored, content_settings=settings
-                    ),
-                    target,
-                )
+                # One Put Blob of our own, signed by the SDK's credential policy; If-None-Match: *
+                # (if_absent) lets the service itself refuse an existing blob.
+                headers = {"x-ms-blob-content-type": content_type, "x-ms-blob-content-md5": md5_header(
+                    reader.md5_digest()), **({"x-ms-blob-cache-control": cache_control} if cache_control else {})}
+                result = retried(lambda: self._raw.put(full, first, headers, stored, if_absent),
+                                 partial(map_raw_error, target=target))
             else:
-                # A random token per write keeps two concurrent writers of one key from committing
-                # each other's uncommitted blocks; ids stay one length, as Azure requires per blob.
-                token = uuid.uuid4().hex
-
-                def stage(number: int, data: bytes) -> BlobBlock:
-                    block_id = f"{token}-{number:06d}"  # the SDK base64-encodes ids itself
-                    _call(lambda: blob.stage_block(block_id, data), target)
-                    return BlobBlock(block_id)
-
-                blocks = upload_parts(parts, stage)
-                check_stream(reader, size, expected_sha256, target)  # uncommitted blocks are dropped by Azure in 7 days
-                stored = user_metadata(metadata, reader.hexdigest(), target)
-                # The service keeps no MD5 of a block list by itself: ours makes `md5` hold for every blob.
-                settings.content_md5 = bytearray(reader.md5_digest())
-                condition = {"match_condition": MatchConditions.IfMissing} if if_absent else {}
-                result = _call(
-                    lambda: blob.commit_block_list(blocks, metadata=stored, content_settings=settings, **condition),
-                    target,
-                )
-        except PreconditionFailed as exc:
+                result, stored = self._write_blocks(full, target, reader, first, size, content_type, metadata,
+                                                    if_absent, cache_control, expected_sha256)
+        except (PreconditionFailed, AlreadyExists) as exc:
             if if_absent:
                 raise AlreadyExists("object exists", target=target) from exc
             raise
         return ObjectMeta(
             key=key, size=reader.bytes_read, last_modified=result.get("last_modified"), etag=result.get("etag"),
-            content_type=settings.content_type, metadata=stored, cache_control=cache_control,
+            content_type=content_type, metadata=stored, cache_control=cache_control,
             hashes={"sha256": reader.hexdigest(), "md5": reader.md5_digest().hex()},
         )
+
+    def _write_blocks(self, full: str, target: str, reader: HashingReader, first: bytes, size: int | None,
+                      content_type: str, metadata: Mapping[str, str] | None, if_absent: bool,
+                      cache_control: str | None, expected_sha256: str | None) -> tuple[dict, dict[str, str]]:
+        blob, _ = self._blob(full)
+        # A random token per write keeps two concurrent writers of one key from committing
+        # each other's uncommitted blocks; ids stay one length, as Azure requires per blob.
+        token = uuid.uuid4().hex
+
+        def stage(number: int, data) -> BlobBlock:
+            block_id = f"{token}-{number:06d}"  # the SDK base64-encodes ids itself
+
+            def once() -> None:
+                if hasattr(data, "seek"):
+                    data.seek(0)  # a retried block is sent from its start again
+                blob.stage_block(block_id, data, length=len(data))
+
+            _call(once, target)
+            return BlobBlock(block_id)
+
+        blocks = upload_parts(first, reader, stage)
+        check_stream(reader, size, expected_sha256, target)  # uncommitted blocks are dropped by Azure in 7 days
+        stored = user_metadata(metadata, reader.hexdigest(), target)
+        # The service keeps no MD5 of a block list by itself: ours makes `md5` hold for every blob.
+        settings = ContentSettings(content_type=content_type, cache_control=cache_control,
+                                   content_md5=bytearray(reader.md5_digest()))
+        condition = {"match_condition": MatchConditions.IfMissing} if if_absent else {}
+        return _call(lambda: blob.commit_block_list(blocks, metadata=stored, content_settings=settings, **condition),
+                     target), stored
 
     def delete(self, keys: Iterable[str]) -> int:
         """Delete keys, 256 per batch request; missing keys are not an error. Returns the number
