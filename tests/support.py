@@ -215,3 +215,10 @@ def rule_statuses(outcomes, ids: dict[str, str], expected: dict[str, dict[str, s
     `ids` maps the seeded names to resource ids."""
     by_key = {(o.resource, o.rule): o.status for o in outcomes}
     return {rule: {name: by_key[(ids[name], rule)] for name in want} for rule, want in expected.items()}
+
+
+def replica(store):
+    """A replication target's objects, without the reserved area where runs keep its manifest."""
+    from multicloud.core.replication_manifest import RESERVED_PREFIX
+
+    return [m for m in store.list() if not m.key.startswith(RESERVED_PREFIX)]

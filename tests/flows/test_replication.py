@@ -21,8 +21,7 @@ from multicloud.config import ReplicationRule
 from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import SHA256_METADATA_KEY
 from multicloud.core.replication import KEPT, ReplicationFailed, VerificationFailed, age, tombstone_key
-from multicloud.core.replication_manifest import RESERVED_PREFIX
-from tests.support import unique_name
+from tests.support import replica, unique_name
 from tests.fakes.faulty_proxy import FaultyProxy
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
@@ -42,11 +41,6 @@ def put(store, key: str, data: bytes, **kw):
 def read(store, key: str) -> bytes:
     with store.open(key) as f:
         return f.read()
-
-
-def replica(store):
-    """A target's objects, without the reserved area where runs keep the target's manifest."""
-    return [m for m in store.list() if not m.key.startswith(RESERVED_PREFIX)]
 
 
 def rule(source: str, *targets: str, **kw) -> ReplicationRule:

@@ -12,7 +12,7 @@ from flows.replicate import replicate
 from multicloud.clouds import create_bucket, open_store
 from multicloud.config import ReplicationRule
 from multicloud.core.objects import SHA256_METADATA_KEY
-from tests.support import unique_name
+from tests.support import replica, unique_name
 
 P = "\uff05"
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
@@ -62,14 +62,14 @@ def test_keys_and_metadata_names_come_back_byte_exact(local_profile, tmp_path, m
     out = sync(origin, there)
     assert (out["copied"], out["encoded_keys"], out["decoded_keys"]) == (len(KEYS), len(encoded_keys), 0)
     assert out["encoded_metadata"] == encoded_names * len(KEYS)
-    listed = {m.key for m in open_store(there, local_profile).list()}
+    listed = {m.key for m in replica(open_store(there, local_profile))}
     assert {k for k in KEYS if k not in listed} == encoded_keys  # the rest are stored as they are
 
     home = sync(there, back, delete="mirror", max_delete_percent=100)
     assert (home["copied"], home["decoded_keys"], home["encoded_keys"]) == (len(KEYS), len(encoded_keys), 0)
     assert home["decoded_metadata"] == encoded_names * len(KEYS)
     dst = open_store(back, local_profile)
-    assert sorted(m.key for m in dst.list()) == sorted(KEYS)  # byte-exact keys
+    assert sorted(m.key for m in replica(dst)) == sorted(KEYS)  # byte-exact keys
     for key in KEYS:
         meta = dst.stat(key)
         assert {k: v for k, v in meta.metadata.items() if k != SHA256_METADATA_KEY} == METADATA
@@ -86,4 +86,4 @@ def test_keys_and_metadata_names_come_back_byte_exact(local_profile, tmp_path, m
     assert (reverse["listed_target"], reverse["delete_candidates"]) == (len(KEYS), 0)
     if middle != "file":  # a directory's listing carries no hash: the newer S3 copies count as changed
         assert (reverse["copied"], reverse["skipped"]) == (0, len(KEYS))
-    assert len(list(open_store(there, local_profile).list())) == len(KEYS)
+    assert len(replica(open_store(there, local_profile))) == len(KEYS)
