@@ -104,6 +104,7 @@ def repository_lock(plan: BackupPlan, profile: Profile) -> Iterator[HeldLock]:
 
 
 def _writer(plan: BackupPlan, mirrors: Mirrors) -> SnapshotWriter:
+    mirrors.repository.use_compression(plan.compression)
     return SnapshotWriter(mirrors.repository, compression=plan.compression != "off", threads=plan.concurrency,
                           rename_beside_folder=beside_folder, index_loader=mirrors.shared_index)
 

@@ -158,7 +158,8 @@ class BackupPlan(BaseModel):
                                             "this plan writes to, each a full mirror.")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     password: PasswordSource
-    compression: Literal["auto", "off", "max"] = Field(default="auto", description="restic's --compression.")
+    compression: Literal["auto", "off", "max"] = Field(default="auto", description="restic's --compression: "
+                                                       "auto (zstd level 3), max (level 11), off (data uncompressed).")
     concurrency: int = Field(default=4, ge=1, le=64, description="Source objects read at once.")
     drill: DrillSettings = Field(default_factory=DrillSettings)
 

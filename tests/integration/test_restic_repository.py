@@ -374,3 +374,22 @@ def test_our_restore_reopens_files_when_descriptors_run_out_and_filters(tmp_path
     restored = tmp_path / "some" / str(source).lstrip("/")
     assert only.files == 1 and (restored / "random.bin").read_bytes() == (source / "random.bin").read_bytes()
     assert not (restored / "small.txt").exists() and (restored / "copy").is_dir()
+
+
+def test_compression_max_stores_compressible_data_smaller_than_auto_and_reads_back():
+    rng = __import__("random").Random(7)
+    text = "".join(f"{rng.choice(['GET', 'PUT', 'POST'])} /api/v1/items/{rng.randrange(10**6)} "
+                   f"{rng.choice([200, 201, 404, 500])} {rng.random():.6f}\n" for _ in range(60_000)).encode()
+    stored, now = {}, datetime(2026, 12, 1, tzinfo=timezone.utc)
+    for mode in ("auto", "max"):
+        repo = Repository.create(open_store(f"mem://{unique_name('zstd')}/repo"), "pw", FAST_KDF)
+        repo.use_compression(mode)
+        with SnapshotWriter(repo) as writer:
+            writer.add_file(["log.txt"], io.BytesIO(text))
+            writer.commit(["/logs"], now)
+        stored[mode] = sum(m.size for m in repo.store.list("data/"))
+        with SnapshotReader(Repository.open(repo.store, "pw")) as reader:
+            snap = reader.find("latest")
+            (node,) = [n for _, n in reader.walk(snap["tree"]) if n["type"] == "file"]
+            assert reader.open_file(node).read() == text, mode
+    assert stored["max"] < stored["auto"] < len(text), stored

@@ -99,6 +99,7 @@ def decompress(payload: bytes, size: int | None, what: str) -> bytes:
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+COMPRESSION_LEVELS = {"auto": 3, "max": 11}
 _allocator_tuned = False
 
 
@@ -213,13 +214,21 @@ class Repository:
         self.store, self.key, self.config = store, key, config
         self.name = redact_url(store.url)
         self._local = threading.local()  # a zstd compressor is not thread safe: one per thread
+        self.compression_level = COMPRESSION_LEVELS["auto"]
         keep_freed_buffers()
+
+    def use_compression(self, mode: str) -> None:
+        """restic's --compression: `auto` (zstd level 3, restic's default) or `max` (level 11, about
+        what restic's best setting gives); `off` is the writer's choice per blob (trees are always
+        compressed)."""
+        self.compression_level = COMPRESSION_LEVELS.get(mode, COMPRESSION_LEVELS["auto"])
+        self._local = threading.local()
 
     @property
     def _zstd(self) -> zstandard.ZstdCompressor:
         compressor = getattr(self._local, "zstd", None)
         if compressor is None:
-            compressor = self._local.zstd = zstandard.ZstdCompressor(level=3)
+            compressor = self._local.zstd = zstandard.ZstdCompressor(level=self.compression_level)
         return compressor
 
     # -- create and open ------------------------------------------------------------------------
