@@ -50,6 +50,7 @@ cloud-down:
 bench: install
 	$(PY) bench/storage.py
 	$(PY) bench/replication.py
+	$(PY) bench/backups.py
 	$(PY) bench/costs.py
 
 clean: demo-down
