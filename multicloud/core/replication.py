@@ -122,7 +122,8 @@ def comparable_hashes(source_hashes: Iterable[str], target_hashes: Iterable[str]
 def compare(src: ObjectMeta, dst: ObjectMeta, mode: CompareMode = "hash",
             hashes: tuple[str, ...] = HASH_PREFERENCE) -> str:
     """`same` or why the target differs. In `hash` mode: size, then the first of `hashes` both
-    objects carry (see comparable_hashes), else the target being older than the source."""
+    objects carry (see comparable_hashes), else the target being older than the source (by the
+    second, the coarsest store times)."""
     if src.size != dst.size:
         return CHANGED_SIZE
     if mode == "size":
@@ -131,7 +132,9 @@ def compare(src: ObjectMeta, dst: ObjectMeta, mode: CompareMode = "hash",
         a, b = src.hashes.get(algo), dst.hashes.get(algo)
         if a and b:
             return SAME if a.lower() == b.lower() else CHANGED_HASH
-    if src.last_modified and dst.last_modified and dst.last_modified < src.last_modified:
+    # Stores keep times to the second (S3) or finer: a target written in the same second as its
+    # source can list as a fraction of a second older, so only whole seconds count.
+    if src.last_modified and dst.last_modified and dst.last_modified < src.last_modified.replace(microsecond=0):
         return CHANGED_MTIME
     return SAME
 

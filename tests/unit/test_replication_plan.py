@@ -101,6 +101,10 @@ def test_compare_chain():
     older = ObjectMeta(key="k", size=3, last_modified=T0 - timedelta(seconds=1))
     assert compare(ObjectMeta(**base), older) == "changed: mtime"
     assert compare(ObjectMeta(**base), older, "size") == "same"
+    # A target written in the second its source was, listed by a store of whole seconds (S3).
+    source = ObjectMeta(key="k", size=3, last_modified=T0 + timedelta(milliseconds=370))
+    assert compare(source, ObjectMeta(**base)) == "same"
+    assert compare(source, older) == "changed: mtime"
     assert compare(ObjectMeta(key="k", size=4), older, "size") == "changed: size"
 
 
