@@ -228,4 +228,5 @@ def report_backup(plan: BackupPlan, start: BackupStart, published: Published) ->
         get_run_logger().error(failure)
     return {"plan": plan.name, "snapshot": published.snapshot_id, "repositories": rows,
             "objects": published.counts.objects, "read": published.counts.read,
+            "bytes_read": published.counts.bytes_read,
             "reused": published.counts.reused, "failure": failure}
