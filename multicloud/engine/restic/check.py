@@ -13,7 +13,7 @@ from multicloud.core.backups.check import ERROR, NOTE, CheckReport, header_findi
 from multicloud.core.backups.format import DATA, TREE, PackEntry, decode_pack_header, index_entries
 from multicloud.core.errors import InvalidInput, NotFound
 from multicloud.engine.restic.errors import CorruptData
-from multicloud.engine.restic.prune import blob_index, open_blob, pack_key, stored_packs
+from multicloud.engine.restic.prune import blob_index, pack_key, stored_packs
 from multicloud.engine.restic.repository import BlobIndex, Repository, _get
 
 _TAIL = 64 << 10  # one ranged read gets the header of a pack of up to ~1,500 blobs
@@ -144,7 +144,7 @@ def _read_pack(repo: Repository, pack_id: str, report: CheckReport) -> None:
         return
     for entry in entries:
         try:
-            open_blob(repo, pack_id, entry, data[entry.offset:entry.offset + entry.length])
+            repo.open_blob(pack_id, entry, data[entry.offset:entry.offset + entry.length])
             report.blobs_read += 1
         except CorruptData as exc:
             report.add(ERROR, str(exc), where)

@@ -5,7 +5,6 @@ then delete the old index files, then the packs. Mirrors replay the same files w
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
@@ -16,7 +15,7 @@ from multicloud.core.backups.prune import DELETE, REPACK, MaxUnused, PrunePlan, 
 from multicloud.core.backups.retention import RetentionDecision, RetentionRules
 from multicloud.core.errors import NotFound
 from multicloud.engine.restic.errors import CorruptData
-from multicloud.engine.restic.repository import BlobIndex, Lock, Repository, _get, decompress
+from multicloud.engine.restic.repository import BlobIndex, Lock, Repository, _get
 from multicloud.engine.restic.writer import INDEX_BLOBS_PER_FILE, Packer, WriteStats
 
 
@@ -159,27 +158,13 @@ def _repack(repo: Repository, lock: Lock, plan: PrunePlan, result: PruneResult) 
         if pack_id != current:
             current, data = pack_id, _get(repo.store, pack_key(pack_id))
             lock.refresh()
-        plain = open_blob(repo, pack_id, entry, data[entry.offset:entry.offset + entry.length])
+        plain = repo.open_blob(pack_id, entry, data[entry.offset:entry.offset + entry.length])
         packers[entry.blob_type].add(entry.blob_id, *repo.seal_blob(plain, entry.blob_type == TREE or
                                                                     bool(entry.raw_length)))
     for packer in packers.values():
         packer.flush()
     result.new_packs = list(pending)
     return pending
-
-
-def open_blob(repo: Repository, pack_id: str, entry: PackEntry, sealed: bytes) -> bytes:
-    """A blob's plaintext from its sealed bytes, MAC and SHA-256 checked. Raises CorruptData naming
-    the pack and the repository."""
-    what = f"{repo.name} {pack_key(pack_id)} {entry.blob_type} blob {entry.blob_id.hex()}"
-    if len(sealed) != entry.length:
-        raise CorruptData(f"pack is shorter than the index says ({len(sealed)} of {entry.length} bytes)", target=what)
-    plain = repo.key.open(sealed, what)
-    if entry.raw_length:
-        plain = decompress(plain, entry.raw_length, what)
-    if hashlib.sha256(plain).digest() != entry.blob_id:
-        raise CorruptData("blob content does not match its id (sha256)", target=what)
-    return plain
 
 
 def _write_index(repo: Repository, packs: dict[str, list[PackEntry]], supersedes: list[str]) -> list[str]:
