@@ -25,11 +25,9 @@ SOURCE = "s3://demo-replication-src/"  # the replication scene's source bucket (
 
 def demo_key(profile) -> str:
     """The demo's KMS key on moto, made once (by alias) and reused by later demo runs."""
-    import boto3
+    from multicloud.clouds.aws.session import client
 
-    aws = profile.connection_for("aws")
-    kms = boto3.client("kms", endpoint_url=aws.endpoint, region_name=aws.region or "us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    kms = client(profile.connection_for("aws"), "kms")
     for alias in kms.list_aliases()["Aliases"]:
         if alias["AliasName"] == KEY_ALIAS and alias.get("TargetKeyId"):
             return alias["TargetKeyId"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import yaml
 
 from flows.backup_checks import backup_drill
 from flows.backups import backup
 from flows.restore import restore
 from multicloud.clouds import create_bucket, open_store
+from multicloud.clouds.aws.session import client
 from tests.support import unique_name
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
@@ -27,10 +27,8 @@ def bucket(profile, scheme: str) -> str:
 
 
 def kms_key(profile) -> str:
-    aws = profile.connection_for("aws")
-    client = boto3.client("kms", endpoint_url=aws.endpoint, region_name=aws.region or "us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
-    return client.create_key(Description="backup passwords")["KeyMetadata"]["Arn"]
+    kms = client(profile.connection_for("aws"), "kms")
+    return kms.create_key(Description="backup passwords")["KeyMetadata"]["Arn"]
 
 
 def plans_file(tmp_path, profile, source: dict, repositories: list[str]) -> tuple[str, str]:
