@@ -45,7 +45,10 @@ def _service(name: str, port: int) -> ManagedProcess:
             "-public-host", f"{HOST}:{port}", "-external-url", f"http://{HOST}:{port}", "-log-level", "warn",
         ]
         health = f"http://{HOST}:{port}/storage/v1/b?project=local"
-    return ManagedProcess(name, command, health, local_state_dir(), cwd=data, port=port)
+    # moto without its 1,301 public AMIs and their snapshots (an account sees only its own), and refusing
+    # unknown instance types as EC2 does
+    env = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"} if name == "moto" else {}
+    return ManagedProcess(name, command, health, local_state_dir(), cwd=data, port=port, env=env)
 
 
 def fake_gcs_binary() -> Path:
