@@ -14,7 +14,7 @@ import pytest
 from multicloud.clouds import open_store, registry
 from multicloud.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectStore
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 
 MIB = 1 << 20
 

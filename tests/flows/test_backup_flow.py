@@ -19,7 +19,7 @@ from multicloud.core.backups.tree import tree_key
 from multicloud.core.errors import InvalidInput
 from multicloud.engine.restic import Repository, SnapshotReader
 from multicloud.testing.restic_oracle import Restic, restic_path
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from tests.support import unique_name
 
 PASSWORD = "backup flow password"

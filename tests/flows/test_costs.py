@@ -25,7 +25,7 @@ from multicloud.config import CostsConfig, CostSource
 from multicloud.core.costs import focus
 from multicloud.core.costs.decisions import ReconciliationFailed
 from multicloud.testing import cost_samples as samples
-from tests.fakes.fake_costmanagement import FakeCostManagement
+from multicloud.testing.fakes.fake_costmanagement import FakeCostManagement
 from tests.support import drain_cost_explorer_queue, unique_name, upload
 
 AS_OF = date(2026, 10, 31)

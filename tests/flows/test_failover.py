@@ -28,7 +28,7 @@ from multicloud.engine.journal import Journal
 from multicloud.engine.transfer import SyncOptions
 from multicloud.testing.failover_setup import prepare
 from multicloud.testing.sites import SiteService
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from tests.support import unique_name
 
 AUTO_STEPS = ["preflight", "primary-read-only", "final-sync", "dns-switch", "validate"]

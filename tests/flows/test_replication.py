@@ -22,7 +22,7 @@ from multicloud.core.errors import InvalidInput
 from multicloud.core.objects import SHA256_METADATA_KEY
 from multicloud.core.replication import KEPT, ReplicationFailed, VerificationFailed, age, tombstone_key
 from tests.support import replica, unique_name
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
 BIG = 9 * (1 << 20)  # over one part: multipart / staged blocks / resumable

@@ -16,7 +16,7 @@ from multicloud.clouds import create_bucket, open_store
 from multicloud.config import ReplicationRule
 from multicloud.core.replication import VerificationFailed
 from multicloud.core.replication_manifest import RESERVED_PREFIX, manifest_key
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from tests.support import unique_name
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}

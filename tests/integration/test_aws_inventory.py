@@ -2,7 +2,7 @@
 Elastic IPs, snapshots and RDS as `Resource` records; metric data put with put_metric_data and read back
 through the GetMetricData batching, whose request counts prove the 500-query and 1,440-point limits.
 moto serves every listing in one page and ignores NextToken, so paging is proven against a local server
-answering the real EC2, RDS and CloudWatch requests (tests/fakes/fake_aws_paging.py).
+answering the real EC2, RDS and CloudWatch requests (multicloud/testing/fakes/fake_aws_paging.py).
 
 The moto server is shared and never reset: each test works in a region of its own (eu-north-1) and on
 resources it created (a run id in tags and names), and asserts on those."""
@@ -21,7 +21,7 @@ from multicloud.clouds.aws.session import client
 from multicloud.config import Connection
 from multicloud.config.rightsizing import load_rule_sets
 from multicloud.core.rightsizing import FINDING, INSUFFICIENT, Resource, evaluate, required_series
-from tests.fakes.fake_aws_paging import FakeAwsPaging
+from multicloud.testing.fakes.fake_aws_paging import FakeAwsPaging
 
 REGION = "eu-north-1"
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)  # metric points are put relative to this

@@ -10,7 +10,7 @@ import pytest
 
 from multicloud.clouds import create_bucket, open_store
 from multicloud.core.errors import InvalidInput
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from tests.support import unique_name
 
 

@@ -1,5 +1,5 @@
 """query_costs through the real azure-mgmt-costmanagement client against a local fake Cost
-Management Query API (tests/fakes/fake_costmanagement.py, on a free port): the body the SDK sends,
+Management Query API (multicloud/testing/fakes/fake_costmanagement.py, on a free port): the body the SDK sends,
 nextLink paging, frame shape and dtypes, exact decimals, the error taxonomy, argument checks."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from multicloud.clouds.azure.costmanagement import query_costs
 from multicloud.clouds.azure.dns import StaticTokenCredential
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled, Transient
 from multicloud.core.retry import NO_RETRY
-from tests.fakes.fake_costmanagement import FakeCostManagement
+from multicloud.testing.fakes.fake_costmanagement import FakeCostManagement
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 SCOPE = f"/subscriptions/{SUB}"

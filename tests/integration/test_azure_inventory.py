@@ -1,5 +1,5 @@
 """The Azure rightsizing inventory and Azure Monitor metrics through the real azure-mgmt-compute,
--network, -sql and -monitor clients against a local ARM server (tests/fakes/fake_azure_compute.py)
+-network, -sql and -monitor clients against a local ARM server (multicloud/testing/fakes/fake_azure_compute.py)
 serving two items a page: VMs, disks, public IPs, snapshots and SQL databases come back as `Resource`
 records across several nextLink pages (counted on the server), 14 days of 5-minute samples come back
 aggregated per interval, memory that was never reported stays missing, and the shipped Azure Advisor
@@ -20,7 +20,7 @@ from multicloud.config import Connection
 from multicloud.config.rightsizing import load_rule_sets
 from multicloud.core.errors import Throttled
 from multicloud.core.rightsizing import CLEAR, FINDING, INSUFFICIENT, evaluate, required_series
-from tests.fakes.fake_azure_compute import FakeAzureCompute
+from multicloud.testing.fakes.fake_azure_compute import FakeAzureCompute
 from tests.support import WASTE_EXPECTED, rule_statuses, vm_summary
 
 SUB = "00000000-1111-2222-3333-444444444444"

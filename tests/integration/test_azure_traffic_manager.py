@@ -1,5 +1,5 @@
 """TrafficManagerWeights through the real azure-mgmt-trafficmanager client against a local
-fake ARM server (tests/fakes/fake_arm.py) on a free port: reads, minimal writes, error mapping, the
+fake ARM server (multicloud/testing/fakes/fake_arm.py) on a free port: reads, minimal writes, error mapping, the
 failover weight shift, timeouts and retries."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from multicloud.clouds.azure.dns import TrafficManagerWeights
 from multicloud.config import Connection, TrafficManagerProfile
 from multicloud.core.errors import InvalidInput, NotFound
 from multicloud.core.failover import shift_weights
-from tests.fakes.fake_arm import FakeArm
+from multicloud.testing.fakes.fake_arm import FakeArm
 
 SUB, RG, PROFILE = "00000000-0000-0000-0000-000000000001", "rg-ops", "app-tm"
 SITES = {"primary": "primary.app.example.com", "secondary": "secondary.app.example.com",

@@ -12,7 +12,7 @@ from multicloud.clouds.gcp.dns import SCOPE, CloudDnsWeights
 from multicloud.config import CloudDnsRecord, Connection
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied
 from multicloud.core.failover import shift_weights
-from tests.fakes.fake_cloud_dns import FakeCloudDns, plain_record, wrr_record
+from multicloud.testing.fakes.fake_cloud_dns import FakeCloudDns, plain_record, wrr_record
 
 PROJECT, ZONE, NAME = "ops-test", "internal-zone", "app.example.internal."
 PATH = f"/dns/v1/projects/{PROJECT}/managedZones/{ZONE}/rrsets/{NAME}/CNAME"

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from multicloud.clouds.aws.costexplorer import cost_and_usage, monthly_totals
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, PermissionDenied
-from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 from tests.support import drain_cost_explorer_queue
 
 MONEY = pd.ArrowDtype(pa.decimal128(38, 18))

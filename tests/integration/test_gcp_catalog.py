@@ -14,7 +14,7 @@ from google.api_core import exceptions as gapi
 from multicloud.clouds.gcp.catalog import list_services, list_skus
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Throttled
 from multicloud.core.retry import NO_RETRY
-from tests.fakes.fake_cloud_billing import FakeCloudBilling, sku
+from multicloud.testing.fakes.fake_cloud_billing import FakeCloudBilling, sku
 
 COMPUTE, STORAGE, BIGQUERY = "6F81-5844-456A", "95FF-2EF5-5EA1", "24E6-581D-38E5"
 MONEY = pd.ArrowDtype(pa.decimal128(38, 18))

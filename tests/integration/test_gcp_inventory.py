@@ -1,5 +1,5 @@
 """The Google Cloud rightsizing inventory and Cloud Monitoring metrics over REST against a local server
-answering the Compute Engine and Monitoring routes (tests/fakes/fake_gce.py), two items or series a
+answering the Compute Engine and Monitoring routes (multicloud/testing/fakes/fake_gce.py), two items or series a
 page: instances, disks, addresses and snapshots come back as `Resource` records across several
 nextPageToken pages (counted on the server), 14 days of 5-minute samples come back aligned per period,
 memory without the Ops Agent stays missing, and the shipped Recommender and waste rules find what was
@@ -19,7 +19,7 @@ from multicloud.config import Connection
 from multicloud.config.rightsizing import load_rule_sets
 from multicloud.core.errors import InvalidInput, NotFound, Throttled
 from multicloud.core.rightsizing import CLEAR, FINDING, INSUFFICIENT, evaluate, required_series
-from tests.fakes.fake_gce import FakeGce
+from multicloud.testing.fakes.fake_gce import FakeGce
 from tests.support import WASTE_EXPECTED, rule_statuses, vm_summary
 
 PROJECT = "proj-rightsizing"

@@ -16,7 +16,7 @@ from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied, Pre
 from multicloud.core.objects import SHA256_METADATA_KEY
 from multicloud.core.replication import Decision
 from multicloud.engine.transfer import copy_object
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from tests.support import closed_port, unique_name
 
 MIB = 1 << 20

@@ -15,7 +15,7 @@ from multicloud.clouds import create_bucket, open_store
 from multicloud.clouds.common import DEFAULT_RETRY
 from multicloud.core.errors import NotFound, PermissionDenied, Throttled, Transient
 from multicloud.core.objects import ObjectMeta
-from tests.fakes.faulty_proxy import FaultyProxy
+from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from tests.support import unique_name
 
 CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}

@@ -16,8 +16,8 @@ from multicloud.clouds import ensure_bucket, open_store
 from multicloud.config.backups import KmsWrap, PasswordSource
 from multicloud.core.errors import InvalidInput, NotFound, PermissionDenied
 from multicloud.engine.passwords import repository_password
-from tests.fakes.fake_gcp_kms import FakeCloudKms
-from tests.fakes.fake_keyvault import FakeKeyVault
+from multicloud.testing.fakes.fake_gcp_kms import FakeCloudKms
+from multicloud.testing.fakes.fake_keyvault import FakeKeyVault
 from tests.support import unique_name
 
 PLAN = "nightly-db"

@@ -20,8 +20,8 @@ import re
 import threading
 from datetime import datetime, timedelta, timezone
 
-from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
-from tests.fakes.metric_samples import periods
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.metric_samples import periods
 
 _AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/aggregated/(?P<what>instances|disks|addresses)$")
 _SNAPSHOTS = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/global/snapshots$")

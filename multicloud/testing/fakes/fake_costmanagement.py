@@ -27,7 +27,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import quote
 
-from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 
 _QUERY_PATH = re.compile(r"^/(?P<scope>.+?)/providers/microsoft\.costmanagement/query/?$", re.IGNORECASE)
 DIMENSIONS = ("SubscriptionId", "SubscriptionName", "ResourceGroupName", "ResourceLocation", "ServiceName",

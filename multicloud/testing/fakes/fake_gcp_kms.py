@@ -22,7 +22,7 @@ import google_crc32c
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 
 _PATH = re.compile(r"^/v1/(?P<key>projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/:]+):"
                    r"(?P<op>encrypt|decrypt)$")

@@ -7,7 +7,7 @@ import http.client
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
 _DROP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "expect"}
 _ACCESS_DENIED = b"<Error><Code>AccessDenied</Code><Message>refused by test proxy</Message></Error>"

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 
 _PROFILE_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.network/"

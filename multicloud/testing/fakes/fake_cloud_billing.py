@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
 #: USD -> currency rates the fake converts prices with.
 RATES = {"USD": Decimal(1), "EUR": Decimal("0.9"), "JPY": Decimal("150")}

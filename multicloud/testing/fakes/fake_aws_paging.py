@@ -11,7 +11,7 @@ import json
 import threading
 from urllib.parse import parse_qs
 
-from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
 _EC2 = "http://ec2.amazonaws.com/doc/2016-11-15/"
 _RDS = "http://rds.amazonaws.com/doc/2014-10-31/"

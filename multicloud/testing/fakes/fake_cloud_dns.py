@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
 _KIND = "dns#resourceRecordSet"
 _POLICY_KIND = "dns#rRSetRoutingPolicy"

@@ -22,8 +22,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
-from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
-from tests.fakes.metric_samples import periods
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.metric_samples import periods
 
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
 _LISTS = {

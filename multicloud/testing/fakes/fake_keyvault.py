@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 
 TOKEN = "multicloud-emulator-token"  # what multicloud.clouds.azure.dns.StaticTokenCredential sends
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", '
