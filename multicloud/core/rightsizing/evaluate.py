@@ -71,6 +71,8 @@ class Evidence:
     coverage: float | None = None
     zero_filled: int = 0
     note: str = ""
+    metric: str = ""
+    statistic: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,23 +172,25 @@ def _label(rule, cond) -> str:
 
 def _metric(rule, cond, resource: Resource, index, start: datetime, end: datetime) -> Evidence:
     label = _label(rule, cond)
+    tag = {"metric": cond.metric, "statistic": cond.statistic}
     period = rule.period_minutes * 60
     points, problem = _points(cond, resource, index, period)
     points = S.in_window(points, start, end)
     cover = S.coverage(len(points), start, end, period)
     filled = 0
     if problem:
-        return Evidence(label, None, None, 0, cover, note=problem)
+        return Evidence(label, None, None, 0, cover, note=problem, **tag)
     if rule.missing_data == "zero":
         points, filled = S.zero_filled(points, start, end, period)
     elif not points:
-        return Evidence(label, None, None, 0, cover, note="no data points")
+        return Evidence(label, None, None, 0, cover, note="no data points", **tag)
     else:
         short = _short_coverage(rule, len(points), cover, period)
         if short:
-            return Evidence(label, None, None, len(points), cover, note=short)
+            return Evidence(label, None, None, len(points), cover, note=short, **tag)
     observed = S.compute([v for _, v in points], parse_statistic(cond.statistic))
-    return Evidence(label, observed, bool(OPERATORS[cond.op](observed, cond.threshold)), len(points), cover, filled)
+    return Evidence(label, observed, bool(OPERATORS[cond.op](observed, cond.threshold)), len(points), cover, filled,
+                    **tag)
 
 
 def _short_coverage(rule, observed: int, cover: float, period: int) -> str:
