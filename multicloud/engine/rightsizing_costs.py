@@ -5,7 +5,7 @@ only the columns needed."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Iterator
 
@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from multicloud.core.objects import ObjectStore
 from multicloud.core.rightsizing.commitments import UsageSeries
+from multicloud.core.rightsizing.records import window
 from multicloud.core.rightsizing.savings import ResourceCost, cost_key
 from multicloud.engine.dataset import partitions, read_partition
 
@@ -32,12 +33,12 @@ def _month_bounds(period: str) -> tuple[datetime, datetime]:
 
 
 def _usage_rows(store: ObjectStore, now: datetime, days: int, columns: list[str]) -> Iterator[tuple[str, pa.Table]]:
-    """(provider, table) of the usage rows charged in [now - days, now), partition by partition
-    (a billing period's partition holds that month's charges)."""
-    start = now - timedelta(days=days)
+    """(provider, table) of the usage rows charged in the `days` before `now` floored to the hour,
+    partition by partition (a billing period's partition holds that month's charges)."""
+    start, now = window(now, HOUR, days)
     for provider, period in sorted(partitions(store)):
         first, end = _month_bounds(period)
-        if end <= start - timedelta(days=1) or first >= now:
+        if end <= start or first >= now:
             continue
         for table in read_partition(store, provider, period, columns):
             charged = table.column("ChargePeriodStart")
