@@ -221,3 +221,22 @@ def _money(value: Decimal) -> Decimal:
 
 def _ratio(value: Decimal) -> Decimal:
     return value.quantize(_RATIO, rounding=ROUND_HALF_UP)
+
+
+def commitment_rows(plan: CommitmentPlan) -> list[dict]:
+    """The plan as table rows (one per series, best net savings first), numbers as text a person
+    can check: what to buy, what it covers and uses, when it pays off, and why."""
+    rows = []
+    ranked = sorted(plan.recommendations, key=lambda r: -(r.best.monthly_net_savings if r.best else ZERO))
+    for rec in ranked:
+        best = rec.best
+        rows.append({
+            "provider": rec.provider, "service": rec.service, "region": rec.region, "program": rec.program,
+            "granularity": rec.granularity, "term_years": rec.term_years or "",
+            "hourly_commitment": f"{best.hourly_commitment} {rec.currency}" if best else "",
+            "coverage": f"{best.coverage:.1%}" if best else "", "utilisation": f"{best.utilisation:.1%}" if best else "",
+            "break_even_months": str(best.break_even_months) if best else "",
+            "net_monthly_savings": f"{best.monthly_net_savings} {rec.currency}" if best else "",
+            "monthly_on_demand": f"{rec.monthly_on_demand} {rec.currency}", "why": rec.reason,
+        })
+    return rows
