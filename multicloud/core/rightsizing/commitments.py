@@ -174,16 +174,21 @@ def simulate_term(item: UsageSeries, rate, max_candidates: int = MAX_CANDIDATES)
         why = ("all usage in the window was covered by commitments already: nothing left to commit"
                if item.committed_total > 0 else "no on-demand usage in the window")
         return TermAdvice(rate.term_years, discount, rate.source, (), why)
+    commitments, simulated = _candidates(item, discount, rate.term_years)
+    savers = sorted((c for c in simulated if c.savings > 0), key=lambda c: (-c.savings, c.hourly_commitment))
+    why = "" if savers else (f"none of the {len(commitments)} candidates saves money at a {discount:.0%} discount: "
+                             "usage too uneven for a commitment")
+    return TermAdvice(rate.term_years, discount, rate.source, tuple(savers[:max_candidates]), why)
+
+
+def _candidates(item: UsageSeries, discount: Decimal, term_years: int) -> tuple[list[Decimal], list[Candidate]]:
+    """Each period's optimal commitment (its cost at the discount, per hour), simulated."""
     usage = sorted(item.points)
     prefix = [ZERO]
     for value in usage:
         prefix.append(prefix[-1] + value)
     commitments = sorted({_floor(u * (1 - discount) / item.period_hours) for u in usage if u > 0} - {ZERO})
-    simulated = [_simulate(item, usage, prefix, c, discount, rate.term_years) for c in commitments]
-    savers = sorted((c for c in simulated if c.savings > 0), key=lambda c: (-c.savings, c.hourly_commitment))
-    why = "" if savers else (f"none of the {len(commitments)} candidates saves money at a {discount:.0%} discount: "
-                             "usage too uneven for a commitment")
-    return TermAdvice(rate.term_years, discount, rate.source, tuple(savers[:max_candidates]), why)
+    return commitments, [_simulate(item, usage, prefix, c, discount, term_years) for c in commitments]
 
 
 def _simulate(item: UsageSeries, usage: list[Decimal], prefix: list[Decimal], commitment: Decimal,

@@ -92,6 +92,11 @@ def _action_factor(finding: Finding, catalog) -> tuple[Decimal | None, str]:
         return Decimal(1), ""
     if action != RESIZE:
         return None, f"action {action!r} saves nothing until a person decides what to do"
+    return _resize_factor(finding, catalog)
+
+
+def _resize_factor(finding: Finding, catalog) -> tuple[Decimal | None, str]:
+    """1 - target price / current price, from the catalog's on-demand prices."""
     res = finding.resource
     if not finding.target_type:
         return None, "resize without a target type: no savings" + (
