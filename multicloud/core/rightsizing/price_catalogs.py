@@ -169,6 +169,18 @@ def azure_vm_filter(region: str, sku: str) -> str:
             f"armSkuName eq '{_odata(sku)}' and priceType eq 'Consumption'")
 
 
+def azure_disk_filter(region: str, tier: str) -> str:
+    """The OData filter of a managed disk tier's ("P10 LRS") consumption prices in a region."""
+    return (f"serviceName eq 'Storage' and armRegionName eq '{_odata(region)}' and skuName eq '{_odata(tier)}' "
+            "and priceType eq 'Consumption' and contains(productName,'Managed Disks')")
+
+
+def azure_ip_filter(region: str) -> str:
+    """The OData filter of the Standard public IP address prices in a region."""
+    return (f"serviceName eq 'Virtual Network' and armRegionName eq '{_odata(region)}' and "
+            "productName eq 'IP Addresses' and skuName eq 'Standard' and priceType eq 'Consumption'")
+
+
 def _odata(value: str) -> str:
     return value.replace("'", "''")
 
