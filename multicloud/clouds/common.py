@@ -25,8 +25,10 @@ PART_SIZE = 8 << 20
 PART_CONCURRENCY = 4
 
 
-def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], policy: RetryPolicy = DEFAULT_RETRY) -> T:
-    """Run `fn`, mapping SDK errors to the taxonomy (original chained) and retrying the retryable."""
+def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], policy: RetryPolicy = DEFAULT_RETRY,
+            sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run `fn`, mapping SDK errors to the taxonomy (original chained) and retrying the retryable,
+    `sleep` waiting between attempts."""
 
     def once() -> T:
         try:
@@ -37,7 +39,19 @@ def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], po
                 raise
             raise mapped from exc
 
-    return call_with_retry(once, policy, time.sleep)
+    return call_with_retry(once, policy, sleep)
+
+
+def recording_sleep(waits: list[float] | None) -> Callable[[float], None]:
+    """time.sleep that also appends each wait to `waits` (when given), so a run can say how long it waited."""
+    if waits is None:
+        return time.sleep
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    return sleep
 
 
 class WaitRecordingRetry(Retry):

@@ -296,29 +296,40 @@ def _rate(rates: list[GcpRate], family: str, resource: str, pricing: str, region
     return max(matched, key=lambda r: r.effective or datetime.min.replace(tzinfo=timezone.utc)) if matched else None
 
 
+_PRICING_WORDS = {"on demand": "on-demand", "spot": "spot", "commit 1": "1-year commitment",
+                  "commit 3": "3-year commitment"}
+
+
 def _composed(shape: Shape, rates: list[GcpRate], pricing: str, region: str) -> tuple[Decimal | None, datetime | None, str]:
     """vCPUs x the family's core rate + GiB x its ram rate, the later effective time, or why not."""
     family = shape.family.upper() or gcp_family(shape.type)
     core, ram = (_rate(rates, family, res, pricing, region) for res in ("core", "ram"))
     missing = [res for res, rate in (("vCPU", core), ("memory", ram)) if rate is None]
     if missing:
-        return None, None, f"no {pricing} {family} {' or '.join(missing)} SKU for {region} in the catalog"
+        return None, None, (f"the catalog has no {_PRICING_WORDS[pricing]} {family} {' or '.join(missing)} SKU "
+                            f"for {region}")
     price = core.price * shape.vcpus + ram.price * Decimal(shape.memory_mib) / _MIB_PER_GIB
     times = [t for t in (core.effective, ram.effective) if t is not None]
     return price, max(times) if times else None, ""
 
 
+def _not_composable(shape: Shape) -> str:
+    """Why a machine type's price cannot be composed from per-vCPU and per-GiB SKUs, or ""."""
+    if _SHARED_CORE.match(shape.type):
+        return (f"{shape.type} is a shared-core type, billed as a fraction of a vCPU that the catalog's per-vCPU "
+                "SKUs do not give")
+    if "-custom-" in shape.type:
+        return f"{shape.type} is a custom type, priced by the Custom SKUs, which are not read"
+    if shape.vcpus <= 0 or shape.memory_mib <= 0:
+        return f"the vCPUs and memory of {shape.type} are not known, and a Compute Engine price is composed from them"
+    return ""
+
+
 def gcp_shape_price(shape: Shape, region: str, rates: list[GcpRate]) -> ShapePrice:
     """On-demand and spot hourly prices of a predefined machine type: vCPUs x core + GiB x ram."""
-    if _SHARED_CORE.match(shape.type):
-        return unpriced(shape, region, GCP_SOURCE, f"{shape.type} is a shared-core type, billed as a fraction of "
-                        "a vCPU that the catalog's per-vCPU SKUs do not give")
-    if "-custom-" in shape.type:
-        return unpriced(shape, region, GCP_SOURCE, f"{shape.type} is a custom type, priced by the Custom SKUs "
-                        "that are not read")
-    if shape.vcpus <= 0 or shape.memory_mib <= 0:
-        return unpriced(shape, region, GCP_SOURCE, f"the vCPUs and memory of {shape.type} are not known, and a "
-                        "Compute Engine price is composed from them")
+    why_not = _not_composable(shape)
+    if why_not:
+        return unpriced(shape, region, GCP_SOURCE, why_not)
     on_demand, od_time, od_note = _composed(shape, rates, "on demand", region)
     spot, spot_time, spot_note = _composed(shape, rates, "spot", region)
     currencies = {r.currency for r in rates}
@@ -331,9 +342,7 @@ def gcp_commitments(shape: Shape, region: str, rates: list[GcpRate]) -> list[Com
     """The 1- and 3-year resource-based commitment hourly prices of a predefined machine type."""
     out = []
     for years in (1, 3):
-        if shape.vcpus <= 0 or shape.memory_mib <= 0:
-            out.append(CommitmentPrice(shape, region, years, source=GCP_SOURCE, note="vCPUs and memory not known"))
-            continue
-        price, effective, note = _composed(shape, rates, f"commit {years}", region)
+        why_not = _not_composable(shape)
+        price, effective, note = (None, None, why_not) if why_not else _composed(shape, rates, f"commit {years}", region)
         out.append(CommitmentPrice(shape, region, years, price, effective=effective, source=GCP_SOURCE, note=note))
     return out

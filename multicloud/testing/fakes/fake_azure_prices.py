@@ -13,6 +13,7 @@ and converted at a fixed rate for another currencyCode. `fail_next` answers 429 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -55,7 +56,7 @@ def _item(region: str, service: str, product: str, sku_name: str, meter: str, pr
           effective: str, price_type: str, arm_sku: str = "") -> dict:
     return {"currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": Decimal(price), "unitPrice": Decimal(price),
             "armRegionName": region, "location": region, "effectiveStartDate": effective,
-            "meterId": f"meter-{abs(hash((region, product, meter))) % 10**8:08d}", "meterName": meter,
+            "meterId": hashlib.sha1(f"{region}/{product}/{meter}".encode()).hexdigest()[:16], "meterName": meter,
             "productId": "DZH318Z0BQPS", "skuId": "DZH318Z0BQPS/00TG", "productName": product, "skuName": sku_name,
             "serviceName": service, "serviceId": "DZH313Z7MMC8", "serviceFamily": "Compute", "unitOfMeasure": unit,
             "type": price_type, "isPrimaryMeterRegion": True, "armSkuName": arm_sku}
