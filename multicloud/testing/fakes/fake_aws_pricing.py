@@ -108,6 +108,7 @@ class FakeAwsPricing(LocalServer):
         self._tokens: dict[str, tuple[str, int]] = {}  # NextToken -> (query key, offset)
         self._failures: list[tuple[int, str, str | None]] = []
         self._delays: list[float] = []
+        self._answer_first = 0
         self._lock = threading.Lock()
 
     def add_products(self, *products: dict) -> None:
@@ -116,8 +117,10 @@ class FakeAwsPricing(LocalServer):
                 self.products.setdefault(product["serviceCode"], []).append(product)
 
     def fail_next(self, count: int, status: int = 429, code: str = "ThrottlingException",
-                  retry_after: str | None = "1") -> None:
+                  retry_after: str | None = "1", after: int = 0) -> None:
+        """Answer `count` requests with `status` and error `code`, once `after` more have been answered."""
         with self._lock:
+            self._answer_first = after
             self._failures.extend([(status, code, retry_after)] * count)
 
     def delay_next(self, count: int, seconds: float) -> None:
@@ -157,7 +160,9 @@ class FakeAwsPricing(LocalServer):
 
     def _answer(self, target: str, body: dict | None) -> tuple[int, dict, dict]:
         with self._lock:
-            if self._failures:
+            if self._failures and self._answer_first:
+                self._answer_first -= 1
+            elif self._failures:
                 status, code, retry_after = self._failures.pop(0)
                 return status, _error(code, "Rate exceeded"), {"Retry-After": retry_after} if retry_after else {}
             if target != _OPERATION:
