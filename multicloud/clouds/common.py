@@ -1,5 +1,6 @@
-"""I/O helpers every cloud folder shares: retried calls, bounded-memory part uploads from reused
-buffers, file-like views over held parts, and raw requests sent with their path as signed."""
+"""I/O helpers every cloud folder shares: retried calls, HTTP sessions whose retries report their
+waits, bounded-memory part uploads from reused buffers, file-like views over held parts, and raw
+requests sent with their path as signed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterator, TypeVar
 from urllib.parse import urlsplit
 
+import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from multicloud.core.objects import HashingReader
 from multicloud.core.retry import RetryPolicy, call_with_retry
@@ -21,8 +25,10 @@ PART_SIZE = 8 << 20
 PART_CONCURRENCY = 4
 
 
-def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], policy: RetryPolicy = DEFAULT_RETRY) -> T:
-    """Run `fn`, mapping SDK errors to the taxonomy (original chained) and retrying the retryable."""
+def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], policy: RetryPolicy = DEFAULT_RETRY,
+            sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run `fn`, mapping SDK errors to the taxonomy (original chained) and retrying the retryable,
+    `sleep` waiting between attempts."""
 
     def once() -> T:
         try:
@@ -33,7 +39,53 @@ def retried(fn: Callable[[], T], map_error: Callable[[Exception], Exception], po
                 raise
             raise mapped from exc
 
-    return call_with_retry(once, policy, time.sleep)
+    return call_with_retry(once, policy, sleep)
+
+
+def recording_sleep(waits: list[float] | None) -> Callable[[float], None]:
+    """time.sleep that also appends each wait to `waits` (when given), so a run can say how long it waited."""
+    if waits is None:
+        return time.sleep
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    return sleep
+
+
+class WaitRecordingRetry(Retry):
+    """urllib3's Retry that appends each wait to `waits` (shared by the copies urllib3 makes per attempt)."""
+
+    waits: list[float]
+
+    def new(self, **kw) -> "WaitRecordingRetry":
+        copy = super().new(**kw)
+        copy.waits = self.waits
+        return copy
+
+    def sleep(self, response=None) -> None:
+        wait = self.get_retry_after(response) if response is not None else None
+        if not wait:
+            wait = self.get_backoff_time()
+        if wait > 0:
+            self.waits.append(float(wait))
+            time.sleep(wait)
+
+
+def mount_recording_retry(session: requests.Session, attempts: int, backoff_seconds: float, backoff_max_seconds: float,
+                          max_retry_after_seconds: float, waits: list[float]) -> None:
+    """Retry `session`'s GETs on a 429, 5xx or broken connection, `attempts` times at most, with exponential
+    backoff, honouring Retry-After up to its bound, and appending every wait to `waits`. The last answer
+    is returned (not raised) when the retries are spent, for the caller to map."""
+    policy = WaitRecordingRetry(total=attempts, status_forcelist=(429, 500, 502, 503, 504),
+                                allowed_methods=frozenset({"GET"}), backoff_factor=backoff_seconds,
+                                backoff_max=backoff_max_seconds, retry_after_max=max_retry_after_seconds,
+                                respect_retry_after_header=True, raise_on_status=False)
+    policy.waits = waits
+    adapter = HTTPAdapter(max_retries=policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
 
 
 def mapped_chunks(chunks: Iterator[bytes], map_error: Callable[[Exception], Exception]) -> Iterator[bytes]:

@@ -68,7 +68,7 @@ def client(conn: Connection, service: str, max_pool: int = 64):
             config = Config(
                 connect_timeout=conn.connect_timeout_seconds,
                 read_timeout=conn.timeout_seconds,
-                retries={"max_attempts": 1, "mode": "standard"},
+                retries={"total_max_attempts": 1, "mode": "standard"},  # max_attempts=1 meant one retry
                 max_pool_connections=max_pool,
                 s3={"addressing_style": "path"} if conn.endpoint else None,
                 request_checksum_calculation="when_required",

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pyarrow as pa
 
-from multicloud.clouds.common import DEFAULT_RETRY, retried
+from multicloud.clouds.common import DEFAULT_RETRY, recording_sleep, retried
 from multicloud.clouds.gcp.storage import map_error as _google_error
 from multicloud.core.errors import InvalidInput, NotFound, StoreError
 from multicloud.core.retry import RetryPolicy
@@ -54,8 +54,8 @@ def list_services(*, endpoint: str | None = None, credentials: Any = None, page_
 
 
 def list_skus(service: str, *, endpoint: str | None = None, credentials: Any = None, currency: str = "USD",
-              page_size: int = PAGE_SIZE, timeout_seconds: float = 60.0,
-              retry: RetryPolicy = DEFAULT_RETRY) -> Iterator[pd.DataFrame]:
+              page_size: int = PAGE_SIZE, timeout_seconds: float = 60.0, retry: RetryPolicy = DEFAULT_RETRY,
+              waits: list[float] | None = None) -> Iterator[pd.DataFrame]:
     """One frame per page of `service`'s SKUs with their current list price in `currency`.
 
     `service` is a service id ("6F81-5844-456A", or "services/6F81-5844-456A") or a display
@@ -66,6 +66,8 @@ def list_skus(service: str, *, endpoint: str | None = None, credentials: Any = N
     nanos / 1e9 of the first tier), `tier_start_amount` (decimal, that tier's start),
     `tier_count` (int32: more than 1 means higher tiers price differently), `currency`
     (string), `effective_time` (timestamp[us, UTC]). A SKU without pricing has empty prices.
+
+    `waits`, when given, gets the seconds of every wait before a retry.
 
     Raises InvalidInput naming `service`, `currency`, `page_size`, `endpoint` or `credentials`
     when called; NotFound naming `service` when the catalog has no such service (an unknown
@@ -84,7 +86,7 @@ def list_skus(service: str, *, endpoint: str | None = None, credentials: Any = N
         client.transport.close()
         raise
     request = {"parent": f"services/{service_id}", "currency_code": currency, "page_size": page_size}
-    return _pages(client, "list_skus", request, _sku_frame, service, timeout_seconds, retry)
+    return _pages(client, "list_skus", request, _sku_frame, service, timeout_seconds, retry, waits)
 
 
 # ---- clients ----------------------------------------------------------------------------------
@@ -142,12 +144,12 @@ def _mapped(exc: Exception, target: str) -> Exception:
     return type(mapped)(f"Cloud Billing Catalog: {exc}", target=target)
 
 
-def _call(fn, target: str, retry: RetryPolicy):
-    return retried(fn, lambda exc: _mapped(exc, target), retry)
+def _call(fn, target: str, retry: RetryPolicy, waits: list[float] | None = None):
+    return retried(fn, lambda exc: _mapped(exc, target), retry, recording_sleep(waits))
 
 
 def _pages(client, method: str, request: dict, to_frame, target: str, timeout: float,
-           retry: RetryPolicy) -> Iterator[pd.DataFrame]:
+           retry: RetryPolicy, waits: list[float] | None = None) -> Iterator[pd.DataFrame]:
     """Page by page, each page one request (its own timeout and retries, the SDK's retries off)."""
     list_method = getattr(client, method)
     try:
@@ -155,7 +157,8 @@ def _pages(client, method: str, request: dict, to_frame, target: str, timeout: f
         while True:
             page_request = dict(request, page_token=token)
             # The pager holds the first response only; its fields are that page's.
-            pager = _call(lambda: list_method(request=page_request, retry=None, timeout=timeout), target, retry)
+            pager = _call(lambda: list_method(request=page_request, retry=None, timeout=timeout), target, retry,
+                          waits)
             yield to_frame(pager.services if method == "list_services" else pager.skus)
             token = pager.next_page_token
             if not token:

@@ -6,16 +6,14 @@ page tokens followed; error answers raised as the taxonomy."""
 from __future__ import annotations
 
 import ipaddress
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
 from google.api_core import exceptions as gapi
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from multicloud.clouds.common import mount_recording_retry
 from multicloud.clouds.gcp.errors import map_error
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, StoreError, Transient
@@ -33,25 +31,6 @@ class GoogleRetry:
     backoff_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     max_retry_after_seconds: int = 120
-
-
-class WaitRecordingRetry(Retry):
-    """urllib3's Retry that appends each wait to `waits` (shared by the copies urllib3 makes per attempt)."""
-
-    waits: list[float]
-
-    def new(self, **kw) -> "WaitRecordingRetry":
-        copy = super().new(**kw)
-        copy.waits = self.waits
-        return copy
-
-    def sleep(self, response=None) -> None:
-        wait = self.get_retry_after(response) if response is not None else None
-        if not wait:
-            wait = self.get_backoff_time()
-        if wait > 0:
-            self.waits.append(float(wait))
-            time.sleep(wait)
 
 
 @dataclass
@@ -112,14 +91,8 @@ def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = G
     else:
         raise InvalidInput(f"credentials {conn.credentials!r} are not available for GCP", target=conn.name)
     recorded = [] if waits is None else waits
-    policy = WaitRecordingRetry(total=retry.attempts, status_forcelist=(429, 500, 502, 503, 504),
-                                allowed_methods=frozenset({"GET"}), backoff_factor=retry.backoff_seconds,
-                                backoff_max=retry.backoff_max_seconds, retry_after_max=retry.max_retry_after_seconds,
-                                respect_retry_after_header=True, raise_on_status=False)
-    policy.waits = recorded
-    adapter = HTTPAdapter(max_retries=policy)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    mount_recording_retry(session, retry.attempts, retry.backoff_seconds, retry.backoff_max_seconds,
+                          retry.max_retry_after_seconds, recorded)
     return GoogleApi(session, base.rstrip("/"), (conn.connect_timeout_seconds, conn.timeout_seconds), recorded,
                      service)
 

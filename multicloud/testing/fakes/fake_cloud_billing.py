@@ -15,6 +15,7 @@ request is recorded in `requests`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -73,6 +74,35 @@ def sku(service_id: str, service_name: str, sku_id: str, description: str, tiers
         "geoTaxonomy": {"type": "REGIONAL" if regions != ("global",) else "GLOBAL",
                         "regions": [r for r in regions if r != "global"]},
     }
+
+
+COMPUTE_ENGINE = "6F81-5844-456A"
+
+
+def vm_skus(family: str, where: str, regions: tuple[str, ...], prices: dict[str, tuple[str, str]],
+            effective_time: str = "2026-10-01T00:00:00.000Z") -> list[dict]:
+    """Compute Engine vCPU and memory SKUs of one machine family in one location, worded as the catalog
+    words them ("N2 Instance Core running in Americas", "Spot Preemptible N2 Instance Ram running in
+    Americas", "Commitment v1: N2 Cpu in Americas for 1 Year"). `prices` maps "OnDemand", "Preemptible",
+    "Commit1Yr", "Commit3Yr" to USD (per vCPU hour, per GiB hour); a pricing left out has no SKUs."""
+    out = []
+    for usage, (core, ram) in prices.items():
+        for resource, price, unit, unit_description, group in (("Core", core, "h", "hour", "CPU"),
+                                                                ("Ram", ram, "GiBy.h", "gibibyte hour", "RAM")):
+            if usage == "OnDemand":
+                description = f"{family} Instance {resource} running in {where}"
+            elif usage == "Preemptible":
+                description = f"Spot Preemptible {family} Instance {resource} running in {where}"
+            else:
+                years = usage.removeprefix("Commit").removesuffix("Yr")
+                commit_resource = "Cpu" if resource == "Core" else "Ram"
+                description = (f"Commitment v1: {family} {commit_resource} in {where} for {years} "
+                               f"Year{'s' if years != '1' else ''}")
+            sku_id = hashlib.sha1(f"{family}/{where}/{usage}/{resource}".encode()).hexdigest()[:12].upper()
+            out.append(sku(COMPUTE_ENGINE, "Compute Engine", f"{sku_id[:4]}-{sku_id[4:8]}-{sku_id[8:]}", description,
+                           [(0, price)], unit=unit, unit_description=unit_description, regions=regions, group=group,
+                           usage_type=usage, effective_time=effective_time))
+    return out
 
 
 class FakeCloudBilling(LocalServer):
