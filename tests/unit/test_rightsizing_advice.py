@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 
 from multicloud.core.rightsizing import CLEAR, EXCLUDED, FINDING, INSUFFICIENT, Outcome, Resource
-from multicloud.core.rightsizing.advice import AGREES, DIFFERS, NO_ADVICE, NOT_JUDGED, Advice, compare_advice
+from multicloud.core.rightsizing.advice import (
+    AGREES, DIFFERS, NO_ADVICE, NOT_JUDGED, Advice, agreement_rows, compare_advice,
+)
 from multicloud.core.rightsizing.findings import Finding
 
 RULES = {"idle": ("ta-low-utilization-ec2", "stop"), "oversized": ("co-ec2-over-provisioned", "resize"),
@@ -137,3 +139,13 @@ def test_advice_outside_the_vocabulary_is_refused_naming_the_resource(field, val
     kwargs = {"finding": "idle", "action": "stop", field: value}
     with pytest.raises(ValueError, match=f"advice on i-1: {field} {value!r}"):
         Advice("aws", "i-1", **kwargs)
+
+
+def test_the_agreement_table_has_our_rows_then_the_clouds_own():
+    judged = outcome("i-2", "oversized", CLEAR, "not met")
+    out, only = compare_advice([finding("i-1", "idle")], [advice("i-1", "idle"), advice("i-2", "oversized", "m5.large")],
+                               outcomes=[judged])
+    rows = agreement_rows(out, only)
+    assert [(r["side"], r["resource"], r["advice"], r["cloud_target"]) for r in rows] == [
+        ("ours", "i-1", AGREES, ""), ("cloud only", "i-2", "we: clear", "m5.large")]
+    assert rows[1]["why"] == "co-ec2-over-provisioned: not met"

@@ -79,22 +79,28 @@ def _what(item: dict) -> str:
     return f"{props.get('impactedField', '?')} {kind}".strip()
 
 
+def _kind(props: dict) -> tuple[str, str] | None:
+    if str(props.get("category", "")).lower() != "cost":
+        return None
+    field = str(props.get("impactedField", "")).lower()
+    kind = str((props.get("extendedProperties") or {}).get("recommendationType", "")).lower()
+    return KINDS.get((field, kind)) or KINDS.get((field, ""))
+
+
 def _advice(item: dict) -> Advice | None:
     props = item.get("properties") or {}
-    extended = props.get("extendedProperties") or {}
-    field = str(props.get("impactedField", "")).lower()
-    kind = KINDS.get((field, str(extended.get("recommendationType", "")).lower())) or KINDS.get((field, ""))
-    if kind is None or str(props.get("category", "")).lower() != "cost":
+    kind = _kind(props)
+    if kind is None:
         return None
+    extended = props.get("extendedProperties") or {}
     resource = (props.get("resourceMetadata") or {}).get("resourceId") or \
         item["id"].split("/providers/Microsoft.Advisor/", 1)[0]
     target = extended.get("targetSku", "") if kind[1] == "resize" else ""
-    problem = (props.get("shortDescription") or {}).get("problem", "")
     current = extended.get("currentSku")
-    detail = "; ".join(x for x in (problem, f"current SKU {current}" if current else "",
-                                   f"recommendation {item.get('name', '')}") if x)
+    parts = ((props.get("shortDescription") or {}).get("problem", ""), f"current SKU {current}" if current else "",
+             f"recommendation {item.get('name', '')}")
     return Advice("azure", resource, kind[0], kind[1], target, _monthly(extended),
-                  extended.get("savingsCurrency") or "USD", SOURCE, detail)
+                  extended.get("savingsCurrency") or "USD", SOURCE, "; ".join(x for x in parts if x))
 
 
 def _monthly(extended: dict) -> Decimal | None:

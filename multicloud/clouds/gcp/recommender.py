@@ -110,13 +110,16 @@ def _advice(rec: dict, names: _Names, finding: str, action: str, recommender: st
     saving, currency = _saving(rec)
     if finding == "oversized" and (saving is None or saving <= 0):
         return f"{recommender}: {rec.get('recommenderSubtype', 'change')} that costs more"  # an upsize
-    target = ""
-    if action == "resize":
-        changes = [op for op in ops if op.get("path") == "/machineType" and op.get("action") == "replace"]
-        target = str(changes[0].get("value", "")).rstrip("/").rsplit("/", 1)[-1] if changes else ""
+    target = _machine_type(ops) if action == "resize" else ""
     detail = f"{rec.get('recommenderSubtype', '')}: {rec.get('description', '')} ({rec.get('priority', '')})"
     return Advice("gcp", resource, finding, action, target, saving, currency, f"GCP Recommender {recommender}",
                   detail.strip())
+
+
+def _machine_type(ops: list[dict]) -> str:
+    """The new machine type of a change (zones/Z/machineTypes/NAME, or its full URL)."""
+    changes = [op for op in ops if op.get("path") == "/machineType" and op.get("action") == "replace"]
+    return str(changes[0].get("value", "")).rstrip("/").rsplit("/", 1)[-1] if changes else ""
 
 
 def _saving(rec: dict) -> tuple[Decimal | None, str]:

@@ -79,17 +79,21 @@ def compare_advice(findings: list[Finding], advice: list[Advice], *, outcomes: I
     `outcomes` (every outcome of the run) and from findings whose rule did not fire. `read` names the
     clouds whose advice was read (default: those that gave some), so "none given" and "not read" differ.
     A finding whose outcome did not fire is returned as it is."""
-    by_resource: dict[tuple[str, str], list[Advice]] = defaultdict(list)
-    for a in advice:
-        by_resource[_key(a.cloud, a.resource_id)].append(a)
+    by_resource = _grouped(advice, lambda a: _key(a.cloud, a.resource_id))
     clouds = set(read) if read is not None else {a.cloud for a in advice}
     compared = [_compare(f, by_resource.get(_key(f.resource.cloud, f.resource.id), []), clouds)
                 if f.outcome.fired else f for f in findings]
-    judged: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
-    for outcome in [*outcomes, *(f.outcome for f in findings)]:
-        if outcome not in judged[_key(outcome.cloud, outcome.resource)]:
-            judged[_key(outcome.cloud, outcome.resource)].append(outcome)
-    return compared, [row for a in advice if (row := _cloud_only(a, judged.get(_key(a.cloud, a.resource_id), [])))]
+    judged = _grouped(dict.fromkeys([*outcomes, *(f.outcome for f in findings)]),
+                      lambda o: _key(o.cloud, o.resource))
+    rows = (_cloud_only(a, judged.get(_key(a.cloud, a.resource_id), [])) for a in advice)
+    return compared, [row for row in rows if row is not None]
+
+
+def _grouped(items: Iterable, key) -> dict[tuple[str, str], list]:
+    out: dict[tuple[str, str], list] = defaultdict(list)
+    for item in items:
+        out[key(item)].append(item)
+    return out
 
 
 def _key(cloud: str, resource_id: str) -> tuple[str, str]:
@@ -152,14 +156,28 @@ def _cloud_only(advice: Advice, outcomes: list[Outcome]) -> CloudOnly | None:
         return None
     same = [o for o in outcomes if o.finding == advice.finding]
     if same:
-        statuses = sorted({o.status for o in same})
-        return CloudOnly(advice, ", ".join(statuses), ", ".join(o.rule for o in same),
+        return CloudOnly(advice, ", ".join(sorted({o.status for o in same})), ", ".join(o.rule for o in same),
                          "; ".join(f"{o.rule}: {o.reason}" for o in same))
     fired = [o for o in outcomes if o.fired]
     if fired:
         return CloudOnly(advice, "finding", ", ".join(o.rule for o in fired),
                          "; ".join(f"we found it {o.finding} under {o.rule}: {o.reason}" for o in fired))
+    return CloudOnly(advice, NOT_JUDGED, "", _unjudged(advice, outcomes))
+
+
+def _unjudged(advice: Advice, outcomes: list[Outcome]) -> str:
     if outcomes:
-        return CloudOnly(advice, NOT_JUDGED, "", f"no rule of ours judges a {outcomes[0].kind} as {advice.finding}")
-    return CloudOnly(advice, NOT_JUDGED, "", "we did not judge this resource (not in our inventory, or no rule "
-                                             "for its kind)")
+        return f"no rule of ours judges a {outcomes[0].kind} as {advice.finding}"
+    return "we did not judge this resource (not in our inventory, or no rule for its kind)"
+
+
+def agreement_rows(findings: Iterable[Finding], cloud_only: Iterable[CloudOnly]) -> list[dict]:
+    """The agreement table, one row per compared finding (ours) and per cloud-only recommendation
+    (theirs): cloud, resource, kind, rule, our and the cloud's target, the verdict and why."""
+    rows = [{"side": "ours", "cloud": f.resource.cloud, "resource": f.resource.id, "finding": f.outcome.finding,
+             "rule": f.outcome.rule, "our_target": f.target_type, "cloud_target": "", "advice": f.advice,
+             "why": f.advice_note} for f in findings if f.outcome.fired]
+    rows += [{"side": "cloud only", "cloud": o.advice.cloud, "resource": o.advice.resource_id,
+              "finding": o.advice.finding, "rule": o.rules, "our_target": "", "cloud_target": o.advice.target_type,
+              "advice": f"we: {o.status}", "why": o.reason} for o in cloud_only]
+    return rows
