@@ -6,7 +6,8 @@
 answered in the API's shape (name, recommenderSubtype, primaryImpact.costProjection as Money with
 units and nanos, content.operationGroups naming the resource, stateInfo, priority, nextPageToken).
 Binds 127.0.0.1 on a free port (`.port` once started). Errors have Google's JSON error body;
-`fail_next(n, status, retry_after)` answers the next n requests that way. Every request is recorded."""
+`fail_next(n, status, retry_after)` (InjectedFailures) answers the next n requests that way.
+Every request is recorded."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import re
 import threading
 from decimal import Decimal
 
-from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
+from multicloud.testing.fakes.localserver import (
+    InjectedFailures, LocalServer, QuietHandler, Recorded, read_request, send_json,
+)
 
 _ROUTE = re.compile(r"^/v1/projects/(?P<p>[^/]+)/locations/(?P<loc>[^/]+)/recommenders/(?P<rec>[^/]+)/recommendations$")
 _STATE = re.compile(r"^\s*stateInfo\.state\s*=\s*\"?(\w+)\"?\s*$")
@@ -27,7 +30,7 @@ _SUBTYPES = {"google.compute.instance.IdleResourceRecommender": "STOP_VM",
              "google.compute.address.IdleResourceRecommender": "DELETE_ADDRESS"}
 
 
-class FakeRecommender(LocalServer):
+class FakeRecommender(InjectedFailures, LocalServer):
     """In-memory recommendations of one project, by (location, recommender)."""
 
     name = "fake-recommender"
@@ -75,19 +78,13 @@ class FakeRecommender(LocalServer):
             self._recs.setdefault((location, recommender), []).append(rec)
         return rec
 
-    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
-        with self._lock:
-            self._failures.extend([(status, retry_after)] * count)
-
     def gets(self, path_pattern: str) -> list[Recorded]:
         return [r for r in self.requests if re.search(path_pattern, r.path)]
 
     def _answer(self, path: str, query: dict) -> tuple[int, dict, dict]:
-        with self._lock:
-            if self._failures:
-                status, retry_after = self._failures.pop(0)
-                return status, _error(status, "Quota exceeded for quota metric 'Requests'"), \
-                    ({"Retry-After": retry_after} if retry_after else {})
+        failure = self.next_failure()
+        if failure:
+            return failure[0], _error(failure[0], "Quota exceeded for quota metric 'Requests'"), failure[1]
         m = _ROUTE.match(path)
         if not m:
             return 404, _error(404, f"no route {path}"), {}
@@ -109,16 +106,21 @@ class FakeRecommender(LocalServer):
             body["nextPageToken"] = str(end)
         return 200, body, {}
 
+    def serve(self, handler: QuietHandler) -> None:
+        """Record one GET and answer it."""
+        path, query, _, body = read_request(handler)
+        recorded = Recorded(handler.command, path, query, body, handler.headers.get("Authorization"))
+        with self._lock:
+            self.requests.append(recorded)
+        status, payload, headers = self._answer(path, query)
+        send_json(handler, status, json.dumps(payload).encode(), headers)
+
     def _handler(self):
         fake = self
 
         class Handler(QuietHandler):
             def do_GET(self):
-                path, query, _, body = read_request(self)
-                with fake._lock:
-                    fake.requests.append(Recorded(self.command, path, query, body, self.headers.get("Authorization")))
-                status, payload, headers = fake._answer(path, query)
-                send_json(self, status, json.dumps(payload).encode(), headers)
+                fake.serve(self)
 
         return Handler
 
