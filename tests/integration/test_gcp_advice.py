@@ -42,10 +42,11 @@ def clouds():
         boot = gce.add_disk("us-central1-a", "vm-big-boot", size_gb=20, created=created)
         big = gce.add_instance("us-central1-a", "vm-big", "n2-standard-8", created=created, disks=(boot,))
         gce.attach(boot, big)
-        gce.add_instance("us-central1-a", "vm-idle", "n2-standard-8", created=created)
-        gce.add_instance("us-central1-b", "vm-hot", "n2-standard-8", created=created)
-        gce.add_disk("us-central1-a", "disk-free", size_gb=200, created=created)
-        gce.add_address("us-central1", "ip-stray", address="34.1.2.3")
+        made = [gce.add_instance("us-central1-a", "vm-idle", "n2-standard-8", created=created),
+                gce.add_instance("us-central1-b", "vm-hot", "n2-standard-8", created=created),
+                gce.add_disk("us-central1-a", "disk-free", size_gb=200, created=created),
+                gce.add_address("us-central1", "ip-stray", address="34.1.2.3")]
+        gce.names = {item["id"]: item["name"] for item in (boot, big, *made)}
         rec.add("us-central1-a", IDLE_VM, "zones/us-central1-a/instances/vm-idle", monthly_cost_change="-70.08")
         rec.add("us-central1-a", MACHINE_TYPE, "zones/us-central1-a/instances/vm-big", monthly_cost_change="-97.5",
                 target_machine_type="n2-standard-4")
@@ -99,8 +100,7 @@ def test_recommendations_come_back_in_our_vocabulary_with_inventory_ids(clouds):
 
 
 def _name(gce: FakeGce, global_id: str) -> str:
-    numeric = global_id.rsplit("/", 1)[-1]
-    return next(item["name"] for items in gce._items.values() for _, item in items if item["id"] == numeric)
+    return gce.names[global_id.rsplit("/", 1)[-1]]
 
 
 def test_a_429_is_retried_after_its_retry_after(clouds):
