@@ -71,11 +71,12 @@ class GoogleApi:
 
 
 def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = GoogleRetry(),
-               waits: list[float] | None = None) -> GoogleApi:
+               waits: list[float] | None = None, scopes: tuple[str, ...] = SCOPES) -> GoogleApi:
     """A session for `base` (https://compute.googleapis.com, https://monitoring.googleapis.com, or a local
     server). 'emulator' credentials send no token, and only to this machine; 'default' uses application
     default credentials and never plain HTTP. Raises InvalidInput naming the connection or the URL,
-    PermissionDenied when no default credentials are found."""
+    PermissionDenied when no default credentials are found. `scopes` are the OAuth scopes asked for
+    (the Recommender API has only cloud-platform)."""
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"{service} endpoint {base!r} is not an http(s) URL", target=conn.name)
@@ -87,7 +88,7 @@ def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = G
     elif conn.credentials == "default":
         if parts.scheme != "https":
             raise InvalidInput("credentials are never sent over plain HTTP: use an https endpoint", target=conn.name)
-        session = _authorized(conn)
+        session = _authorized(conn, scopes)
     else:
         raise InvalidInput(f"credentials {conn.credentials!r} are not available for GCP", target=conn.name)
     recorded = [] if waits is None else waits
@@ -97,13 +98,13 @@ def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = G
                      service)
 
 
-def _authorized(conn: Connection) -> requests.Session:
+def _authorized(conn: Connection, scopes: tuple[str, ...]) -> requests.Session:
     import google.auth
     from google.auth import exceptions as gauth
     from google.auth.transport.requests import AuthorizedSession
 
     try:
-        credentials, _ = google.auth.default(scopes=list(SCOPES))
+        credentials, _ = google.auth.default(scopes=list(scopes))
     except gauth.GoogleAuthError as exc:
         raise _mapped(exc, "Google Cloud", conn.name) from exc
     return AuthorizedSession(credentials, refresh_timeout=conn.timeout_seconds)

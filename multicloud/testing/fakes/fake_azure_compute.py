@@ -8,6 +8,7 @@ paths match case-insensitively, as ARM's do. Answers, below /subscriptions/{sub}
   GET /providers/Microsoft.Network/publicIPAddresses
   GET /providers/Microsoft.Sql/servers,  GET /resourceGroups/{rg}/providers/Microsoft.Sql/servers/{s}/databases
   GET {resourceId}/providers/Microsoft.Insights/metrics   (timespan, interval, metricnames, aggregation)
+  GET /providers/Microsoft.Advisor/recommendations   ($filter=Category eq '...')
 
 Listings come `page_size` items a page with a `nextLink` on this server's own base ($skiptoken); metrics
 are aggregated per interval from the samples given, a period without samples has only its timeStamp
@@ -33,6 +34,7 @@ _LISTS = {
     "skus": re.compile(_SUB + r"/providers/microsoft\.compute/skus/?$", re.I),
     "publicips": re.compile(_SUB + r"/providers/microsoft\.network/publicipaddresses/?$", re.I),
     "servers": re.compile(_SUB + r"/providers/microsoft\.sql/servers/?$", re.I),
+    "advisor": re.compile(_SUB + r"/providers/microsoft\.advisor/recommendations/?$", re.I),
     "databases": re.compile(_SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.sql/servers/(?P<server>[^/]+)"
                             r"/databases/?$", re.I),
 }
@@ -143,6 +145,25 @@ class FakeAzureCompute(LocalServer):
                                                "maxSizeBytes": 34359738368}})
         return db_id
 
+    def add_advisor_recommendation(self, resource_id: str, recommendation_type: str, *, savings: float | None,
+                                   current_sku: str = "", target_sku: str = "", category: str = "Cost",
+                                   impacted_field: str = "Microsoft.Compute/virtualMachines") -> str:
+        """An Advisor recommendation on `resource_id`, in the shape Advisor answers (string amounts)."""
+        guid = f"{len(self._items['advisor']):08d}-aaaa-bbbb-cccc-000000000000"
+        extended = {"recommendationType": recommendation_type, "currentSku": current_sku, "targetSku": target_sku,
+                    "regionId": "eastus", "savingsCurrency": "USD"}
+        if savings is not None:
+            extended.update(savingsAmount=f"{savings:g}", annualSavingsAmount=f"{savings * 12:g}")
+        rec_id = f"{resource_id}/providers/Microsoft.Advisor/recommendations/{guid}"
+        self._add("advisor", {"id": rec_id, "name": guid, "type": "Microsoft.Advisor/recommendations", "properties": {
+            "category": category, "impact": "High", "impactedField": impacted_field,
+            "impactedValue": resource_id.rsplit("/", 1)[-1], "lastUpdated": "2026-11-19T08:00:00Z",
+            "recommendationTypeId": "e10b1381-5f0a-47ff-8c7b-37bd13d7c974",
+            "shortDescription": {"problem": "Right-size or shutdown underutilized virtual machines",
+                                 "solution": "Right-size or shutdown underutilized virtual machines"},
+            "extendedProperties": extended, "resourceMetadata": {"resourceId": resource_id, "source": None}}})
+        return rec_id
+
     def add_samples(self, resource_id: str, metric: str, samples: list[tuple[datetime, float]]) -> None:
         """Raw samples of one metric (e.g. "Percentage CPU"), aggregated per interval when asked."""
         with self._lock:
@@ -203,6 +224,9 @@ class FakeAzureCompute(LocalServer):
         if kind == "databases":
             return item["id"].lower().startswith(f"/subscriptions/{m['sub']}/resourcegroups/{m['rg']}/providers/"
                                                  f"microsoft.sql/servers/{m['server']}/".lower())
+        if kind == "advisor" and "$filter" in query:
+            wanted = re.match(r"^Category eq '([^']+)'$", query["$filter"][0], re.I)
+            return bool(wanted) and wanted.group(1).lower() == item["properties"]["category"].lower()
         if kind == "skus" and "$filter" in query:
             wanted = re.match(r"^location eq '([^']+)'$", query["$filter"][0])
             return bool(wanted) and wanted.group(1).lower() in {loc.lower() for loc in item["locations"]}

@@ -135,3 +135,24 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, data: bytes, headers
         handler.wfile.write(data)
     except (BrokenPipeError, ConnectionResetError):
         pass
+
+
+class InjectedFailures:
+    """Failure injection for a fake: `fail_next(n, status, retry_after)` makes the next n requests fail
+    with that status and Retry-After header; the fake's answer asks `next_failure()` first. The fake
+    sets `self._lock` and `self._failures = []`."""
+
+    _lock: threading.Lock
+    _failures: list[tuple[int, str | None]]
+
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
+        with self._lock:
+            self._failures.extend([(status, retry_after)] * count)
+
+    def next_failure(self) -> tuple[int, dict[str, str]] | None:
+        """(status, headers) of the next injected failure, or None."""
+        with self._lock:
+            if not self._failures:
+                return None
+            status, retry_after = self._failures.pop(0)
+        return status, ({"Retry-After": retry_after} if retry_after else {})
