@@ -46,6 +46,7 @@ from multicloud.testing.moto_server import MotoServer  # noqa: E402
 REGION = "us-east-1"
 RESULT_MARK = "BENCH-RESULT "
 HOURS = range(1, 14 * 24 - 1)  # hours before the current hour: inside both tools' 14-day windows
+DB_HOURS = range(1, 7 * 24 - 1)  # and their 7-day windows
 
 
 def log(msg: str) -> None:
@@ -56,10 +57,21 @@ def log(msg: str) -> None:
 
 def seed(conn: Connection, instances: int, threads: int) -> dict:
     """Instances (a fifth idle, a twentieth without metrics, a tenth stopped), N/20 free volumes and
-    Elastic IPs, N/100 + 2 databases (half idle); returns what was made and how long the metrics took."""
-    rng = random.Random(11)
-    ec2, rds = client(conn, "ec2"), client(conn, "rds")
+    Elastic IPs, N/100 + 2 databases (half idle); returns what was made and how long it took."""
     started = time.perf_counter()
+    ids, stopped, dbs = _resources(conn, instances)
+    resources_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with_data = [i for n, i in enumerate(ids) if n % 20 != 7]
+    calls = _metrics(conn, with_data, dbs, threads)
+    datums = len(with_data) * len(HOURS) * 3 + len(dbs) * len(DB_HOURS)
+    return {"instances": len(ids), "with_metrics": len(with_data), "stopped": len(stopped), "databases": len(dbs),
+            "datums": datums, "put_calls": calls, "resources_seconds": round(resources_seconds, 2),
+            "metrics_seconds": round(time.perf_counter() - started, 2)}
+
+
+def _resources(conn: Connection, instances: int) -> tuple[list[str], list[str], list[str]]:
+    ec2, rds = client(conn, "ec2"), client(conn, "rds")
     ids: list[str] = []
     while len(ids) < instances:
         count = min(500, instances - len(ids))
@@ -74,11 +86,15 @@ def seed(conn: Connection, instances: int, threads: int) -> dict:
     for db in dbs:
         rds.create_db_instance(DBInstanceIdentifier=db, DBInstanceClass="db.t3.micro", Engine="postgres",
                                AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="not-a-secret-1")
-    resources_seconds = time.perf_counter() - started
+    return ids, stopped, dbs
 
+
+def _metrics(conn: Connection, instances: list[str], dbs: list[str], threads: int) -> int:
+    """Hourly CPU (idle: 0.5-8 %, else 12-90 %, +-10 % by hour), NetworkIn/Out in proportion, and
+    DatabaseConnections (0 for every other database), put from `threads` threads; the requests made."""
+    rng = random.Random(11)
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    with_data = [i for n, i in enumerate(ids) if n % 20 != 7]
-    level = {i: (rng.uniform(0.5, 8.0) if n % 5 == 0 else rng.uniform(12.0, 90.0)) for n, i in enumerate(with_data)}
+    level = {i: rng.uniform(0.5, 8.0) if n % 5 == 0 else rng.uniform(12.0, 90.0) for n, i in enumerate(instances)}
 
     def ec2_datums(part: list[str]):
         for i in part:
@@ -88,22 +104,13 @@ def seed(conn: Connection, instances: int, threads: int) -> dict:
                 yield "NetworkIn", "InstanceId", i, t, level[i] * 40_000.0
                 yield "NetworkOut", "InstanceId", i, t, level[i] * 25_000.0
 
-    def rds_datums():
-        for n, db in enumerate(dbs):
-            for h in range(1, 7 * 24 - 1):
-                yield "DatabaseConnections", "DBInstanceIdentifier", db, hour - timedelta(hours=h), \
-                    0.0 if n % 2 == 0 else float(h % 5)
-
-    started = time.perf_counter()
+    rds_datums = (("DatabaseConnections", "DBInstanceIdentifier", db, hour - timedelta(hours=h),
+                   0.0 if n % 2 == 0 else float(h % 5)) for n, db in enumerate(dbs) for h in DB_HOURS)
     cw = client(conn, "cloudwatch")
-    parts = [with_data[k::threads] for k in range(threads)]
     with ThreadPoolExecutor(threads) as pool:
-        calls = sum(pool.map(lambda part: custodian.put_hourly(cw, "AWS/EC2", ec2_datums(part)), parts))
-    calls += custodian.put_hourly(cw, "AWS/RDS", rds_datums())
-    datums = len(with_data) * len(HOURS) * 3 + len(dbs) * (7 * 24 - 2)
-    return {"instances": len(ids), "with_metrics": len(with_data), "stopped": len(stopped), "databases": len(dbs),
-            "datums": datums, "put_calls": calls, "resources_seconds": round(resources_seconds, 2),
-            "metrics_seconds": round(time.perf_counter() - started, 2)}
+        calls = sum(pool.map(lambda part: custodian.put_hourly(cw, "AWS/EC2", ec2_datums(part)),
+                             [instances[k::threads] for k in range(threads)]))
+    return calls + custodian.put_hourly(cw, "AWS/RDS", rds_datums)
 
 
 # ---- the two tools --------------------------------------------------------------------------------

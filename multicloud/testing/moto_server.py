@@ -78,13 +78,12 @@ class MotoServer:
         raise RuntimeError(f"moto_server did not start on 127.0.0.1:\n{tail}")
 
     def _wait_ready(self) -> bool:
+        """True once moto answers its own API; False when the process exits or the time is up."""
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
+        while self._proc.poll() is None and time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2):
-                    return True
+                urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2).close()
+                return True
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         return False
