@@ -4,8 +4,10 @@ can make a real target fail for some objects while the SDK talks to it as usual.
 from __future__ import annotations
 
 import http.client
+import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
+from collections import Counter
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, read_request, send_json
 
@@ -17,7 +19,8 @@ class FaultyProxy(LocalServer):
     """Forwards every request to `upstream_port` except writes (`refuse_methods`, PUT by default)
     whose path contains `refuse`, which get 403 AccessDenied (S3's error body); PUTs wait `delay`
     seconds first. Binds 127.0.0.1 at `port` (0: a free one) when constructed, so `.port` is known
-    before `with`. `requests` records (method, path with query) of every request received;
+    before `with`. `requests` records (method, path with query) of every request received, and
+    `operations` counts them by AWS operation name (see `operation`);
     `answer(method, path)` may return (status, headers, body) to send instead of forwarding."""
 
     name = "faulty-proxy"
@@ -28,6 +31,8 @@ class FaultyProxy(LocalServer):
         self.refuse_methods, self.answer = tuple(refuse_methods), answer
         self.requests: list[tuple[str, str]] = []
         self.refused: list[str] = []
+        self.operations: Counter = Counter()
+        self._lock = threading.Lock()
         self.bind()
 
     def _refuses(self, method: str, path: str) -> bool:
@@ -43,6 +48,8 @@ class FaultyProxy(LocalServer):
                 self.close_connection = True
                 proxy.requests.append((self.command, self.path))
                 path, _, raw, _ = read_request(self)
+                with proxy._lock:
+                    proxy.operations[operation(self.command, self.path, self.headers.get("X-Amz-Target"), raw)] += 1
                 reply = proxy.answer(self.command, self.path) if proxy.answer else None
                 if reply is not None:
                     status, headers, data = reply
@@ -82,6 +89,27 @@ class FaultyProxy(LocalServer):
 
         return Handler
 
+    @property
+    def total(self) -> int:
+        """Requests received so far."""
+        with self._lock:
+            return sum(self.operations.values())
+
     def endpoint(self, upstream_url: str) -> str:
         """`upstream_url` (the emulator's endpoint) with this proxy's address in its place."""
         return urlunsplit(urlsplit(upstream_url)._replace(netloc=f"127.0.0.1:{self.port}"))
+
+
+def operation(method: str, path: str, target: str | None, body: bytes) -> str:
+    """The AWS operation a request calls: from X-Amz-Target (JSON protocols), the path of the
+    RPC v2 CBOR protocol (/service/S/operation/Op), the query protocol's Action, else method and path."""
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if "/operation/" in path:
+        return path.rsplit("/operation/", 1)[-1].split("?")[0]
+    query = urlsplit(path).query
+    for form in (query, body.decode("utf-8", "replace") if body and len(body) < 1_000_000 else ""):
+        action = parse_qs(form).get("Action")
+        if action:
+            return action[0]
+    return f"{method} {urlsplit(path).path}"
