@@ -49,7 +49,7 @@ def _vm_skus(api: Arm, compute, location: str, count: Callable[[], None], offere
 
 def _restricted(sku, location: str) -> bool:
     return any(str(getattr(r.type, "value", r.type)).lower() == "location"
-               and location in {v.lower() for v in r.values or ()} for r in sku.restrictions or ())
+               and location in {v.lower() for v in r.values_property or ()} for r in sku.restrictions or ())
 
 
 def shape_of(sku) -> Shape:

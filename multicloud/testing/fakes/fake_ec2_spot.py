@@ -67,6 +67,12 @@ class FakeEc2Spot(LocalServer):
         with self._lock:
             self._failures += count
 
+    def reset(self) -> None:
+        """Forget the recorded spot requests and the failures not yet answered (the table stays)."""
+        with self._lock:
+            self.requests.clear()
+            self._failures = 0
+
     def stop(self) -> None:
         super().stop()
         self._pool.clear()

@@ -169,9 +169,9 @@ class FakeGce(LocalServer):
         scopes: dict[str, dict] = {}
         for scope, item in page:
             scopes.setdefault(scope, {what: []})[what].append(item)
-        scopes["zones/europe-west1-b"] = {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results "
+        scopes.setdefault("zones/europe-west1-b", {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results "
                                                       "for scope 'zones/europe-west1-b' on this page.",
-                                                      "data": [{"key": "scope", "value": "zones/europe-west1-b"}]}}
+                                                      "data": [{"key": "scope", "value": "zones/europe-west1-b"}]}})
         body = {"kind": f"{_KINDS[what]}AggregatedList", "id": f"projects/{self.project}/aggregated/{what}",
                 "items": scopes, "selfLink": f"{API}/projects/{self.project}/aggregated/{what}", "unreachables": []}
         if token:
