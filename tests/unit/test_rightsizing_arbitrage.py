@@ -7,13 +7,14 @@ from different readers and are merged first."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from multicloud.core.rightsizing import Resource
 from multicloud.core.rightsizing.arbitrage import compare, merge_prices, shapes_in_use, table
+from multicloud.core.rightsizing.catalogs import SpotRecord, latest_by_zone, region_spot
 from multicloud.core.rightsizing.prices import Shape, ShapePrice
 
 OD_DATE = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -116,3 +117,17 @@ def test_shapes_in_use_counts_vms_by_catalog_shape():
     disk = Resource(cloud="aws", id="vol-1", kind="disk", type="gp3")
     used = shapes_in_use([*vms, odd, disk], CATALOGS)
     assert used == Counter({SHAPES[("aws", "m5.xlarge")]: 3, Shape("gcp", "n2-custom-4-8192", 4, 8192, "x86_64"): 1})
+
+
+def test_region_spot_figure_is_the_lowest_zones_latest_price():
+    t0, t1 = SPOT_DATE - timedelta(hours=5), SPOT_DATE - timedelta(hours=1)
+    rows = [SpotRecord("m5.large", "a", Decimal("0.01"), t0), SpotRecord("m5.large", "a", Decimal("0.05"), t1),
+            SpotRecord("m5.large", "b", Decimal("0.04"), t0), SpotRecord("m5.large", "b", Decimal("0.045"), t0)]
+    latest = latest_by_zone(rows)
+    # zone a's old low price is superseded; zone b's two rows at one time keep the lower
+    assert {z: r.price for (_, z), r in latest.items()} == {"a": Decimal("0.05"), "b": Decimal("0.04")}
+    shape = Shape("aws", "m5.large", 2, 8192, "x86_64", "m5")
+    price = region_spot(shape, "us-east-1", latest, "test")
+    assert (price.spot_hourly, price.spot_effective) == (Decimal("0.04"), t0)
+    assert price.note == "spot from b, the lowest latest price of 2 zone(s) (0.04-0.05; highest in a)"
+    assert region_spot(Shape("aws", "c5.large", 2, 4096), "us-east-1", latest, "test").spot_hourly is None

@@ -125,3 +125,4 @@ def test_shipped_rule_end_to_end():
     [out] = choose_targets([Finding(outcome=outcome, resource=vm)], list(RULES.values()), PRICES)
     assert out.target_type == "m5.large"
     assert "projected CPU 60 %, memory 70 %" in out.target_note
+
