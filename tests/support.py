@@ -222,3 +222,17 @@ def replica(store):
     from multicloud.core.replication_manifest import RESERVED_PREFIX
 
     return [m for m in store.list() if not m.key.startswith(RESERVED_PREFIX)]
+
+
+# ---- Prefect artifacts (tests/flows) --------------------------------------------------------------
+
+async def latest_artifact(key: str):
+    """The newest artifact with `key` on the test run's Prefect server, or None."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as client:
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                            sort=ArtifactSort.CREATED_DESC, limit=1)
+        return found[0] if found else None

@@ -8,12 +8,12 @@ import re
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from multicloud.clouds.aws.errors import map_error
+from multicloud.clouds.aws.paging import call, pages
 from multicloud.clouds.aws.session import client
+from multicloud.clouds.aws.shapes import named_shapes
 from multicloud.config import Connection
 from multicloud.core.rightsizing import Inventory, Resource
+from multicloud.core.rightsizing.prices import Shape
 
 # The largest pages each API serves, so a big account takes as few requests as the API allows.
 PAGE_SIZES = {"describe_instances": 1000, "describe_volumes": 500, "describe_snapshots": 1000,
@@ -33,7 +33,7 @@ def read_inventory(conn: Connection, page_sizes: dict[str, int] | None = None) -
     instances = [i for r in _pages(ec2, "describe_instances", "Reservations", inv, sizes) for i in r["Instances"]
                  if i["State"]["Name"] != "terminated"]
     types = _instance_types(ec2, {i["InstanceType"] for i in instances}, inv, sizes)
-    inv.resources += [_instance(i, conn.region, types.get(i["InstanceType"], {})) for i in instances]
+    inv.resources += [_instance(i, conn.region, types.get(i["InstanceType"])) for i in instances]
     inv.resources += volumes
     inv.resources += [_address(a, conn.region) for a in _call(ec2, "describe_addresses", inv)["Addresses"]]
     existing = {v.id for v in volumes}
@@ -47,23 +47,11 @@ def read_inventory(conn: Connection, page_sizes: dict[str, int] | None = None) -
 
 
 def _pages(api, operation: str, key: str, inv: Inventory, sizes: dict[str, int], **params) -> Iterator[dict]:
-    pages = api.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": sizes[operation]})
-    try:
-        for page in pages:
-            inv.requests[operation] += 1
-            yield from page.get(key, [])
-    except (ClientError, BotoCoreError) as exc:
-        raise map_error(exc, target=f"{api.meta.service_model.service_name}:{operation}",
-                        service=str(api.meta.service_model.service_id)) from exc
+    return pages(api, operation, key, inv.requests, sizes[operation], **params)
 
 
 def _call(api, operation: str, inv: Inventory, **params) -> dict:
-    inv.requests[operation] += 1
-    try:
-        return getattr(api, operation)(**params)
-    except (ClientError, BotoCoreError) as exc:
-        raise map_error(exc, target=f"{api.meta.service_model.service_name}:{operation}",
-                        service=str(api.meta.service_model.service_id)) from exc
+    return call(api, operation, inv.requests, **params)
 
 
 def _account(conn: Connection, inv: Inventory) -> str:
@@ -72,13 +60,8 @@ def _account(conn: Connection, inv: Inventory) -> str:
     return _call(client(conn, "sts"), "get_caller_identity", inv)["Account"]
 
 
-def _instance_types(ec2, names: set[str], inv: Inventory, sizes: dict[str, int]) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-    ordered = sorted(names)
-    for i in range(0, len(ordered), 100):  # DescribeInstanceTypes takes at most 100 names per request
-        for t in _pages(ec2, "describe_instance_types", "InstanceTypes", inv, sizes, InstanceTypes=ordered[i:i + 100]):
-            found[t["InstanceType"]] = t
-    return found
+def _instance_types(ec2, names: set[str], inv: Inventory, sizes: dict[str, int]) -> dict[str, Shape]:
+    return named_shapes(ec2, names, inv.requests, sizes["describe_instance_types"])
 
 
 def _tags(items: Iterable[dict] | None) -> dict[str, str]:
@@ -97,12 +80,12 @@ def stopped_since(reason: str) -> datetime | None:
     return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc) if found else None
 
 
-def _instance(i: dict, region: str, itype: dict) -> Resource:
+def _instance(i: dict, region: str, shape: Shape | None) -> Resource:
     state = i["State"]["Name"]
     return Resource(
         cloud="aws", id=i["InstanceId"], kind="vm", region=region, type=i["InstanceType"], state=state,
         tags=_tags(i.get("Tags")), created=_utc(i.get("LaunchTime")), architecture=i.get("Architecture", ""),
-        vcpus=itype.get("VCpuInfo", {}).get("DefaultVCpus"), memory_mib=itype.get("MemoryInfo", {}).get("SizeInMiB"),
+        vcpus=(shape.vcpus or None) if shape else None, memory_mib=(shape.memory_mib or None) if shape else None,
         attached_disks=sum(1 for b in i.get("BlockDeviceMappings", []) if "Ebs" in b),
         stopped_since=stopped_since(i.get("StateTransitionReason", "")) if state == "stopped" else None)
 

@@ -10,14 +10,15 @@ from functools import partial
 from typing import Any, Iterable
 
 from multicloud.clouds.azure.management import Arm, ArmRetry, arm
+from multicloud.clouds.azure.shapes import OPERATION as SKUS, location_shapes
 from multicloud.config import Connection
 from multicloud.core.rightsizing import Inventory, Resource
+from multicloud.core.rightsizing.prices import Shape
 
 # Power states as the neutral vocabulary says them. A VM in PowerState/stopped still pays for its
 # compute, a deallocated one only for its disks; both are stopped as far as the guest goes.
 _POWER_STATES = {"running": "running", "deallocated": "stopped", "stopped": "stopped",
                  "starting": "pending", "deallocating": "stopping", "stopping": "stopping"}
-_ARCHITECTURES = {"x64": "x86_64", "arm64": "arm64"}
 
 
 def read_inventory(conn: Connection, subscription_id: str, *, base_url: str | None = None,
@@ -35,7 +36,7 @@ def read_inventory(conn: Connection, subscription_id: str, *, base_url: str | No
         vms = list(_list(api, inv, "virtual_machines.list_all",
                          partial(compute.virtual_machines.list_all, status_only="true")))
         skus = _vm_skus(api, inv, compute, {vm.location for vm in vms})
-        inv.resources += [_vm(vm, skus.get((vm.location.lower(), _size(vm).lower()), {})) for vm in vms]
+        inv.resources += [_vm(vm, skus.get((vm.location.lower(), _size(vm).lower()))) for vm in vms]
         inv.resources += disks
         inv.resources += [_public_ip(ip) for ip in _list(api, inv, "public_ip_addresses.list_all",
                                                          network.public_ip_addresses.list_all)]
@@ -50,15 +51,11 @@ def _list(api: Arm, inv: Inventory, operation: str, listing) -> Iterable[Any]:
     return api.pages(listing, f"azure:{operation}", lambda: inv.requests.update([operation]))
 
 
-def _vm_skus(api: Arm, inv: Inventory, compute, locations: set[str]) -> dict[tuple[str, str], dict[str, str]]:
-    """(location, size) -> the size's capabilities, from one filtered resource SKU listing per location."""
-    found: dict[tuple[str, str], dict[str, str]] = {}
-    for location in sorted({loc.lower() for loc in locations}):
-        listing = partial(compute.resource_skus.list, filter=f"location eq '{location}'")
-        for sku in _list(api, inv, "resource_skus.list", listing):
-            if (sku.resource_type or "").lower() == "virtualmachines":
-                found[(location, sku.name.lower())] = {c.name: c.value for c in sku.capabilities or ()}
-    return found
+def _vm_skus(api: Arm, inv: Inventory, compute, locations: set[str]) -> dict[tuple[str, str], Shape]:
+    """(location, size) -> the size's shape, from one filtered resource SKU listing per location."""
+    count = partial(inv.requests.update, [SKUS])
+    return {(location, name): shape for location in sorted({loc.lower() for loc in locations})
+            for name, shape in location_shapes(api, compute, location, count, offered_only=False).items()}
 
 
 def _sql_databases(api: Arm, inv: Inventory) -> list[Resource]:
@@ -106,18 +103,16 @@ def _power(vm) -> tuple[str, datetime | None]:
     return _POWER_STATES.get(state, state), _utc(provisioned.time) if provisioned else None
 
 
-def _vm(vm, caps: dict[str, str]) -> Resource:
+def _vm(vm, shape: Shape | None) -> Resource:
     props = vm.properties
     state, since = _power(vm)
     storage = props.storage_profile
     disks = (1 if storage and storage.os_disk else 0) + len(storage.data_disks or []) if storage else None
-    memory, arch = caps.get("MemoryGB"), caps.get("CpuArchitectureType", "")
     return Resource(
         cloud="azure", id=vm.id, kind="vm", region=vm.location, type=_size(vm), state=state,
         tags=dict(vm.tags or {}), created=_utc(props.time_created),
-        architecture=_ARCHITECTURES.get(arch.lower(), arch),
-        vcpus=int(caps["vCPUs"]) if "vCPUs" in caps else None,
-        memory_mib=round(float(memory) * 1024) if memory else None,
+        architecture=shape.architecture if shape else "",
+        vcpus=(shape.vcpus or None) if shape else None, memory_mib=(shape.memory_mib or None) if shape else None,
         attached_disks=disks, stopped_since=since if state == "stopped" else None)
 
 

@@ -13,9 +13,11 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from multicloud.clouds.gcp.rest import GoogleApi, GoogleRetry, google_api
+from multicloud.clouds.gcp.shapes import shape_of
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing import Inventory, Resource
+from multicloud.core.rightsizing.prices import Shape
 
 DEFAULT_ENDPOINT = "https://compute.googleapis.com"
 PAGE_SIZE = 500  # the API's largest maxResults
@@ -39,7 +41,7 @@ def read_inventory(conn: Connection, project: str | None = None, *, endpoint: st
     by_link = {_relative(i["selfLink"]): _global(i) for i in instances}
     disks = list(_aggregated(api, inv, base, "disks", page_size))
     types = _machine_types(api, inv, base, {(_last(i["zone"]), _last(i["machineType"])) for i in instances})
-    inv.resources += [_instance(i, types.get((_last(i["zone"]), _last(i["machineType"])), {})) for i in instances]
+    inv.resources += [_instance(i, types.get((_last(i["zone"]), _last(i["machineType"])))) for i in instances]
     inv.resources += [_disk(d, by_link) for d in disks]
     # internal static addresses are free; only external ones are billed while unused
     addresses = _aggregated(api, inv, base, "addresses", page_size)
@@ -56,20 +58,16 @@ def _snapshots(api: GoogleApi, inv: Inventory, base: str, page_size: int) -> Ite
 
 
 def _aggregated(api: GoogleApi, inv: Inventory, base: str, collection: str, page_size: int) -> Iterator[dict]:
-    """The items of an aggregated list, every scope; scopes with nothing carry only a warning."""
-    params = {"maxResults": page_size}
-    for page in api.pages(f"{base}/aggregated/{collection}", params,
-                          lambda: inv.requests.update([f"{collection}.aggregatedList"])):
-        for scoped in (page.get("items") or {}).values():
-            yield from scoped.get(collection, [])
+    return api.aggregated(f"{base}/aggregated/{collection}", collection, {"maxResults": page_size},
+                          lambda: inv.requests.update([f"{collection}.aggregatedList"]))
 
 
-def _machine_types(api: GoogleApi, inv: Inventory, base: str, wanted: set[tuple[str, str]]) -> dict:
-    """(zone, machine type) -> its description, one GET each (custom types have no list entry)."""
+def _machine_types(api: GoogleApi, inv: Inventory, base: str, wanted: set[tuple[str, str]]) -> dict[tuple, Shape]:
+    """(zone, machine type) -> its shape, one GET each (custom types have no list entry)."""
     found = {}
     for zone, name in sorted(wanted):
         inv.requests["machineTypes.get"] += 1
-        found[(zone, name)] = api.get(f"{base}/zones/{zone}/machineTypes/{name}", {})
+        found[(zone, name)] = shape_of(api.get(f"{base}/zones/{zone}/machineTypes/{name}", {}))
     return found
 
 
@@ -108,13 +106,13 @@ def _labels(item: dict) -> dict[str, str]:
     return dict(item.get("labels") or {})
 
 
-def _instance(i: dict, mtype: dict) -> Resource:
+def _instance(i: dict, shape: Shape | None) -> Resource:
     state = _STATES.get(i.get("status", ""), i.get("status", "").lower())
     return Resource(
         cloud="gcp", id=_global(i), kind="vm", region=_location(i), type=_last(i["machineType"]), state=state,
         tags=_labels(i), created=_time(i.get("creationTimestamp")),
-        architecture=str(mtype.get("architecture", "")).lower(), vcpus=mtype.get("guestCpus"),
-        memory_mib=mtype.get("memoryMb"), attached_disks=len(i.get("disks", [])),
+        architecture=shape.architecture if shape else "", vcpus=(shape.vcpus or None) if shape else None,
+        memory_mib=(shape.memory_mib or None) if shape else None, attached_disks=len(i.get("disks", [])),
         stopped_since=_time(i.get("lastStopTimestamp")) if state == "stopped" else None)
 
 

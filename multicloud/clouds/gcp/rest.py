@@ -69,6 +69,13 @@ class GoogleApi:
             if not token:
                 return
 
+    def aggregated(self, path: str, collection: str, params: dict, count: Callable[[], None]) -> Iterator[dict]:
+        """The items of a Compute Engine aggregated list (`collection` under each scope), every page;
+        a scope with nothing carries only a warning."""
+        for page in self.pages(path, params, count):
+            for scoped in (page.get("items") or {}).values():
+                yield from scoped.get(collection, [])
+
 
 def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = GoogleRetry(),
                waits: list[float] | None = None, scopes: tuple[str, ...] = SCOPES) -> GoogleApi:

@@ -18,16 +18,18 @@ _RDS = "http://rds.amazonaws.com/doc/2014-10-31/"
 
 
 class FakeAwsPaging(LocalServer):
-    """`instances`, `volumes`, `snapshots`, `databases`: how many of each to serve (ids i-00000…).
+    """`instances`, `volumes`, `snapshots`, `databases`, `instance_types`: how many of each to serve
+    (ids i-00000…).
     GetMetricData answers every query with one point per period of the span, value = the query's
     index in the request; responses stop at `page_points` points and continue after a NextToken."""
 
     name = "fake-aws-paging"
 
     def __init__(self, instances: int = 0, volumes: int = 0, snapshots: int = 0, databases: int = 0,
-                 page_points: int = 100_800, port: int = 0, host: str = "127.0.0.1"):
+                 page_points: int = 100_800, instance_types: int = 0, port: int = 0, host: str = "127.0.0.1"):
         self.host, self.port = host, port
-        self.counts = {"instances": instances, "volumes": volumes, "snapshots": snapshots, "databases": databases}
+        self.counts = {"instances": instances, "volumes": volumes, "snapshots": snapshots, "databases": databases,
+                       "instance_types": instance_types}
         self.page_points = page_points
         self.requests: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
@@ -71,10 +73,7 @@ class FakeAwsPaging(LocalServer):
             items = "".join(item(n) for n in range(start, end))
             return _ec2(action, f"<{tag}>{items}</{tag}>" + (f"<nextToken>{token}</nextToken>" if token else ""))
         if action == "DescribeInstanceTypes":
-            names = [v for k, v in sorted(form.items()) if k.startswith("InstanceType.")]
-            items = "".join(f"<item><instanceType>{n}</instanceType><vCpuInfo><defaultVCpus>2</defaultVCpus>"
-                            f"</vCpuInfo><memoryInfo><sizeInMiB>8192</sizeInMiB></memoryInfo></item>" for n in names)
-            return _ec2(action, f"<instanceTypeSet>{items}</instanceTypeSet>")
+            return self._instance_types(action, form)
         if action == "DescribeAddresses":
             return _ec2(action, "<addressesSet/>")
         if action == "DescribeDBInstances":
@@ -87,6 +86,23 @@ class FakeAwsPaging(LocalServer):
                     f"</DBInstances>{marker}</DescribeDBInstancesResult><ResponseMetadata><RequestId>r</RequestId>"
                     f"</ResponseMetadata></DescribeDBInstancesResponse>")
         return None
+
+    def _instance_types(self, action: str, form: dict) -> str:
+        """The named types (2 vCPUs, 8 GiB each), or without names `instance_types` of them (x0000.large…,
+        n+1 vCPUs, arm64 for odd n) paged by MaxResults and NextToken."""
+        names = [v for k, v in sorted(form.items()) if k.startswith("InstanceType.")]
+        token = ""
+        if names:
+            specs = [(n, 2, "x86_64") for n in names]
+        else:
+            start, end, token = _page(self.counts["instance_types"], form.get("NextToken"), form.get("MaxResults"))
+            specs = [(f"x{n:04d}.large", n + 1, "arm64" if n % 2 else "x86_64") for n in range(start, end)]
+        items = "".join(f"<item><instanceType>{n}</instanceType><vCpuInfo><defaultVCpus>{v}</defaultVCpus></vCpuInfo>"
+                        f"<memoryInfo><sizeInMiB>{4096 * v}</sizeInMiB></memoryInfo><processorInfo>"
+                        f"<supportedArchitectures><item>{a}</item></supportedArchitectures></processorInfo></item>"
+                        for n, v, a in specs)
+        return _ec2(action, f"<instanceTypeSet>{items}</instanceTypeSet>"
+                    + (f"<nextToken>{token}</nextToken>" if token else ""))
 
     # ---- CloudWatch -------------------------------------------------------------------------------
 

@@ -124,13 +124,19 @@ class FakeAzureCompute(LocalServer):
                                                "creationData": {"createOption": "Copy", "sourceResourceId": source}}})
         return snap_id
 
-    def add_sku(self, location: str, name: str, *, vcpus: int, memory_gb: float, architecture: str = "x64") -> None:
+    def add_sku(self, location: str, name: str, *, vcpus: int, memory_gb: float, architecture: str = "x64",
+                family: str = "standardDSv3Family", restricted: bool = False, resource_type: str = "virtualMachines"
+                ) -> None:
+        """A resource SKU; `restricted`: not available to this subscription in `location`."""
         caps = {"vCPUs": str(vcpus), "MemoryGB": f"{memory_gb:g}", "CpuArchitectureType": architecture,
                 "LowPriorityCapable": "True", "PremiumIO": "True"}
-        self._add("skus", {"resourceType": "virtualMachines", "name": name, "tier": "Standard",
-                           "size": name.split("_", 1)[-1], "family": "standardDSv3Family", "locations": [location],
+        restrictions = [{"type": "Location", "values": [location], "reasonCode": "NotAvailableForSubscription",
+                         "restrictionInfo": {"locations": [location]}}] if restricted else []
+        self._add("skus", {"resourceType": resource_type, "name": name, "tier": "Standard",
+                           "size": name.split("_", 1)[-1], "family": family, "locations": [location],
                            "locationInfo": [{"location": location, "zones": ["1", "2", "3"]}],
-                           "capabilities": [{"name": k, "value": v} for k, v in caps.items()], "restrictions": []})
+                           "capabilities": [{"name": k, "value": v} for k, v in caps.items()],
+                           "restrictions": restrictions})
 
     def add_sql_database(self, group: str, server: str, name: str, *, created: datetime, sku: str = "GP_Gen5_2",
                          status: str = "Online", location: str = "eastus") -> str:

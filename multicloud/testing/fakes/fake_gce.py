@@ -1,7 +1,7 @@
 """A local stand-in for the Compute Engine and Cloud Monitoring REST routes the rightsizing readers call.
 Binds 127.0.0.1 on a free port (`.port` once started); both APIs on one server:
 
-  GET /compute/v1/projects/{p}/aggregated/{instances|disks|addresses}   (maxResults, pageToken)
+  GET /compute/v1/projects/{p}/aggregated/{instances|disks|addresses|machineTypes}   (maxResults, pageToken)
   GET /compute/v1/projects/{p}/global/snapshots                         (maxResults, pageToken)
   GET /compute/v1/projects/{p}/zones/{z}/machineTypes/{name}
   GET /v3/projects/{p}/timeSeries   (filter on metric.type, resource.type and metric.labels; interval;
@@ -23,13 +23,14 @@ from datetime import datetime, timedelta, timezone
 from multicloud.testing.fakes.localserver import LocalServer, QuietHandler, Recorded, read_request, send_json
 from multicloud.testing.fakes.metric_samples import periods
 
-_AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/aggregated/(?P<what>instances|disks|addresses)$")
+_AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/aggregated/(?P<what>instances|disks|addresses|machineTypes)$")
 _SNAPSHOTS = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/global/snapshots$")
 _MACHINE_TYPE = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/zones/(?P<zone>[^/]+)/machineTypes/(?P<name>[^/]+)$")
 _TIME_SERIES = re.compile(r"^/v3/projects/(?P<p>[^/]+)/timeSeries$")
 _CLAUSE = re.compile(r'^\s*(metric\.type|resource\.type|metric\.labels\.\w+)\s*=\s*"([^"]*)"\s*$')
 _ALIGN = {"ALIGN_MEAN": lambda v: sum(v) / len(v), "ALIGN_MAX": max, "ALIGN_MIN": min, "ALIGN_SUM": sum}
-_KINDS = {"instances": "compute#instance", "disks": "compute#disk", "addresses": "compute#address"}
+_KINDS = {"instances": "compute#instance", "disks": "compute#disk", "addresses": "compute#address",
+          "machineTypes": "compute#machineType"}
 API = "https://www.googleapis.com/compute/v1"
 
 
@@ -49,7 +50,7 @@ class FakeGce(LocalServer):
         self.project = project
         self.requests: list[Recorded] = []
         self._items: dict[str, list[tuple[str, dict]]] = {"instances": [], "disks": [], "addresses": [],
-                                                          "snapshots": []}
+                                                          "snapshots": [], "machineTypes": []}
         self._machine_types: dict[tuple[str, str], dict] = {}
         self._series: list[dict] = []
         self._failures: list[tuple[int, str | None]] = []
@@ -72,6 +73,8 @@ class FakeGce(LocalServer):
             "guestCpus": vcpus, "memoryMb": memory_mb, "isSharedCpu": False, "architecture": architecture,
             "description": f"{vcpus} vCPUs, {memory_mb / 1024:g} GB RAM", "zone": zone,
             "selfLink": f"{API}/projects/{self.project}/zones/{zone}/machineTypes/{name}"}
+        with self._lock:
+            self._items["machineTypes"].append((f"zones/{zone}", self._machine_types[(zone, name)]))
 
     def add_instance(self, zone: str, name: str, machine_type: str, *, created: datetime, status: str = "RUNNING",
                      stopped: datetime | None = None, labels: dict | None = None, disks: tuple[dict, ...] = ()) -> dict:
@@ -166,9 +169,9 @@ class FakeGce(LocalServer):
         scopes: dict[str, dict] = {}
         for scope, item in page:
             scopes.setdefault(scope, {what: []})[what].append(item)
-        scopes["zones/europe-west1-b"] = {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results "
+        scopes.setdefault("zones/europe-west1-b", {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results "
                                                       "for scope 'zones/europe-west1-b' on this page.",
-                                                      "data": [{"key": "scope", "value": "zones/europe-west1-b"}]}}
+                                                      "data": [{"key": "scope", "value": "zones/europe-west1-b"}]}})
         body = {"kind": f"{_KINDS[what]}AggregatedList", "id": f"projects/{self.project}/aggregated/{what}",
                 "items": scopes, "selfLink": f"{API}/projects/{self.project}/aggregated/{what}", "unreachables": []}
         if token:
