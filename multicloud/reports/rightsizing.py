@@ -3,7 +3,6 @@ utilisation against the thresholds of the rule that fired. Drawn on matplotlib's
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import Sequence
 
@@ -11,6 +10,7 @@ from matplotlib.figure import Figure
 
 from multicloud.core.rightsizing.runs import Threshold
 from multicloud.core.rightsizing.vocabulary import METRICS
+from multicloud.reports.costs import png_bytes
 
 CLOUD_COLORS = {"aws": "#ff9900", "azure": "#0078d4", "gcp": "#34a853"}
 KIND_COLORS = {"idle": "#c0392b", "oversized": "#e67e22", "waste": "#7f8c8d"}
@@ -39,7 +39,7 @@ def savings_by_cloud_png(totals: Sequence[dict]) -> bytes:
         ax.set_ylabel("findings")
     if kinds:
         ax.legend()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _measure(total: dict, money: bool) -> float:
@@ -70,13 +70,7 @@ def utilisation_png(title: str, series: dict[str, Sequence[tuple[datetime, float
     ax.set_ylabel(", ".join(sorted({METRICS[t.metric] for t in thresholds})))
     ax.legend(fontsize=7, loc="upper right")
     fig.autofmt_xdate()
-    return _png(fig)
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def _key(line: Threshold) -> str:
