@@ -1,6 +1,6 @@
 """`make demo`: local clouds, a local Prefect server (SQLite), a process work pool with one
 worker, every deployment of prefect.yaml, a little seeded data, then the inventory, replication,
-costs, backup and failover runs.
+costs, backup, failover and rightsizing runs.
 
     python -m demo up | down
 """
@@ -347,11 +347,18 @@ def up() -> None:
     prepare_failover()
     print("alert receiver:", "started" if receiver().ensure() else "already running", f"http://{HOST}:{ALERT_PORT}")
     asyncio.run(fire_alert_and_follow())
+    # Rightsizing: idle, oversized and wasted resources in the three clouds, with their evidence.
+    from demo import rightsizing
+
+    rightsizing.run(run_and_report, asyncio.run)
     print("Stop everything with: make demo-down")
 
 
 def down() -> None:
-    for proc in (receiver(), site("primary", PRIMARY_PORT), site("secondary", SECONDARY_PORT), worker(), server()):
+    from demo import rightsizing
+
+    for proc in (rightsizing.fakes(), receiver(), site("primary", PRIMARY_PORT), site("secondary", SECONDARY_PORT),
+                 worker(), server()):
         print(f"{proc.name}: {'stopped' if proc.stop() else 'not running'}")
     print("local clouds stopped:", ", ".join(cloudstack.down()) or "nothing was running")
 

@@ -1,15 +1,17 @@
 """Idle and rightsizing rules as data (deployments/rightsizing/*.yaml): pydantic models of the one
-rule vocabulary shared by every cloud, and their loading with errors naming the file and the rule."""
+rule vocabulary shared by every cloud, and their loading with errors naming the file and the rule;
+and what a rightsizing run scans (`RightsizingScope`, deployments/rightsizing/scopes/*.yaml)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from multicloud.config.loading import http_url, repeated
+from multicloud.config.loading import HttpUrlStr, StoreUrlStr, http_url, load_yaml_model, repeated
 from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing.vocabulary import (
     ACTIONS, ATTRIBUTES, DERIVED, FINDINGS, KINDS, METRICS, MISSING_DATA, OPERATORS, PERIOD_STATISTICS,
@@ -190,3 +192,160 @@ def _explain(exc: ValidationError, data) -> str:
             where = f"rule {name!r} (rules[{loc[1]}]) {field}" if name else f"rule rules[{loc[1]}] {field}"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
+
+
+# ---- what a run scans ------------------------------------------------------------------------------
+
+_TAG_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:/=+@ -]{0,126}$"
+
+
+class AwsScan(BaseModel):
+    """The AWS accounts and regions a rightsizing run reads (EC2, EBS, EIP, snapshots, RDS, CloudWatch)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection: str | None = Field(default=None, description="AWS connection name in the profile "
+                                   "(default: the profile's first AWS connection).")
+    regions: list[str] = Field(default_factory=list, description="Regions to read, each as its own parallel task "
+                               "(none: the connection's own region).")
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+                raise ValueError(f"{region!r} is not an AWS region name (like eu-west-1)")
+        dupes = repeated(value)
+        if dupes:
+            raise ValueError(f"regions repeated: {', '.join(dupes)}")
+        return value
+
+
+class AzureScan(BaseModel):
+    """The Azure subscription a rightsizing run reads through Azure Resource Manager (Compute, Network,
+    SQL, Monitor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection: str | None = Field(default=None, description="Azure connection name in the profile (credentials).")
+    subscription_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$", description="Subscription id (a GUID).")
+    arm_base_url: HttpUrlStr | None = Field(default=None, description="Azure Resource Manager endpoint override "
+                                            "(sovereign clouds; a local fake ARM server with 'emulator' credentials).")
+    databases: bool = Field(default=True, description="Also read Azure SQL databases.")
+    bandwidth_mbps: dict[str, float] = Field(
+        default_factory=dict, description="Expected network bandwidth in Mbit/s per VM size (Azure publishes it per "
+        "size, not through an API); the network_out_utilization rules need the sizes in use.")
+
+    @field_validator("bandwidth_mbps")
+    @classmethod
+    def _bandwidth(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(size for size, mbps in value.items() if not mbps > 0)
+        if bad:
+            raise ValueError(f"bandwidth must be above 0 Mbit/s; not for {', '.join(bad)}")
+        return value
+
+
+class GcpScan(BaseModel):
+    """The Google Cloud project a rightsizing run reads (Compute Engine and Cloud Monitoring REST)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection: str | None = Field(default=None, description="GCP connection name in the profile (credentials).")
+    project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+                                description="Project id (default: the connection's account).")
+    compute_endpoint: HttpUrlStr | None = Field(default=None, description="Compute Engine API endpoint override "
+                                                "(default https://compute.googleapis.com).")
+    monitoring_endpoint: HttpUrlStr | None = Field(default=None, description="Cloud Monitoring API endpoint "
+                                                   "override (default https://monitoring.googleapis.com).")
+
+
+class ScanTarget(BaseModel):
+    """One unit of a run's parallel reading: one cloud (and, for AWS, one region) with its settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cloud: Literal["aws", "azure", "gcp"]
+    region: str = ""
+    aws: AwsScan | None = None
+    azure: AzureScan | None = None
+    gcp: GcpScan | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.cloud}-{self.region}" if self.region else self.cloud
+
+    @property
+    def connection(self) -> str | None:
+        return getattr(self, self.cloud).connection
+
+
+class RightsizingScope(BaseModel):
+    """What a rightsizing run scans (clouds, regions, subscription, project), with which rules, which
+    resources it keeps (by tag), and where its findings and the FOCUS dataset are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aws: AwsScan | None = Field(default=None, description="AWS to scan (absent: AWS is not scanned).")
+    azure: AzureScan | None = Field(default=None, description="Azure to scan (absent: Azure is not scanned).")
+    gcp: GcpScan | None = Field(default=None, description="Google Cloud to scan (absent: not scanned).")
+    rules: list[str] = Field(default_factory=lambda: ["deployments/rightsizing/*.yaml"], min_length=1,
+                             description="Rules files or globs, relative to the working directory (the checkout).")
+    select_tags: dict[str, str] = Field(default_factory=dict, description="Judge only resources carrying all of "
+                                        "these tags (GCP: labels); the others are counted, not judged.")
+    output: StoreUrlStr = Field(description="Store URL where each run writes its findings (Parquet, CSV) and charts.")
+    focus_dataset: StoreUrlStr | None = Field(default=None, description="Store URL of the costs flow's FOCUS "
+                                              "dataset, read for the effective-cost savings and commitments.")
+
+    @field_validator("select_tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k in value if not re.fullmatch(_TAG_KEY, k))
+        if bad:
+            raise ValueError(f"not a tag key: {', '.join(map(repr, bad))}")
+        return value
+
+    @model_validator(mode="after")
+    def _some_cloud(self) -> "RightsizingScope":
+        if not (self.aws or self.azure or self.gcp):
+            raise ValueError("give at least one of aws, azure, gcp to scan")
+        return self
+
+    def targets(self) -> list[ScanTarget]:
+        """One target per cloud scanned, AWS one per region (the connection's own when none is given)."""
+        out = [ScanTarget(cloud="aws", region=r, aws=self.aws) for r in self.aws.regions or [""]] if self.aws else []
+        if self.azure:
+            out.append(ScanTarget(cloud="azure", azure=self.azure))
+        if self.gcp:
+            out.append(ScanTarget(cloud="gcp", gcp=self.gcp))
+        return out
+
+    def rule_files(self, root: Path | None = None) -> list[Path]:
+        """The rules files the globs name, in order, each once. Raises InvalidInput naming a glob that
+        matches no file (a typo would otherwise judge nothing)."""
+        root = root or Path.cwd()
+        found: list[Path] = []
+        for pattern in self.rules:
+            path = Path(pattern) if Path(pattern).is_absolute() else root / pattern
+            if any(c in pattern for c in "*?["):
+                matches = sorted(p for p in path.parent.glob(path.name) if p.is_file())
+                if not matches:
+                    raise InvalidInput("the rules glob matches no file", target=pattern)
+            else:
+                matches = [path]  # a file that is not there is refused by the loader, naming it
+            found += [m for m in matches if m not in found]
+        return found
+
+
+def load_scope(path: str | Path) -> RightsizingScope:
+    """Parse a YAML scope file. Raises InvalidInput naming the file and the field."""
+    return load_yaml_model(path, RightsizingScope, "rightsizing scope")
+
+
+def resolve_scope(scope: RightsizingScope | None, scope_file: str | None) -> RightsizingScope:
+    """The flow's scope: `scope` inline, else the file. Raises InvalidInput naming the parameters when
+    neither is given, or the file and the field when the file is bad."""
+    if scope is not None:
+        return scope
+    if not scope_file:
+        raise InvalidInput("give `scope` or `scope_file`", target="parameters")
+    return load_scope(scope_file)

@@ -28,7 +28,7 @@ def daily_by_provider_png(daily: pd.DataFrame, measure: str = "EffectiveCost", c
     ax.set_ylabel(currency or "cost")
     ax.legend()
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def top_services_png(daily: pd.DataFrame, n: int = 10, measure: str = "EffectiveCost", currency: str = "") -> bytes:
@@ -44,10 +44,11 @@ def top_services_png(daily: pd.DataFrame, n: int = 10, measure: str = "Effective
     ax.set_title(f"Top {n} services ({measure}{', ' + currency if currency else ''})")
     ax.set_xlabel(currency or "cost")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
+    """A figure as PNG bytes, cropped to what it draws (the rightsizing charts use it too)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

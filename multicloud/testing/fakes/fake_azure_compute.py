@@ -104,21 +104,21 @@ class FakeAzureCompute(LocalServer):
         return disk_id
 
     def add_public_ip(self, group: str, name: str, *, address: str, ip_configuration: str | None = None,
-                      location: str = "eastus") -> str:
+                      location: str = "eastus", tags: dict | None = None) -> str:
         ip_id = self.resource_id(group, "Microsoft.Network", f"publicIPAddresses/{name}")
         props = {"ipAddress": address, "publicIPAllocationMethod": "Static", "provisioningState": "Succeeded"}
         if ip_configuration:
             props["ipConfiguration"] = {"id": ip_configuration}
         self._add("publicips", {"id": ip_id, "name": name, "type": "Microsoft.Network/publicIPAddresses",
-                                "location": location, "sku": {"name": "Standard", "tier": "Regional"},
-                                "properties": props})
+                                "location": location, "tags": tags or {},
+                                "sku": {"name": "Standard", "tier": "Regional"}, "properties": props})
         return ip_id
 
     def add_snapshot(self, group: str, name: str, *, source: str, created: datetime, size_gb: int = 32,
-                     location: str = "eastus") -> str:
+                     location: str = "eastus", tags: dict | None = None) -> str:
         snap_id = self.resource_id(group, "Microsoft.Compute", f"snapshots/{name}")
         self._add("snapshots", {"id": snap_id, "name": name, "type": "Microsoft.Compute/snapshots",
-                                "location": location, "sku": {"name": "Standard_LRS"},
+                                "location": location, "tags": tags or {}, "sku": {"name": "Standard_LRS"},
                                 "properties": {"timeCreated": _iso(created), "diskSizeGB": size_gb, "incremental": True,
                                                "provisioningState": "Succeeded",
                                                "creationData": {"createOption": "Copy", "sourceResourceId": source}}})

@@ -106,18 +106,18 @@ class FakeGce(LocalServer):
             self._items["disks"] = [(s, d) for s, d in self._items["disks"] if d is not disk]
 
     def add_address(self, region: str, name: str, *, address: str, user: dict | None = None,
-                    address_type: str = "EXTERNAL") -> dict:
+                    address_type: str = "EXTERNAL", labels: dict | None = None) -> dict:
         return self._new(f"regions/{region}", "addresses", name, {
             "region": f"{API}/projects/{self.project}/regions/{region}", "address": address,
             "status": "IN_USE" if user else "RESERVED", "users": [user["selfLink"]] if user else [],
-            "addressType": address_type, "networkTier": "PREMIUM",
+            "addressType": address_type, "networkTier": "PREMIUM", "labels": labels or {},
             "creationTimestamp": _rfc3339(datetime(2026, 1, 1, tzinfo=timezone.utc), -8)})
 
-    def add_snapshot(self, name: str, *, disk: dict, created: datetime) -> dict:
+    def add_snapshot(self, name: str, *, disk: dict, created: datetime, labels: dict | None = None) -> dict:
         return self._new("global", "snapshots", name, {
             "status": "READY", "sourceDisk": disk["selfLink"], "sourceDiskId": disk["id"],
             "diskSizeGb": disk["sizeGb"], "storageBytes": "1073741824", "creationTimestamp": _rfc3339(created, -8),
-            "snapshotType": "STANDARD", "autoCreated": False})
+            "snapshotType": "STANDARD", "autoCreated": False, "labels": labels or {}})
 
     def add_samples(self, instance: dict, metric_type: str, samples: list[tuple[datetime, float]], *,
                     labels: dict | None = None, value_type: str = "DOUBLE", kind: str = "GAUGE") -> None:
