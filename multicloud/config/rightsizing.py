@@ -208,6 +208,13 @@ class AwsScan(BaseModel):
                                    "(default: the profile's first AWS connection).")
     regions: list[str] = Field(default_factory=list, description="Regions to read, each as its own parallel task "
                                "(none: the connection's own region).")
+    pricing_endpoint: HttpUrlStr | None = Field(default=None, description="AWS Pricing API endpoint override "
+                                                "(default: the public us-east-1 endpoint).")
+    spot_endpoint: HttpUrlStr | None = Field(default=None, description="EC2 endpoint for DescribeSpotPriceHistory "
+                                             "(default: the connection's EC2 endpoint).")
+    advice_endpoint: HttpUrlStr | None = Field(default=None, description="Compute Optimizer endpoint override.")
+    advice: bool = Field(default=True, description="Read Compute Optimizer's recommendations to compare with ours "
+                         "(the account must be opted in).")
 
     @field_validator("regions")
     @classmethod
@@ -235,6 +242,9 @@ class AzureScan(BaseModel):
     bandwidth_mbps: dict[str, float] = Field(
         default_factory=dict, description="Expected network bandwidth in Mbit/s per VM size (Azure publishes it per "
         "size, not through an API); the network_out_utilization rules need the sizes in use.")
+    prices_url: HttpUrlStr = Field(default="https://prices.azure.com", description="Azure Retail Prices API base "
+                                   "URL (no credentials).")
+    advice: bool = Field(default=True, description="Read Azure Advisor's cost recommendations to compare with ours.")
 
     @field_validator("bandwidth_mbps")
     @classmethod
@@ -257,6 +267,11 @@ class GcpScan(BaseModel):
                                                 "(default https://compute.googleapis.com).")
     monitoring_endpoint: HttpUrlStr | None = Field(default=None, description="Cloud Monitoring API endpoint "
                                                    "override (default https://monitoring.googleapis.com).")
+    billing_endpoint: HttpUrlStr | None = Field(default=None, description="Cloud Billing Catalog API endpoint "
+                                                "override (VM list prices; default cloudbilling.googleapis.com).")
+    recommender_endpoint: HttpUrlStr | None = Field(default=None, description="Recommender API endpoint override "
+                                                    "(default https://recommender.googleapis.com).")
+    advice: bool = Field(default=True, description="Read GCP Recommender's recommendations to compare with ours.")
 
 
 class ScanTarget(BaseModel):
@@ -295,6 +310,12 @@ class RightsizingScope(BaseModel):
     output: StoreUrlStr = Field(description="Store URL where each run writes its findings (Parquet, CSV) and charts.")
     focus_dataset: StoreUrlStr | None = Field(default=None, description="Store URL of the costs flow's FOCUS "
                                               "dataset, read for the effective-cost savings and commitments.")
+    commitment_rates: str = Field(default="deployments/rightsizing/commitments/rates.yaml", description="Discount "
+                                  "rates per provider and term for the commitment simulation (YAML).")
+    arbitrage_regions: dict[Literal["aws", "azure", "gcp"], str] = Field(
+        default_factory=lambda: {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"},
+        description="Where each cloud's equivalent shapes are priced when the run finds no VM of that cloud "
+        "(otherwise the regions of its VMs).")
 
     @field_validator("select_tags")
     @classmethod
