@@ -3,22 +3,36 @@ memory metrics), one unattached disk, one stray public IP, one old (AWS: orphane
 tagged multicloud:keep=true and one VM without metrics, with 14 days of metrics ending at `now`. AWS is
 seeded in moto through boto3 (put_metric_data, at most 1,000 datums a request); Azure and Google Cloud
 in their local fakes. Everything carries the tag `rightsizing-run=<run>`, so a run judges only its own.
+Prices, spot, advice and FOCUS costs for the same resources: multicloud.testing.rightsizing_market.
 
-    python -m multicloud.testing.rightsizing_seed --azure-port 9110 --gce-port 9111 --run demo
+    python -m multicloud.testing.rightsizing_seed --run demo --aws-region R --aws-ids-file F --ids-file G
 
-serves both fakes, seeded, until stopped (the demo's process)."""
+serves every fake the local scope names (ports 9110-9117 by default), seeded, until stopped (the
+demo's process)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from multicloud.clouds.aws.session import client
 from multicloud.config import Connection
+from multicloud.testing import rightsizing_market as market
+from multicloud.testing.fakes.fake_aws_pricing import FakeAwsPricing
 from multicloud.testing.fakes.fake_azure_compute import FakeAzureCompute
+from multicloud.testing.fakes.fake_azure_prices import FakeAzurePrices
+from multicloud.testing.fakes.fake_cloud_billing import FakeCloudBilling
+from multicloud.testing.fakes.fake_compute_optimizer import FakeComputeOptimizer
+from multicloud.testing.fakes.fake_ec2_spot import FakeEc2Spot
 from multicloud.testing.fakes.fake_gce import FakeGce
+from multicloud.testing.fakes.fake_recommender import FakeRecommender
+from multicloud.testing.fakes.localserver import LocalServer
 
 RUN_TAG = "rightsizing-run"
 KEEP = {"aws": "multicloud:keep", "azure": "multicloud:keep", "gcp": "multicloud-keep"}
@@ -73,8 +87,8 @@ def seed_aws(conn: Connection, run: str, now: datetime) -> dict[str, str]:
                                  TagSpecifications=_aws_tags(run, role, ("instance", "volume"), keep))
         return made["Instances"][0]["InstanceId"]
 
-    ids = {"idle": instance("idle", "m5.large"), "oversized": instance("oversized", "m5.2xlarge"),
-           "kept": instance("kept", "t3.micro", keep=True), "nodata": instance("nodata", "t3.small")}
+    types = market.VM_TYPES["aws"]
+    ids = {role: instance(role, types[role], keep=role == "kept") for role in ("idle", "oversized", "kept", "nodata")}
     hours = times(now, HOUR)
     for role in ("idle", "kept"):
         put_metrics(conn, "AWS/EC2", ids[role], {
@@ -116,14 +130,12 @@ def remove_aws(conn: Connection, run: str) -> int:
 
 # ---- Azure (the local ARM fake) --------------------------------------------------------------------
 
-AZURE_SIZES = {"Standard_D2s_v3": (2, 8), "Standard_D8s_v3": (8, 32)}
 AZURE_GROUP = "rg-rightsizing"
 
 
 def seed_azure(fake: FakeAzureCompute, run: str, now: datetime, location: str = "eastus") -> dict[str, str]:
     """The scenario in the fake ARM server's subscription; resource ids by role."""
-    for size, (vcpus, memory) in AZURE_SIZES.items():
-        fake.add_sku(location, size, vcpus=vcpus, memory_gb=memory)
+    market.add_azure_sizes(fake, location)
     tags = {RUN_TAG: run}
     created = now - timedelta(days=120)
 
@@ -134,8 +146,8 @@ def seed_azure(fake: FakeAzureCompute, run: str, now: datetime, location: str = 
         return fake.add_vm(AZURE_GROUP, name, size, location=location, created=created, os_disk=os_disk,
                            tags={**tags, **({KEEP["azure"]: "true"} if keep else {})})
 
-    ids = {"idle": vm("idle", "Standard_D2s_v3"), "oversized": vm("oversized", "Standard_D8s_v3"),
-           "kept": vm("kept", "Standard_D2s_v3", keep=True), "nodata": vm("nodata", "Standard_D2s_v3")}
+    sizes = market.VM_TYPES["azure"]
+    ids = {role: vm(role, sizes[role], keep=role == "kept") for role in ("idle", "oversized", "kept", "nodata")}
     fives = times(now, FIVE_MINUTES)
     for role in ("idle", "kept"):
         _azure_samples(fake, ids[role], fives, cpu=lambda i: 0.6 + 0.2 * (i % 3), net=50_000.0, available=5 * GIB)
@@ -159,7 +171,6 @@ def _azure_samples(fake: FakeAzureCompute, vm_id: str, at: list[datetime], *, cp
 
 # ---- Google Cloud (the local Compute Engine and Monitoring fake) -----------------------------------
 
-GCP_TYPES = {"e2-standard-2": (2, 8192), "n2-standard-8": (8, 32768)}
 GCP_ZONE = "us-central1-a"
 CPU = "compute.googleapis.com/instance/cpu/utilization"
 RECEIVED = "compute.googleapis.com/instance/network/received_bytes_count"
@@ -174,24 +185,32 @@ def gcp_id(item: dict) -> str:
     return f"//compute.googleapis.com/{parent}/{item['id']}"
 
 
+def gcp_paths(run: str, zone: str = GCP_ZONE) -> dict[str, str]:
+    """The seeded resources' paths below the project by role (zones/Z/instances/NAME), as Recommender
+    names them."""
+    region = zone.rsplit("-", 1)[0]
+    vms = {role: f"zones/{zone}/instances/{role}-{run}" for role in ("idle", "oversized", "kept", "nodata")}
+    return {**vms, "disk": f"zones/{zone}/disks/free-{run}", "ip": f"regions/{region}/addresses/stray-{run}"}
+
+
 def seed_gcp(fake: FakeGce, run: str, now: datetime, zone: str = GCP_ZONE) -> dict[str, str]:
     """The scenario in the fake's project; resource ids by role."""
-    for name, (vcpus, memory) in GCP_TYPES.items():
-        fake.add_machine_type(zone, name, vcpus=vcpus, memory_mb=memory)
+    market.add_gcp_types(fake, zone)
     labels = {RUN_TAG: run}
     created = now - timedelta(days=120)
     made = {}
+    names = {role: path.rsplit("/", 1)[-1] for role, path in gcp_paths(run, zone).items()}
 
     def vm(role: str, mtype: str, keep: bool = False) -> str:
         boot = fake.add_disk(zone, f"{role}-{run}-boot", size_gb=20, created=created, labels=labels)
-        made[role] = fake.add_instance(zone, f"{role}-{run}", mtype, created=created, disks=(boot,),
+        made[role] = fake.add_instance(zone, names[role], mtype, created=created, disks=(boot,),
                                        labels={**labels, **({KEEP["gcp"]: "true"} if keep else {})})
         fake.attach(boot, made[role])
         made[f"{role}-boot"] = boot
         return gcp_id(made[role])
 
-    ids = {"idle": vm("idle", "e2-standard-2"), "oversized": vm("oversized", "n2-standard-8"),
-           "kept": vm("kept", "e2-standard-2", keep=True), "nodata": vm("nodata", "e2-standard-2")}
+    types = market.VM_TYPES["gcp"]
+    ids = {role: vm(role, types[role], keep=role == "kept") for role in ("idle", "oversized", "kept", "nodata")}
     fives = times(now, FIVE_MINUTES)
     for role in ("idle", "kept"):
         fake.add_samples(made[role], CPU, [(t, 0.004 + 0.001 * (i % 3)) for i, t in enumerate(fives)])
@@ -199,38 +218,123 @@ def seed_gcp(fake: FakeGce, run: str, now: datetime, zone: str = GCP_ZONE) -> di
         fake.add_samples(made[role], SENT, [(t, 20_000) for t in fives], value_type="INT64", kind="DELTA")
     fake.add_samples(made["oversized"], CPU, [(t, 0.12 + 0.02 * (i % 5)) for i, t in enumerate(fives)])
     fake.add_samples(made["oversized"], MEMORY, [(t, 25.0) for t in fives], labels={"state": "used"})
-    ids["disk"] = gcp_id(fake.add_disk(zone, f"free-{run}", size_gb=100, created=created, labels=labels))
-    ids["ip"] = gcp_id(fake.add_address(zone.rsplit("-", 1)[0], f"stray-{run}", address="34.10.0.2", labels=labels))
+    ids["disk"] = gcp_id(fake.add_disk(zone, names["disk"], size_gb=100, created=created, labels=labels))
+    ids["ip"] = gcp_id(fake.add_address(zone.rsplit("-", 1)[0], names["ip"], address="34.10.0.2", labels=labels))
     ids["snapshot"] = gcp_id(fake.add_snapshot(f"old-{run}", disk=made["idle-boot"], labels=labels,
                                                created=now - timedelta(days=200)))
     return ids
 
 
-# ---- the demo's process ------------------------------------------------------------------------------
+# ---- every fake of the local scope, and the demo's process -------------------------------------------
 
-def serve(azure_port: int, gce_port: int, run: str, subscription: str, project: str) -> None:
-    """Both fakes on fixed ports of 127.0.0.1, seeded as of now, until SIGTERM or SIGINT."""
+#: The demo's ports (deployments/rightsizing/scopes/local.yaml names them); tests bind port 0.
+PORTS = {"arm": 9110, "gce": 9111, "pricing": 9112, "prices": 9113, "billing": 9114, "optimizer": 9115,
+         "recommender": 9116, "spot": 9117}
+
+
+@dataclass
+class LocalFakes:
+    """Every local server a rightsizing run on the local stack reads besides moto: the ARM server (with
+    Advisor), Compute Engine (with Monitoring), AWS Pricing, Azure Retail Prices, Cloud Billing, Compute
+    Optimizer, Recommender and the spot interposer in front of moto. Seed them, then `with fakes:`
+    serves them all on 127.0.0.1 (and stops them)."""
+
+    arm: FakeAzureCompute
+    gce: FakeGce
+    pricing: FakeAwsPricing
+    prices: FakeAzurePrices
+    billing: FakeCloudBilling
+    optimizer: FakeComputeOptimizer
+    recommender: FakeRecommender
+    spot: FakeEc2Spot
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    @classmethod
+    def create(cls, subscription: str, project: str, moto_url: str, *, aws_region: str = "us-east-1",
+               account: str = "123456789012", ports: dict[str, int] | None = None,
+               arm_page_size: int = 100) -> "LocalFakes":
+        """The fakes on `ports` (by PORTS' names; missing ones: a free port)."""
+        port = {name: 0 for name in PORTS} | (ports or {})
+        return cls(FakeAzureCompute(subscription, page_size=arm_page_size, port=port["arm"]),
+                   FakeGce(project, port=port["gce"]), FakeAwsPricing(port=port["pricing"]),
+                   FakeAzurePrices(port=port["prices"]), FakeCloudBilling(port=port["billing"]),
+                   FakeComputeOptimizer(account, aws_region, port=port["optimizer"]),
+                   FakeRecommender(project, port=port["recommender"]), FakeEc2Spot(moto_url, port=port["spot"]))
+
+    def servers(self) -> dict[str, LocalServer]:
+        return {name: getattr(self, name) for name in PORTS}
+
+    def urls(self) -> dict[str, str]:
+        return {name: server.url for name, server in self.servers().items()}
+
+    def __enter__(self) -> "LocalFakes":
+        for server in self.servers().values():
+            self._stack.enter_context(server)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+
+def seed_market(fakes: LocalFakes, aws_region: str, now: datetime) -> dict[str, int]:
+    """List and spot prices on the price fakes for the seed's AWS region and every cloud's arbitrage
+    region (the Azure and GCP seeds are in theirs); what was added to each."""
+    aws_regions = (aws_region, market.ARBITRAGE_REGIONS["aws"])
+    return {"pricing": market.seed_aws_prices(fakes.pricing, aws_regions),
+            "spot": market.seed_spot(fakes.spot, aws_regions, now),
+            "prices": market.seed_azure_prices(fakes.prices, market.ARBITRAGE_REGIONS["azure"]),
+            "billing": market.seed_gcp_prices(fakes.billing, market.ARBITRAGE_REGIONS["gcp"])}
+
+
+def seed_advice(fakes: LocalFakes, ids: dict[str, dict[str, str]], run: str, aws_region: str) -> None:
+    """Each cloud's own advice on the seeded resources of `ids` (cloud -> role -> id; a cloud left out
+    gets none)."""
+    if "aws" in ids:
+        market.seed_aws_advice(fakes.optimizer, ids["aws"], aws_region)
+    if "azure" in ids:
+        market.seed_azure_advice(fakes.arm, ids["azure"])
+    if "gcp" in ids:
+        market.seed_gcp_advice(fakes.recommender, gcp_paths(run), GCP_ZONE)
+
+
+def serve(ports: dict[str, int], run: str, subscription: str, project: str, moto_url: str, aws_region: str,
+          aws_ids: dict[str, str], ids_file: Path | None) -> None:
+    """Every fake on its port of 127.0.0.1, seeded as of now (the AWS resources' advice from `aws_ids`,
+    which moto holds), until SIGTERM or SIGINT. The seeded ids of every cloud are written to `ids_file`
+    before the servers answer, so a caller that waited for them can read it."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     now = datetime.now(timezone.utc)
-    with FakeAzureCompute(subscription, page_size=100, port=azure_port) as arm, FakeGce(project, port=gce_port) as gce:
-        seed_azure(arm, run, now)
-        seed_gcp(gce, run, now)
-        print(f"fake ARM {arm.url} (subscription {subscription}), fake Compute Engine {gce.url} (project {project}):"
-              f" seeded as of {now:%Y-%m-%d %H:%M} UTC", flush=True)
+    fakes = LocalFakes.create(subscription, project, moto_url, aws_region=aws_region, ports=ports)
+    ids = {"aws": aws_ids, "azure": seed_azure(fakes.arm, run, now), "gcp": seed_gcp(fakes.gce, run, now)}
+    added = seed_market(fakes, aws_region, now)
+    seed_advice(fakes, {k: v for k, v in ids.items() if v}, run, aws_region)
+    if ids_file:
+        ids_file.write_text(json.dumps(ids, indent=1))
+    with fakes:
+        print(f"rightsizing fakes seeded as of {now:%Y-%m-%d %H:%M} UTC ({added}):", flush=True)
+        for name, url in fakes.urls().items():
+            print(f"  {name:12} {url}", flush=True)
         stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--azure-port", type=int, required=True)
-    parser.add_argument("--gce-port", type=int, required=True)
+    for name, port in PORTS.items():
+        parser.add_argument(f"--{name}-port", type=int, default=port, help=f"default {port}")
     parser.add_argument("--run", default="demo")
     parser.add_argument("--subscription", default="5a1e0000-0000-4000-8000-0000000000de")
     parser.add_argument("--project", default="local-project")
+    parser.add_argument("--moto-url", default="http://127.0.0.1:9100", help="the EC2 endpoint behind the spot "
+                        "interposer")
+    parser.add_argument("--aws-region", default="us-east-1", help="the region the AWS resources were seeded in")
+    parser.add_argument("--aws-ids-file", type=Path, help="JSON of the seeded AWS ids by role (seed_aws)")
+    parser.add_argument("--ids-file", type=Path, help="where to write every cloud's seeded ids (JSON)")
     args = parser.parse_args(argv)
-    serve(args.azure_port, args.gce_port, args.run, args.subscription, args.project)
+    aws_ids = json.loads(args.aws_ids_file.read_text()) if args.aws_ids_file else {}
+    serve({name: getattr(args, f"{name}_port") for name in PORTS}, args.run, args.subscription, args.project,
+          args.moto_url, args.aws_region, aws_ids, args.ids_file)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ of prices (moto's own answer has every price at 0.00001 and every time in 2006),
 is forwarded to `upstream` unchanged, so a client pointed here sees moto plus real-looking spot prices.
 Binds 127.0.0.1 on a free port (`.port` once started).
 
-The table is filtered as EC2 filters it (InstanceType.N, ProductDescription.N, AvailabilityZone,
+The table is filtered as EC2 filters it (the zones of the region the request is signed for, as each
+region's endpoint answers; InstanceType.N, ProductDescription.N, AvailabilityZone,
 StartTime: the rows from then on plus, per type, zone and product, the one in effect at StartTime;
 EndTime), served newest first in pages of MaxResults (default 1000) with `nextToken`, the last page
 with an empty `<nextToken/>`. `fail_next(n)` answers the next n spot requests with EC2's throttling
@@ -11,6 +12,7 @@ error. Spot requests are recorded in `requests` (their form), forwarded ones cou
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -79,13 +81,15 @@ class FakeEc2Spot(LocalServer):
 
     # ---- answers -----------------------------------------------------------------------------
 
-    def spot_history(self, form: dict[str, str]) -> tuple[int, str]:
+    def spot_history(self, form: dict[str, str], region: str = "") -> tuple[int, str]:
+        """The answer to one request; `region` (the request's signing region) keeps the rows of its
+        zones only, as each region's EC2 endpoint answers for its own."""
         with self._lock:
             self.requests.append(form)
             if self._failures:
                 self._failures -= 1
                 return 503, _error("RequestLimitExceeded", "Request limit exceeded.")
-            rows = list(self.rows)
+            rows = [r for r in self.rows if not region or r.zone.startswith(region)]
         try:
             chosen = _select(rows, form)
             start = int(form.get("NextToken") or 0)
@@ -121,7 +125,7 @@ class FakeEc2Spot(LocalServer):
                 form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()} \
                     if self.command == "POST" else {}
                 if form.get("Action") == _ACTION:
-                    status, xml = fake.spot_history(form)
+                    status, xml = fake.spot_history(form, _signing_region(self.headers.get("Authorization", "")))
                     send_json(self, status, xml.encode(), content_type="text/xml;charset=UTF-8")
                     return
                 status, data, content_type = fake.forward(self.command, self.path, self.headers, raw)
@@ -130,6 +134,12 @@ class FakeEc2Spot(LocalServer):
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
         return Handler
+
+
+def _signing_region(authorization: str) -> str:
+    """The region of a SigV4 Authorization header's credential scope (AKID/DATE/REGION/ec2/aws4_request)."""
+    found = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", authorization)
+    return found.group(1) if found else ""
 
 
 def _listed(form: dict[str, str], prefix: str) -> set[str]:
