@@ -1,7 +1,9 @@
 """Idle and rightsizing detection across AWS, Azure and Google Cloud: every target of the scope (each
 cloud, each AWS region) read in parallel, every resource judged by the shipped rules with its
-evidence, and the findings published (table, summary, Parquet and CSV, charts). Resources without
-enough data are reported as such, never dropped."""
+evidence; then each finding gets its target type, its savings in money (the FOCUS dataset's effective
+cost and the catalogs' list prices) and the cloud's own advice beside it; commitments are sized from
+on-demand spend and the shapes in use priced on every cloud; and the findings are published (table,
+summary, Parquet and CSV, charts). Resources without enough data are reported as such, never dropped."""
 
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ from pydantic import Field
 from multicloud.config import load_profile
 from multicloud.config.rightsizing import RightsizingScope, resolve_scope
 from multicloud.core.costs.decisions import run_label
+from multicloud.core.rightsizing.market import merged_markets
 from multicloud.core.rightsizing.runs import RunSummary
 from tasks.rightsizing import (
-    collect_scans, judge_resources, load_rules, publish_report, read_inventory, read_metrics, write_outputs,
+    collect_scans, judge_resources, load_rules, publish_report, read_inventory, read_metrics, result_of, settled,
+    write_outputs,
 )
+from tasks.rightsizing_advice import compare_with_advice, read_cloud_advice
+from tasks.rightsizing_market import read_market
+from tasks.rightsizing_money import price_findings_task, recommend_commitments
+from tasks.rightsizing_shapes import arbitrage_table, choose_rightsizing_targets
 
 
 @flow(name="rightsizing", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=6))
@@ -30,23 +38,34 @@ def rightsizing(
     profile: Annotated[str | None, Field(description="'local', a profile file, or empty for MULTICLOUD_PROFILE.")] = None,
     now: Annotated[datetime | None, Field(description="The time judged as of (default: now, UTC).")] = None,
 ) -> RunSummary:
-    """Rules → inventory per target → metrics per target → judge → outputs → report."""
+    """Rules → inventory and metrics per target → judge → markets → targets → savings → advice →
+    arbitrage and commitments → outputs → report."""
     scope = resolve_scope(scope, scope_file)
     connections = load_profile(profile)
     now = now or datetime.now(timezone.utc)
     run = run_label(now, flow_run.get_id())
     rules = load_rules(scope)
-    targets = scope.targets()
+    targets, advice_reads = scope.targets(), scope.advice_reads()
+    advice = [read_cloud_advice.submit(connections, **read) for read in advice_reads]
+    planned = recommend_commitments.submit(scope.focus_dataset, connections, now, rates=scope.commitment_rates)
     listed = collect_scans("inventory", targets,
                            [read_inventory.submit(t, connections, scope.select_tags) for t in targets])
     read = collect_scans("metrics", [t for t, _ in listed.read],
                          [read_metrics.submit(t, connections, scan, rules, now) for t, scan in listed.read], listed)
     judged = judge_resources(rules, read.scans, now)
-    # Where the later stages fill each Finding (tasks/rightsizing_<part>.py: target type, savings from
-    # the FOCUS dataset and the price catalogs, the cloud's own advice) and give the commitments and
-    # arbitrage sections: judged = judged.with_findings(...), publish_report(..., commitments, arbitrage).
+    markets = settled("market", scope.clouds(), [read_market.submit(cloud, scope, connections, read.resources,
+                                                                    rules.rules, now) for cloud in scope.clouds()],
+                      read.failures)
+    catalogs, prices = merged_markets(markets)
+    judged = judged.with_findings(choose_rightsizing_targets(judged.findings, rules.rules, prices))
+    judged = judged.with_findings(price_findings_task(judged.findings, scope.focus_dataset, connections, prices, now))
+    advised = settled("advice", [r["cloud"] for r in advice_reads], advice, read.failures)
+    judged = judged.with_findings(compare_with_advice(judged.findings, advised, judged.outcomes)[0])
+    arbitrage = arbitrage_table(read.resources, catalogs, prices)
+    commitments = result_of("commitments", "commitments", planned, read.failures)
     files = write_outputs(judged, read.scans, rules, scope.output, run, connections)
-    summary = publish_report(judged, read.scans, rules, files, run, now, read.failures)
+    summary = publish_report(judged, read.scans, rules, files, run, now, read.failures, markets, commitments,
+                             arbitrage)
     summary.raise_if_incomplete()
     return summary
 

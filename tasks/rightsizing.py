@@ -25,9 +25,12 @@ from multicloud.clouds import open_store
 from multicloud.config import Profile
 from multicloud.config.rightsizing import Rule, RightsizingScope, ScanTarget, load_rule_sets
 from multicloud.core.errors import StoreError
-from multicloud.core.rightsizing import required_series
+from multicloud.core.rightsizing import Resource, required_series
 from multicloud.core.rightsizing import runs
-from multicloud.core.rightsizing.runs import Judgement, RunSummary, Scan, Section
+from multicloud.core.rightsizing.arbitrage import Comparison
+from multicloud.core.rightsizing.commitments import CommitmentPlan
+from multicloud.core.rightsizing.market import Market, market_rows
+from multicloud.core.rightsizing.runs import Judgement, RunSummary, Scan
 from multicloud.engine import rightsizing_scan
 from multicloud.reports import rightsizing as charts
 from tasks.storage import retry_transient
@@ -58,6 +61,10 @@ class Collected:
     @property
     def scans(self) -> list[Scan]:
         return [scan for _, scan in self.read]
+
+    @property
+    def resources(self) -> list[Resource]:
+        return [r for _, scan in self.read for r in scan.inventory.resources]
 
 
 @task(cache_policy=NO_CACHE, tags=["rightsizing"])
@@ -110,12 +117,27 @@ def collect_scans(step: str, targets: list[ScanTarget], futures: list, before: C
         update_progress_artifact(progress, 100.0 * done / len(futures))
     out = Collected(failures=list(before.failures) if before else [])
     for target, future in zip(targets, futures):
-        try:
-            out.read.append((target, future.result()))
-        except (StoreError, OSError) as exc:  # the taxonomy, and what a broken connection raises
-            get_run_logger().error("%s %s failed: %s", target.name, step, exc)
-            out.failures.append(f"{target.name} ({step}): {exc}")
+        scan = result_of(target.name, step, future, out.failures)
+        if scan is not None:
+            out.read.append((target, scan))
     return out
+
+
+def settled(step: str, names: list[str], futures: list, failures: list[str]) -> list:
+    """The results of one step's tasks; each that failed is added to `failures` with its error (the
+    run goes on without it, and fails at its end)."""
+    results = [result_of(name, step, future, failures) for name, future in zip(names, futures)]
+    return [r for r in results if r is not None]
+
+
+def result_of(name: str, step: str, future, failures: list[str]):
+    """The task's result, or None with its error added to `failures`."""
+    try:
+        return future.result()
+    except (StoreError, OSError) as exc:  # the taxonomy, and what a broken connection raises
+        get_run_logger().error("%s %s failed: %s", name, step, exc)
+        failures.append(f"{name} ({step}): {exc}")
+        return None
 
 
 @task(cache_policy=NO_CACHE, tags=["rightsizing"])
@@ -193,10 +215,12 @@ def _csv(table: pa.Table) -> bytes:
 
 @task(cache_policy=NO_CACHE, tags=["rightsizing"])
 def publish_report(judged: Judgement, scans: list[Scan], rules: RuleSet, files: dict[str, str], run: str,
-                   now: datetime, failures: list[str], commitments: Section = Section(),
-                   arbitrage: Section = Section()) -> RunSummary:
+                   now: datetime, failures: list[str], markets: list[Market] = (),
+                   commitments: CommitmentPlan | None = None,
+                   arbitrage: list[Comparison] | None = None) -> RunSummary:
     """The findings table (sorted by savings), the not-judged and request tables, the summary
-    markdown with its links, and a link artifact per findings file."""
+    markdown (with the commitments and arbitrage sections) and its links, and a link artifact per
+    findings file."""
     create_table_artifact([runs.finding_row(f) for f in judged.findings], key="rightsizing-findings",
                           description="Findings sorted by monthly savings: resource, rule and its source, observed "
                           "values, savings (effective and list), action, target and advice")
@@ -207,8 +231,13 @@ def publish_report(judged: Judgement, scans: list[Scan], rules: RuleSet, files: 
                               "data or skipped) and why; all of them in not-judged.csv")
     create_table_artifact(runs.scan_rows(scans), key="rightsizing-requests",
                           description="API requests per target and per resource, and the time waited on throttling")
+    if markets:
+        create_table_artifact(market_rows(markets), key="rightsizing-market-requests",
+                              description="Shape catalogs and list prices per cloud: shapes priced, requests, "
+                              "time waited on throttling, and what could not be read")
     create_markdown_artifact(runs.summary_markdown(run, now, judged, scans, len(rules.rules), files, failures,
-                                                   commitments, arbitrage),
+                                                   runs.commitments_section(commitments),
+                                                   runs.arbitrage_section(arbitrage)),
                              key="rightsizing-summary", description="Rightsizing summary")
     for name in ("findings.parquet", "findings.csv"):
         create_link_artifact(files[name], link_text=name, key=f"rightsizing-{name.replace('.', '-')}")

@@ -340,6 +340,25 @@ class RightsizingScope(BaseModel):
             out.append(ScanTarget(cloud="gcp", gcp=self.gcp))
         return out
 
+    def clouds(self) -> list[str]:
+        """The clouds scanned, in a stable order (one market read each)."""
+        return [c for c in ("aws", "azure", "gcp") if getattr(self, c) is not None]
+
+    def advice_reads(self) -> list[dict]:
+        """The keyword arguments of one advice read per cloud (AWS: per region) whose advice is read."""
+        out = []
+        if self.aws and self.aws.advice:
+            out += [{"cloud": "aws", "connection": self.aws.connection, "region": region,
+                     "endpoint": self.aws.advice_endpoint} for region in self.aws.regions or [""]]
+        if self.azure and self.azure.advice:
+            out.append({"cloud": "azure", "connection": self.azure.connection,
+                        "subscription_id": self.azure.subscription_id, "arm_base_url": self.azure.arm_base_url})
+        if self.gcp and self.gcp.advice:
+            out.append({"cloud": "gcp", "connection": self.gcp.connection, "project": self.gcp.project,
+                        "recommender_endpoint": self.gcp.recommender_endpoint,
+                        "compute_endpoint": self.gcp.compute_endpoint})
+        return out
+
     def rule_files(self, root: Path | None = None) -> list[Path]:
         """The rules files the globs name, in order, each once. Raises InvalidInput naming a glob that
         matches no file (a typo would otherwise judge nothing)."""

@@ -63,10 +63,11 @@ class ResourceCost:
         return self.provider, self.resource_id
 
 
-def price_findings(findings: Iterable[Finding], costs: Mapping[tuple[str, str], ResourceCost],
+def price_findings(findings: Iterable[Finding], costs: Mapping[tuple[str, str], ResourceCost] | None,
                    list_prices: Iterable[ShapePrice]) -> list[Finding]:
     """Each finding with its monthly effective and list savings filled in, and why (see the module
-    docstring). `costs` is keyed by `cost_key`; `list_prices` are the catalogs' shapes by region."""
+    docstring). `costs` is keyed by `cost_key` (None: no FOCUS dataset was given, so no effective
+    figure); `list_prices` are the catalogs' shapes by region, one record per shape."""
     catalog = {(p.shape.cloud.lower(), p.shape.type, p.region.lower()): p for p in list_prices}
     return [_priced(f, costs, catalog) for f in findings]
 
@@ -74,7 +75,10 @@ def price_findings(findings: Iterable[Finding], costs: Mapping[tuple[str, str], 
 def _priced(finding: Finding, costs, catalog) -> Finding:
     res = finding.resource
     factor, factor_note = _action_factor(finding, catalog)
-    effective, effective_note, currency = _effective(finding, costs.get(cost_key(res.cloud, res.id)), factor)
+    if costs is None:
+        effective, effective_note, currency = None, "no FOCUS dataset given: no effective savings", ""
+    else:
+        effective, effective_note, currency = _effective(finding, costs.get(cost_key(res.cloud, res.id)), factor)
     listed, list_note, list_currency = _list(finding, catalog, factor, currency)
     notes = [n for n in (factor_note, effective_note, list_note) if n]
     return replace(finding, monthly_effective_savings=effective, monthly_list_savings=listed,
