@@ -48,7 +48,10 @@ class RuleSet:
 
     rules: list[Rule]
     files: list[str]
-    needs: dict[tuple[str, str, int], int]
+
+    def needs_of(self, cloud: str) -> dict[tuple[str, str, int], int]:
+        """The series `cloud` must read: those of the rules that judge its resources."""
+        return required_series(r for r in self.rules if not r.clouds or cloud in r.clouds)
 
 
 @dataclass
@@ -73,7 +76,7 @@ def load_rules(scope: RightsizingScope) -> RuleSet:
     files = scope.rule_files()
     rules = load_rule_sets(files)
     get_run_logger().info("%d rules from %s", len(rules), ", ".join(p.name for p in files))
-    return RuleSet(rules, [str(p) for p in files], required_series(rules))
+    return RuleSet(rules, [str(p) for p in files])
 
 
 @task(task_run_name="inventory-{target.name}", **_RETRIES)
@@ -90,7 +93,7 @@ def read_inventory(target: ScanTarget, profile: Profile, tags: dict[str, str]) -
 @task(task_run_name="metrics-{target.name}", **_RETRIES)
 def read_metrics(target: ScanTarget, profile: Profile, scan: Scan, rules: RuleSet, now: datetime) -> Scan:
     """The series the rules need for every resource of the scan, requests counted per resource."""
-    result = rightsizing_scan.read_metrics(target, profile, scan, rules.needs, now)
+    result = rightsizing_scan.read_metrics(target, profile, scan, rules.needs_of(target.cloud), now)
     logger = get_run_logger()
     logger.info("%s: %d metric requests for %d resources (at most %d for one)", target.name, result.requests,
                 len(scan.inventory.resources), max(result.requests_by_resource.values(), default=0))

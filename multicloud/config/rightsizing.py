@@ -104,6 +104,8 @@ class Rule(BaseModel):
     when: list[Condition] = Field(min_length=1, description="Conditions, all of which must hold.")
     headroom_percent: dict[Metric, float] = Field(default_factory=dict, description="Headroom a rightsizing target "
                                                   "must keep per metric (read when choosing the target type).")
+    clouds: list[Literal["aws", "azure", "gcp"]] = Field(default_factory=list, description="The clouds whose "
+                                                         "resources the rule judges (empty: every cloud).")
     target_families: Literal["same", "any"] = Field(default="same", description="Where a resize rule's target "
                                                     "type may come from: the current type's family only (same), or "
                                                     "any family of the same architecture (any).")

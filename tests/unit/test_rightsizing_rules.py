@@ -380,3 +380,22 @@ def test_required_series_asks_for_base_series_of_derived_metrics():
     assert need == {("cpu_utilization", "average", 3600): 14, ("network_in_bytes", "sum", 3600): 14,
                     ("network_out_bytes", "sum", 3600): 14, ("cpu_utilization", "average", 300): 14,
                     ("network_in_bytes", "sum", 300): 14, ("network_out_bytes", "sum", 300): 14}
+
+
+def test_a_rule_naming_clouds_judges_only_their_resources():
+    from multicloud.config.rightsizing import Rule
+    from multicloud.core.rightsizing import Resource, evaluate
+
+    rule = Rule.model_validate({"name": "aws-only", "kind": "ip", "finding": "waste", "action": "release",
+                                "source": "https://example.com/r", "clouds": ["aws"],
+                                "when": [{"attribute": "associated", "op": "eq", "value": False}]})
+    every = rule.model_copy(update={"name": "every", "clouds": []})
+    ips = [Resource(cloud, f"{cloud}-ip", "ip", associated=False) for cloud in ("aws", "azure", "gcp")]
+    judged = evaluate([rule, every], ips, {}, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert sorted((o.rule, o.resource) for o in judged) == [
+        ("aws-only", "aws-ip"), ("every", "aws-ip"), ("every", "azure-ip"), ("every", "gcp-ip")]
+    shipped = load_rule_sets(sorted(Path("deployments/rightsizing").glob("*.yaml")))
+    assert {r.name: r.clouds for r in shipped if r.name.startswith(("co-", "ta-", "azure-", "gcp-"))} == {
+        "co-ec2-over-provisioned": ["aws"], "ta-low-utilization-ec2": ["aws"], "ta-idle-rds": ["aws"],
+        "azure-advisor-shutdown": ["azure"], "azure-advisor-resize": ["azure"], "gcp-idle-vm": ["gcp"],
+        "gcp-machine-type": ["gcp"]}

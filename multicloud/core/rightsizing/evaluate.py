@@ -110,10 +110,16 @@ def is_kept(resource: Resource) -> bool:
 
 def evaluate(rules: Iterable, resources: Iterable[Resource], series: Mapping[str, Iterable[Series]],
              now: datetime) -> list[Outcome]:
-    """Every rule on every resource of its kind; `series` maps resource id to its series."""
+    """Every rule on every resource of its kind (and of its clouds, when the rule names them);
+    `series` maps resource id to its series."""
     rules = list(rules)
     return [evaluate_rule(rule, res, series.get(res.id, ()), now)
-            for res in resources for rule in rules if rule.kind == res.kind]
+            for res in resources for rule in rules if applies(rule, res)]
+
+
+def applies(rule, resource: Resource) -> bool:
+    """True when `rule` judges `resource`: its kind, and one of its clouds (a rule naming none judges all)."""
+    return rule.kind == resource.kind and (not getattr(rule, "clouds", None) or resource.cloud in rule.clouds)
 
 
 def evaluate_rule(rule, resource: Resource, series: Iterable[Series], now: datetime) -> Outcome:
