@@ -56,9 +56,10 @@ def rightsizing(
     markets = settled("market", scope.clouds(), [read_market.submit(cloud, scope, connections, read.resources,
                                                                     rules.rules, now) for cloud in scope.clouds()],
                       read.failures)
-    catalogs, prices = merged_markets(markets)
+    catalogs, prices, unit_prices = merged_markets(markets)
     judged = judged.with_findings(choose_rightsizing_targets(judged.findings, rules.rules, prices))
-    judged = judged.with_findings(price_findings_task(judged.findings, scope.focus_dataset, connections, prices, now))
+    judged = judged.with_findings(price_findings_task(judged.findings, scope.focus_dataset, connections, prices,
+                                                      unit_prices, now))
     advised = settled("advice", [r["cloud"] for r in advice_reads], advice, read.failures)
     judged = judged.with_findings(compare_with_advice(judged.findings, advised, judged.outcomes)[0])
     arbitrage = arbitrage_table(read.resources, catalogs, prices)

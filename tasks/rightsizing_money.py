@@ -15,6 +15,7 @@ from multicloud.config import Profile
 from multicloud.config.rightsizing_commitments import DEFAULT_RATES, load_commitment_rates
 from multicloud.core.rightsizing import commitments, savings
 from multicloud.core.rightsizing.findings import Finding
+from multicloud.core.rightsizing.price_catalogs import UnitPrice
 from multicloud.core.rightsizing.prices import ShapePrice
 from multicloud.engine.rightsizing_costs import on_demand_usage, resource_costs
 from tasks.storage import retry_transient
@@ -25,11 +26,12 @@ _RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5,
 
 @task(**_RETRIES)
 def price_findings_task(findings: list[Finding], dataset: str | None, profile: Profile,
-                        list_prices: list[ShapePrice], now: datetime, days: int = 30) -> list[Finding]:
+                        list_prices: list[ShapePrice], unit_prices: list[UnitPrice], now: datetime,
+                        days: int = 30) -> list[Finding]:
     """Each finding with its monthly effective savings (trailing `days` of the resource's
     on-demand EffectiveCost in the FOCUS dataset at `dataset`) and list savings (catalog prices)."""
     costs = resource_costs(open_store(dataset, profile=profile), now, days) if dataset else None
-    priced = savings.price_findings(findings, costs, list_prices)
+    priced = savings.price_findings(findings, costs, list_prices, unit_prices)
     unpriced = sum(1 for f in priced if f.monthly_effective_savings is None)
     get_run_logger().info("%d finding(s) priced from %s; %d without effective savings (see notes)", len(priced),
                           f"{len(costs)} resources' costs" if costs is not None else "no FOCUS dataset", unpriced)

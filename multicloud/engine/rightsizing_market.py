@@ -35,11 +35,12 @@ def read_market(cloud: str, scope: RightsizingScope, profile: Profile, resources
         market.add(catalog, "shapes")
     wanted = M.shapes_to_price(cloud, market.catalogs, resources, M.any_family(rules))
     try:
-        reading = _prices(cloud, conn, scope, wanted)
+        reading = _prices(cloud, conn, scope, wanted, *M.units_to_price(cloud, resources))
     except StoreError as exc:
         market.problems.append(f"{cloud} list prices: {exc}")
         reading = PriceReading()
     market.prices += reading.prices
+    market.unit_prices += reading.unit_prices
     market.add(reading, "prices")
     if cloud == "aws":
         _spot(market, conn, scope, wanted, now)
@@ -60,17 +61,18 @@ def _catalog(cloud: str, conn: Connection, scope: RightsizingScope, region: str)
     return read_shapes(conn, region, scope.gcp.project, endpoint=scope.gcp.compute_endpoint)
 
 
-def _prices(cloud: str, conn: Connection, scope: RightsizingScope, wanted: list[tuple[str, Shape]]) -> PriceReading:
-    if not wanted:
+def _prices(cloud: str, conn: Connection, scope: RightsizingScope, wanted: list[tuple[str, Shape]],
+            disks: list[tuple[str, str]], ips: list[str]) -> PriceReading:
+    if not (wanted or disks or ips):
         return PriceReading()
     if cloud == "aws":
         from multicloud.clouds.aws.pricing import read_prices
 
-        return read_prices(conn, wanted, endpoint=scope.aws.pricing_endpoint)
+        return read_prices(conn, wanted, disks=disks, ip_regions=ips, endpoint=scope.aws.pricing_endpoint)
     if cloud == "azure":
         from multicloud.clouds.azure.retail_prices import read_prices
 
-        return read_prices(wanted, base_url=scope.azure.prices_url)
+        return read_prices(wanted, ip_regions=ips, base_url=scope.azure.prices_url)
     from multicloud.clouds.gcp.vm_prices import read_vm_prices
 
     return read_vm_prices(wanted, endpoint=scope.gcp.billing_endpoint)

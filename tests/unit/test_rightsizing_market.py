@@ -9,7 +9,7 @@ from multicloud.core.rightsizing import Resource
 from multicloud.core.rightsizing.catalogs import ShapeCatalog
 from multicloud.core.rightsizing.market import (
     MAX_CANDIDATES, Market, any_family, candidates, catalog_regions, market_rows, merged_markets, shapes_to_price,
-    smallest_fits,
+    smallest_fits, units_to_price,
 )
 from multicloud.core.rightsizing.prices import Shape, ShapePrice
 
@@ -93,12 +93,23 @@ def test_markets_merge_on_demand_and_spot_of_one_shape_and_report_their_requests
     m5 = AWS[1]
     market = Market("aws", [ShapeCatalog("aws", "us-east-1", AWS)],
                     [ShapePrice(m5, "us-east-1", on_demand_hourly=Decimal("0.192"), source="pricing"),
-                     ShapePrice(m5, "us-east-1", spot_hourly=Decimal("0.07"), source="spot")],
+                     ShapePrice(m5, "us-east-1", spot_hourly=Decimal("0.07"), source="spot")], [],
                     {"prices GetProducts": 3}, [1.5], ["aws spot prices in eu-west-1: Throttled"])
-    catalogs, prices = merged_markets([market])
+    catalogs, prices, units = merged_markets([market])
     [price] = prices
     assert (price.on_demand_hourly, price.spot_hourly) == (Decimal("0.192"), Decimal("0.07"))
-    assert len(catalogs) == 1
+    assert len(catalogs) == 1 and units == []
     [row] = market_rows([market])
     assert row["shapes priced"] == 1 and row["requests"] == 3 and row["seconds waited"] == 1.5
     assert "Throttled" in row["problems"]
+
+
+def test_waste_findings_ask_for_disk_and_address_unit_prices_where_the_catalogs_have_them():
+    resources = [Resource("aws", "vol-1", "disk", region="us-east-1", type="gp3"),
+                 Resource("aws", "vol-2", "disk", region="us-east-1", type="gp3"),
+                 Resource("aws", "eip-1", "ip", region="eu-west-1"),
+                 Resource("azure", "d-1", "disk", region="eastus", type="Premium_LRS"),
+                 Resource("azure", "ip-1", "ip", region="eastus"), Resource("gcp", "ip-2", "ip", region="us-central1")]
+    assert units_to_price("aws", resources) == ([("us-east-1", "gp3")], ["eu-west-1"])
+    assert units_to_price("azure", resources) == ([], ["eastus"])
+    assert units_to_price("gcp", resources) == ([], [])

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 from multicloud.core.rightsizing.arbitrage import merge_prices
 from multicloud.core.rightsizing.catalogs import ShapeCatalog
 from multicloud.core.rightsizing.evaluate import Resource
-from multicloud.core.rightsizing.price_catalogs import PriceReading
+from multicloud.core.rightsizing.price_catalogs import PriceReading, UnitPrice
 from multicloud.core.rightsizing.prices import Shape, ShapePrice
 
 # Candidates per shape in use and region: the closest in size first (a resize steps down a size or
@@ -28,6 +28,7 @@ class Market:
     cloud: str
     catalogs: list[ShapeCatalog] = field(default_factory=list)
     prices: list[ShapePrice] = field(default_factory=list)
+    unit_prices: list[UnitPrice] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     throttle_waits: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -108,10 +109,22 @@ def any_family(rules: Iterable) -> bool:
                for r in rules)
 
 
-def merged_markets(markets: Sequence[Market]) -> tuple[list[ShapeCatalog], list[ShapePrice]]:
-    """Every catalog of the markets read, and one price record per (cloud, region, type): on demand
-    and spot come from different readers on AWS."""
-    return [c for m in markets for c in m.catalogs], merge_prices(p for m in markets for p in m.prices)
+def merged_markets(markets: Sequence[Market]) -> tuple[list[ShapeCatalog], list[ShapePrice], list[UnitPrice]]:
+    """Every catalog of the markets read, one price record per (cloud, region, type) (on demand and
+    spot come from different readers on AWS), and every disk and address unit price."""
+    return ([c for m in markets for c in m.catalogs], merge_prices(p for m in markets for p in m.prices),
+            [u for m in markets for u in m.unit_prices])
+
+
+def units_to_price(cloud: str, resources: Iterable[Resource]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (region, disk type) pairs and the address regions of `cloud` whose unit prices the waste
+    findings need: AWS EBS volume types (priced per GB-month) and public IPv4 addresses on AWS and
+    Azure. Azure disks are priced per performance tier, which the inventory does not give; GCP's
+    catalog reader prices VMs only."""
+    mine = [r for r in resources if r.cloud == cloud]
+    disks = sorted({(r.region, r.type) for r in mine if r.kind == "disk" and r.type}) if cloud == "aws" else []
+    ips = sorted({r.region for r in mine if r.kind == "ip" and r.region}) if cloud in ("aws", "azure") else []
+    return disks, ips
 
 
 def market_rows(markets: Sequence[Market]) -> list[dict]:
