@@ -92,7 +92,9 @@ class Rule(BaseModel):
     source: str = Field(description="URL of the published rule this reproduces.")
     description: str = ""
     window_days: int = Field(default=14, ge=1, le=455, description="Days of history judged, ending at `now`.")
-    period_minutes: int = Field(default=60, ge=1, le=1440, description="Length of each metric point's period.")
+    period_minutes: int = Field(default=60, ge=1, description="Length of each metric point's period: at most a "
+                                "day (1440), or the whole window (window_days × 1440: one point, as Cloud Custodian "
+                                "asks CloudWatch by default).")
     days_matching: int | None = Field(default=None, ge=1, description="When set, the metric conditions are judged "
                                       "per day and the rule fires on at least this many matching days.")
     min_coverage_fraction: float = Field(default=0.0, ge=0, le=1, description="Least fraction of periods with a "
@@ -128,6 +130,8 @@ class Rule(BaseModel):
             if any(c.last_days for c in metrics) or self.min_data_hours:
                 raise ValueError("days_matching rules judge each day: last_days and min_data_hours do not apply "
                                  "(use min_coverage_fraction, applied per day)")
+        if self.period_minutes > 1440:
+            self._check_window_period(metrics)
         if any(c.last_days and c.last_days > self.window_days for c in metrics):
             raise ValueError(f"a condition's last_days exceeds window_days {self.window_days}")
         if self.missing_data == "zero" and (self.min_coverage_fraction or self.min_data_hours):
@@ -135,6 +139,15 @@ class Rule(BaseModel):
         if self.min_data_hours > self.window_days * 24:
             raise ValueError(f"min_data_hours {self.min_data_hours:g} exceeds the window of {self.window_days} days")
         return self
+
+
+    def _check_window_period(self, metrics: list[Condition]) -> None:
+        if self.period_minutes != self.window_days * 1440:
+            raise ValueError(f"period_minutes {self.period_minutes} is over a day: only the whole window "
+                             f"({self.window_days * 1440}) may be one period")
+        if self.min_coverage_fraction or self.min_data_hours or any(c.last_days for c in metrics):
+            raise ValueError("a window-long period is one point: min_coverage_fraction, min_data_hours and "
+                             "last_days cannot be judged on it")
 
 
 class RightsizingRules(BaseModel):
