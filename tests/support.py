@@ -222,3 +222,14 @@ def replica(store):
     from multicloud.core.replication_manifest import RESERVED_PREFIX
 
     return [m for m in store.list() if not m.key.startswith(RESERVED_PREFIX)]
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def http_get(url: str) -> tuple[bytes, str]:
+    """(body, content type) of a plain GET as a browser sends it: no credentials, no SDK."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read(), response.headers.get_content_type()

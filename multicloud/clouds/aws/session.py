@@ -71,6 +71,8 @@ def client(conn: Connection, service: str, max_pool: int = 64):
                 retries={"total_max_attempts": 1, "mode": "standard"},  # max_attempts=1 meant one retry
                 max_pool_connections=max_pool,
                 s3={"addressing_style": "path"} if conn.endpoint else None,
+                # Presigned URLs too are SigV4 (botocore would presign SigV2, refused by newer regions).
+                signature_version="s3v4" if service == "s3" else None,
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             )
