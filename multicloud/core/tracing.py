@@ -38,21 +38,15 @@ def _urls(value: object, depth: int = 2) -> list[str]:
 def run_attributes(operation: str, parameters: Mapping[str, object], cloud_of_scheme: Mapping[str, str]) -> dict:
     """Span attributes of one run of `operation` called with `parameters`: `multicloud.rule` from a
     replication rule, `multicloud.plan` from a backup or failover plan, `multicloud.target` from a
-    `target` parameter, a parameter's own `target` (shard, batch, report) or a `source` config, `cloud.provider` from the first cloud store URL among
-    them (target first), `cloud.region` from the profile's connection of that cloud."""
+    `target` parameter, a parameter's own `target` (shard, batch, report) or a `source` config,
+    `cloud.provider` from the first cloud store URL among them (target first), `cloud.region`
+    from the profile's connection of that cloud."""
     attributes = {OPERATION: operation}
     urls: list[str] = []
     for name, value in parameters.items():
-        kind = type(value).__name__
-        if kind == "ReplicationRule":
-            attributes[RULE] = value.name
-        elif kind.endswith("Plan") and isinstance(getattr(value, "name", None), str):
-            attributes[PLAN] = value.name
-        elif name in ("target", "source") and isinstance(getattr(value, "name", value), str):
-            attributes.setdefault(TARGET, getattr(value, "name", value))
+        attributes.update({k: v for k, v in _names(name, value).items() if k not in attributes})
         inner = getattr(value, "target", None)  # a shard, batch or report of one target
         if isinstance(inner, str) and _scheme(inner):
-            attributes.setdefault(TARGET, inner)
             urls.insert(0, inner)
         urls = (_urls(value) + urls) if name == "target" else urls + _urls(value)
     clouds = [cloud_of_scheme[_scheme(u)] for u in urls if _scheme(u) in cloud_of_scheme]
@@ -62,6 +56,21 @@ def run_attributes(operation: str, parameters: Mapping[str, object], cloud_of_sc
         if region:
             attributes[REGION] = region
     return attributes
+
+
+def _names(name: str, value: object) -> dict:
+    """The rule, plan or target one parameter names."""
+    kind = type(value).__name__
+    inner = getattr(value, "target", None)
+    if kind == "ReplicationRule":
+        return {RULE: value.name}
+    if kind.endswith("Plan") and isinstance(getattr(value, "name", None), str):
+        return {PLAN: value.name}
+    if isinstance(inner, str) and _scheme(inner):
+        return {TARGET: inner}
+    if name in ("target", "source") and isinstance(getattr(value, "name", value), str):
+        return {TARGET: getattr(value, "name", value)}
+    return {}
 
 
 def inherited(flow: Mapping[str, object], task: Mapping[str, object]) -> dict:

@@ -118,10 +118,15 @@ class RunAttributes:
         span.set_attributes(found)
         with self._lock:
             parent = self._flows.get(span.parent.span_id) if span.parent else None
-        if parent is not None and flow and (parent.attributes or {}).get(attrs.OPERATION) is None:
-            parent.set_attributes(attrs.run_attributes(flow, flow_parameters, schemes))
         if parent is not None:
-            parent.set_attributes(attrs.inherited(parent.attributes or {}, found))
+            self._annotate_flow(parent, found, flow, flow_parameters, schemes)
+
+    @staticmethod
+    def _annotate_flow(span, task_found: dict, flow: str | None, parameters: dict, schemes: dict) -> None:
+        """The flow's own attributes at its first task, then what it takes from each task."""
+        if flow and (span.attributes or {}).get(attrs.OPERATION) is None:
+            span.set_attributes(attrs.run_attributes(flow, parameters, schemes))
+        span.set_attributes(attrs.inherited(span.attributes or {}, task_found))
 
     def _on_ending(self, span) -> None:
         pass
