@@ -21,7 +21,6 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
-from multicloud.clouds import open_store
 from multicloud.config import Profile
 from multicloud.config.rightsizing import Rule, RightsizingScope, ScanTarget, load_rule_sets
 from multicloud.core.errors import StoreError
@@ -33,6 +32,7 @@ from multicloud.core.rightsizing.market import Market, market_rows
 from multicloud.core.rightsizing.runs import Judgement, RunSummary, Scan
 from multicloud.engine import rightsizing_scan
 from multicloud.reports import rightsizing as charts
+from tasks.report_files import show_files
 from tasks.storage import retry_transient
 
 _RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
@@ -154,8 +154,8 @@ def judge_resources(rules: RuleSet, scans: list[Scan], now: datetime) -> Judgeme
 @task(**_RETRIES)
 def write_outputs(judged: Judgement, scans: list[Scan], rules: RuleSet, output: str, run: str,
                   profile: Profile) -> dict[str, str]:
-    """Findings and not-judged outcomes as Parquet and CSV, and the charts, in `<output>/<run>/`;
-    returns their URLs by file name."""
+    """Findings and not-judged outcomes as Parquet and CSV, and the charts, in `<output>/<run>/`,
+    shown in the UI (charts inline, files linked); returns their store URLs by file name."""
     findings = _table([runs.finding_record(f) for f in judged.findings], _finding_schema())
     not_judged = _table([runs.outcome_record(o) for o in judged.not_judged], _outcome_schema())
     files = {"findings.parquet": (_parquet(findings), "application/vnd.apache.parquet"),
@@ -166,12 +166,11 @@ def write_outputs(judged: Judgement, scans: list[Scan], rules: RuleSet, output: 
     chart = _utilisation_chart(judged, scans, rules)
     if chart:
         files["utilisation.png"] = (chart, "image/png")
-    store = open_store(output, profile)
-    for name, (body, content_type) in files.items():
-        store.write(f"{run}/{name}", io.BytesIO(body), size=len(body), content_type=content_type)
+    written = show_files(output, profile, run, files, key="rightsizing-files",
+                         title=f"Rightsizing run {run}: charts and findings files")
     get_run_logger().info("wrote %d findings and %d not-judged outcomes to %s/%s", findings.num_rows,
                           not_judged.num_rows, output.rstrip("/"), run)
-    return {name: f"{output.rstrip('/')}/{run}/{name}" for name in files}
+    return {f.name: f.url for f in written}
 
 
 def _utilisation_chart(judged: Judgement, scans: list[Scan], rules: RuleSet) -> bytes | None:
