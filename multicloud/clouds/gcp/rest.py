@@ -1,7 +1,8 @@
-"""Read-only Google Cloud REST listings (Compute Engine, Cloud Monitoring) over one requests session:
-application default credentials (AuthorizedSession), or no credentials for a local server; urllib3's own
-retry policy for throttled and failing GETs, honouring Retry-After up to a bound and reporting every wait;
-page tokens followed; error answers raised as the taxonomy."""
+"""Google Cloud REST calls (Compute Engine, Cloud Monitoring) over one requests session: application
+default credentials (AuthorizedSession), or no credentials for a local server; urllib3's own retry
+policy for throttled and failing GETs, honouring Retry-After up to a bound and reporting every wait
+(changes, POST and DELETE, are never retried here: their caller re-reads first); page tokens followed;
+error answers raised as the taxonomy."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, StoreError, Transient
 
 SCOPES = ("https://www.googleapis.com/auth/compute.readonly", "https://www.googleapis.com/auth/monitoring.read")
+WRITE_SCOPES = ("https://www.googleapis.com/auth/compute",)
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,12 @@ class GoogleApi:
 
     def get(self, path: str, params: dict) -> dict:
         """One GET of `path` below the base URL; the JSON answer. Raises the taxonomy error."""
+        return self.send("GET", path, params)
+
+    def send(self, method: str, path: str, params: dict, body: dict | None = None) -> dict:
+        """One request of `method` to `path` below the base URL; the JSON answer. Raises the taxonomy error."""
         try:
-            resp = self.session.get(self.base + path, params=params, timeout=self.timeout)
+            resp = self.session.request(method, self.base + path, params=params, json=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise _mapped(exc, self.service, path) from exc
         if resp.status_code >= 400:
@@ -92,7 +98,7 @@ class GoogleApi:
 
 
 def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = GoogleRetry(),
-               waits: list[float] | None = None) -> GoogleApi:
+               waits: list[float] | None = None, scopes: tuple[str, ...] = SCOPES) -> GoogleApi:
     """A session for `base` (https://compute.googleapis.com, https://monitoring.googleapis.com, or a local
     server). 'emulator' credentials send no token, and only to this machine; 'default' uses application
     default credentials and never plain HTTP. Raises InvalidInput naming the connection or the URL,
@@ -108,7 +114,7 @@ def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = G
     elif conn.credentials == "default":
         if parts.scheme != "https":
             raise InvalidInput("credentials are never sent over plain HTTP: use an https endpoint", target=conn.name)
-        session = _authorized(conn)
+        session = _authorized(conn, scopes)
     else:
         raise InvalidInput(f"credentials {conn.credentials!r} are not available for GCP", target=conn.name)
     recorded = [] if waits is None else waits
@@ -124,13 +130,13 @@ def google_api(conn: Connection, base: str, service: str, retry: GoogleRetry = G
                      service)
 
 
-def _authorized(conn: Connection) -> requests.Session:
+def _authorized(conn: Connection, scopes: tuple[str, ...]) -> requests.Session:
     import google.auth
     from google.auth import exceptions as gauth
     from google.auth.transport.requests import AuthorizedSession
 
     try:
-        credentials, _ = google.auth.default(scopes=list(SCOPES))
+        credentials, _ = google.auth.default(scopes=list(scopes))
     except gauth.GoogleAuthError as exc:
         raise _mapped(exc, "Google Cloud", conn.name) from exc
     return AuthorizedSession(credentials, refresh_timeout=conn.timeout_seconds)
