@@ -79,12 +79,16 @@ class AzureActions:
 
         return api.call(go, target)
 
+    def _change(self, resource: Resource, network: bool, operations: str, begin: str, verb: str) -> None:
+        """One long-running change of `resource` by name: e.g. compute.virtual_machines.begin_deallocate."""
+        api, group, name = self._api(resource)
+        with (self._network(api) if network else self._compute(api)) as mgmt:
+            method = getattr(getattr(mgmt, operations), begin)
+            self._run(api, lambda **o: method(group, name, **o), f"azure:{verb} {resource.id}")
+
     def stop(self, resource: Resource) -> dict:
         """Deallocate: a VM merely stopped still pays for its compute."""
-        api, group, name = self._api(resource)
-        with self._compute(api) as compute:
-            self._run(api, lambda **o: compute.virtual_machines.begin_deallocate(group, name, **o),
-                      f"azure:deallocate {resource.id}")
+        self._change(resource, False, "virtual_machines", "begin_deallocate", "deallocate")
         return {"deallocated": resource.id}
 
     def snapshot(self, resource: Resource, name: str) -> str:
@@ -99,14 +103,9 @@ class AzureActions:
         return made.id
 
     def delete_disk(self, resource: Resource) -> dict:
-        api, group, name = self._api(resource)
-        with self._compute(api) as compute:
-            self._run(api, lambda **o: compute.disks.begin_delete(group, name, **o), f"azure:delete {resource.id}")
+        self._change(resource, False, "disks", "begin_delete", "delete")
         return {"deleted": resource.id}
 
     def release(self, resource: Resource) -> dict:
-        api, group, name = self._api(resource)
-        with self._network(api) as network:
-            self._run(api, lambda **o: network.public_ip_addresses.begin_delete(group, name, **o),
-                      f"azure:delete {resource.id}")
+        self._change(resource, True, "public_ip_addresses", "begin_delete", "delete")
         return {"released": resource.id}

@@ -20,7 +20,7 @@ refuses it (400 resourceInUseByAnotherResource).
 Aggregated pages group their items by scope and carry a NO_RESULTS_ON_PAGE warning scope, as Compute
 Engine's do. Time series are aligned from the samples given: one point per period that has samples,
 newest first, its interval ending at the period's end; a page holds `pageSize` series. Errors have
-Google's JSON error body; `fail_next(n, status, retry_after)` answers the next n requests that way.
+Google's JSON error body; `fail_next(n, status, retry_after, method)` answers the next n requests (of that method) that way.
 Every request is recorded in `requests`."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class FakeGce(LocalServer):
                                                           "snapshots": []}
         self._machine_types: dict[tuple[str, str], dict] = {}
         self._series: list[dict] = []
-        self._failures: list[tuple[int, str | None]] = []
+        self._failures: list[tuple[int, str | None, str | None]] = []
         self._ids = 1000
         self._lock = threading.Lock()
 
@@ -143,9 +143,10 @@ class FakeGce(LocalServer):
                                                                 "instance_id": instance["id"]}},
                 "metricKind": kind, "valueType": value_type, "samples": sorted(samples)})
 
-    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1", method: str | None = None) -> None:
+        """Answer the next `count` requests (of `method` only, when given) with `status`."""
         with self._lock:
-            self._failures.extend([(status, retry_after)] * count)
+            self._failures.extend([(status, retry_after, method)] * count)
 
     def find(self, collection: str, name: str) -> dict | None:
         """The stored instance, disk, address or snapshot of that name (or numeric id), or None."""
@@ -166,8 +167,10 @@ class FakeGce(LocalServer):
 
     def _answer(self, method: str, path: str, query: dict, body=None) -> tuple[int, dict, dict]:
         with self._lock:
-            if self._failures:
-                status, retry_after = self._failures.pop(0)
+            due = next((f for f in self._failures if f[2] in (None, method)), None)
+            if due:
+                self._failures.remove(due)
+                status, retry_after, _ = due
                 return status, _error(status, "Quota exceeded for quota metric 'Read requests'", "rateLimitExceeded"), \
                     ({"Retry-After": retry_after} if retry_after else {})
         q = {k: v[0] for k, v in query.items()}
