@@ -15,6 +15,14 @@ from multicloud.core.rightsizing import Resource
 
 _GONE = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidAllocationID.NotFound"}
 BEFORE_DELETE_TAG = "multicloud:before-delete-of"
+# kind -> (describe call, its id parameter, the items of its answer, the inventory's record of one)
+_READS = {
+    "vm": ("describe_instances", "InstanceIds", lambda a: [i for r in a.get("Reservations", []) for i in r["Instances"]
+                                                           if i["State"]["Name"] != "terminated"],
+           lambda i, region: _instance(i, region, {})),
+    "disk": ("describe_volumes", "VolumeIds", lambda a: a.get("Volumes", []), _volume),
+    "ip": ("describe_addresses", "AllocationIds", lambda a: a.get("Addresses", []), _address),
+}
 
 
 class AwsActions:
@@ -41,18 +49,10 @@ class AwsActions:
     def read(self, resource: Resource) -> Resource | None:
         """The resource as it is now (the inventory's record), or None when it no longer exists."""
         region = resource.region or self.conn.region or ""
-        if resource.kind == "vm":
-            found = self._call(resource, "describe_instances", InstanceIds=[resource.id])
-            items = [i for r in (found or {}).get("Reservations", []) for i in r["Instances"]
-                     if i["State"]["Name"] != "terminated"]
-            return _instance(items[0], region, {}) if items else None
-        if resource.kind == "disk":
-            found = self._call(resource, "describe_volumes", VolumeIds=[resource.id])
-            items = (found or {}).get("Volumes", [])
-            return _volume(items[0], region) if items else None
-        found = self._call(resource, "describe_addresses", AllocationIds=[resource.id])
-        items = (found or {}).get("Addresses", [])
-        return _address(items[0], region) if items else None
+        operation, key, items, record = _READS[resource.kind]
+        found = self._call(resource, operation, **{key: [resource.id]})
+        live = items(found or {})
+        return record(live[0], region) if live else None
 
     def stop(self, resource: Resource) -> dict:
         answer = self._call(resource, "stop_instances", InstanceIds=[resource.id]) or {}
