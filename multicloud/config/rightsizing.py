@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from multicloud.config.loading import HttpUrlStr, StoreUrlStr, http_url, load_yaml_model, repeated
+from multicloud.config.rightsizing_actions import ActionTargets
 from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing.vocabulary import (
     ACTIONS, ATTRIBUTES, DERIVED, FINDINGS, KINDS, METRICS, MISSING_DATA, OPERATORS, PERIOD_STATISTICS,
@@ -327,6 +328,8 @@ class RightsizingScope(BaseModel):
                                               "dataset, read for the effective-cost savings and commitments.")
     commitment_rates: str = Field(default="deployments/rightsizing/commitments/rates.yaml", description="Discount "
                                   "rates per provider and term for the commitment simulation (YAML).")
+    approval_timeout_seconds: int = Field(default=3600, gt=0, description="How long a run with actions waits for "
+                                          "an approval before it does nothing.")
     arbitrage_regions: dict[Literal["aws", "azure", "gcp"], str] = Field(
         default_factory=lambda: {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"},
         description="Where each cloud's equivalent shapes are priced when the run finds no VM of that cloud "
@@ -373,6 +376,12 @@ class RightsizingScope(BaseModel):
                         "recommender_endpoint": self.gcp.recommender_endpoint,
                         "compute_endpoint": self.gcp.compute_endpoint})
         return out
+
+    def action_targets(self) -> ActionTargets:
+        """Where the approved actions reach each cloud: the scope's connections and endpoints."""
+        names = {c: getattr(self, c).connection for c in self.clouds() if getattr(self, c).connection}
+        return ActionTargets(connections=names, azure_arm_url=self.azure.arm_base_url if self.azure else None,
+                             gcp_compute_url=self.gcp.compute_endpoint if self.gcp else None)
 
     def rule_files(self, root: Path | None = None) -> list[Path]:
         """The rules files the globs name, in order, each once. Raises InvalidInput naming a glob that

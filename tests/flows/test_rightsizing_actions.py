@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from prefect import flow
 
-from flows.rightsizing_actions import act_on_findings
+from flows.rightsizing import act_on_findings
 from multicloud.clouds.aws.actions import BEFORE_DELETE_TAG, AwsActions
 from multicloud.clouds.aws.session import client
 from multicloud.clouds.azure.actions import AzureActions
