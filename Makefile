@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install tools demo demo-down test cloud-up cloud-down bench clean
+.PHONY: install tools demo demo-down test cloud-up cloud-down bench clean custodian-venv
 
 install: $(PY_STAMP) $(NODE_STAMP) tools
 
@@ -41,6 +41,11 @@ demo-down:
 test: install
 	$(PY) -m pytest
 
+# Cloud Custodian 0.9.53 in a venv of its own (.local/venv-c7n), the rightsizing oracle; the oracle
+# test and bench/rightsizing.py also build it on first use.
+custodian-venv: install
+	$(PY) -m multicloud.testing.custodian build
+
 cloud-up: install
 	$(PY) -m deployments.cloudstack up
 
@@ -52,6 +57,7 @@ bench: install
 	$(PY) bench/replication.py
 	$(PY) bench/backups.py
 	$(PY) bench/costs.py
+	$(PY) bench/rightsizing.py
 
 clean: demo-down
 	rm -rf .local

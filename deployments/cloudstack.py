@@ -31,7 +31,10 @@ def _port(var: str, default: int) -> int:
 def _service(name: str, port: int) -> ManagedProcess:
     data = local_state_dir() / "data" / name
     if name == "moto":
-        command = [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(port)]
+        # moto_server with an index in front of its CloudWatch reads: stock moto scans every stored datum
+        # per query and period, so a test session's metrics would make each GetMetricData slower
+        command = [str(VENV_BIN / "python"), "-m", "multicloud.testing.moto_server", "--cloudwatch-index",
+                   "-H", HOST, "-p", str(port)]
         health = f"http://{HOST}:{port}/"
     elif name == "azurite":
         command = [
@@ -47,7 +50,8 @@ def _service(name: str, port: int) -> ManagedProcess:
         health = f"http://{HOST}:{port}/storage/v1/b?project=local"
     # moto without its 1,301 public AMIs and their snapshots (an account sees only its own), and refusing
     # unknown instance types as EC2 does
-    env = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"} if name == "moto" else {}
+    env = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
+           "PYTHONPATH": str(REPO_ROOT)} if name == "moto" else {}
     return ManagedProcess(name, command, health, local_state_dir(), cwd=data, port=port, env=env)
 
 

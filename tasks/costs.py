@@ -5,7 +5,6 @@ multicloud.core.costs."""
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 import pandas as pd
@@ -24,6 +23,7 @@ from multicloud.engine import dataset as ds
 from multicloud.engine import provider_totals
 from multicloud.engine.cost_ingest import IngestResult, ingest, merge_totals, reconcile_results, staged, tag_views
 from multicloud.reports import costs as charts
+from tasks.report_files import show_files
 from tasks.storage import retry_transient
 
 _PROGRESS_ROWS = 1_000_000
@@ -147,8 +147,7 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     found = decisions.anomaly_window(
         aggregate.anomalies(daily, config.anomaly_factor, config.trailing_days, min_cost=config.min_anomaly_cost),
         as_of, config.trailing_days)
-    links = _write_report_files(open_store(config.reports_url, profile), config.reports_url, run, daily, tag_frames,
-                                as_of)
+    links = _write_report_files(config.reports_url, profile, run, daily, tag_frames, as_of)
     links.update({r.quarantine_url.rsplit("/", 1)[-1] + " (quarantine)": r.quarantine_url
                   for r in results if r.quarantine_url})
     markdown = report.summary_markdown(reconciliation, _sources_table(results), mtd, movers, found, links,
@@ -162,9 +161,10 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     return markdown
 
 
-def _write_report_files(reports, reports_url: str, run: str, daily: pd.DataFrame, tag_frames: dict,
+def _write_report_files(reports_url: str, profile: Profile, run: str, daily: pd.DataFrame, tag_frames: dict,
                         as_of: date) -> dict[str, str]:
-    """Charts (one pair per currency: money of two currencies is never added) and CSV; their URLs."""
+    """Charts (one pair per currency: money of two currencies is never added) and CSV, shown in
+    the UI (`costs-charts`); each file's browser link, or its store URL where there is none."""
     files: dict[str, tuple[bytes, str]] = {}
     shown = daily[pd.to_datetime(daily["day"]).dt.date <= as_of] if len(daily) else daily
     currencies = sorted(shown["BillingCurrency"].unique()) if len(shown) else []
@@ -178,9 +178,8 @@ def _write_report_files(reports, reports_url: str, run: str, daily: pd.DataFrame
         files["daily-cost.csv"] = (daily.to_csv(index=False).encode(), "text/csv")
     for key, frame in tag_frames.items():
         files[f"cost-by-tag-{key}.csv"] = (frame.to_csv(index=False).encode(), "text/csv")
-    for name, (body, content_type) in files.items():
-        reports.write(f"{run}/{name}", io.BytesIO(body), size=len(body), content_type=content_type)
-    return {name: f"{reports_url.rstrip('/')}/{run}/{name}" for name in files}
+    written = show_files(reports_url, profile, run, files, key="costs-charts", title=f"Cost charts as of {as_of}")
+    return {f.name: f.link if f.link.startswith("http") else f.url for f in written}
 
 
 def _sources_table(results: list[IngestResult]) -> pd.DataFrame:

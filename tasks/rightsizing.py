@@ -21,15 +21,18 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
-from multicloud.clouds import open_store
 from multicloud.config import Profile
 from multicloud.config.rightsizing import Rule, RightsizingScope, ScanTarget, load_rule_sets
 from multicloud.core.errors import StoreError
-from multicloud.core.rightsizing import required_series
+from multicloud.core.rightsizing import Resource, required_series
 from multicloud.core.rightsizing import runs
-from multicloud.core.rightsizing.runs import Judgement, RunSummary, Scan, Section
+from multicloud.core.rightsizing.arbitrage import Comparison
+from multicloud.core.rightsizing.commitments import CommitmentPlan
+from multicloud.core.rightsizing.market import Market, market_rows
+from multicloud.core.rightsizing.runs import Judgement, RunSummary, Scan
 from multicloud.engine import rightsizing_scan
 from multicloud.reports import rightsizing as charts
+from tasks.report_files import show_files
 from tasks.storage import retry_transient
 
 _RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
@@ -45,7 +48,10 @@ class RuleSet:
 
     rules: list[Rule]
     files: list[str]
-    needs: dict[tuple[str, str, int], int]
+
+    def needs_of(self, cloud: str) -> dict[tuple[str, str, int], int]:
+        """The series `cloud` must read: those of the rules that judge its resources."""
+        return required_series(r for r in self.rules if not r.clouds or cloud in r.clouds)
 
 
 @dataclass
@@ -59,6 +65,10 @@ class Collected:
     def scans(self) -> list[Scan]:
         return [scan for _, scan in self.read]
 
+    @property
+    def resources(self) -> list[Resource]:
+        return [r for _, scan in self.read for r in scan.inventory.resources]
+
 
 @task(cache_policy=NO_CACHE, tags=["rightsizing"])
 def load_rules(scope: RightsizingScope) -> RuleSet:
@@ -66,7 +76,7 @@ def load_rules(scope: RightsizingScope) -> RuleSet:
     files = scope.rule_files()
     rules = load_rule_sets(files)
     get_run_logger().info("%d rules from %s", len(rules), ", ".join(p.name for p in files))
-    return RuleSet(rules, [str(p) for p in files], required_series(rules))
+    return RuleSet(rules, [str(p) for p in files])
 
 
 @task(task_run_name="inventory-{target.name}", **_RETRIES)
@@ -83,7 +93,7 @@ def read_inventory(target: ScanTarget, profile: Profile, tags: dict[str, str]) -
 @task(task_run_name="metrics-{target.name}", **_RETRIES)
 def read_metrics(target: ScanTarget, profile: Profile, scan: Scan, rules: RuleSet, now: datetime) -> Scan:
     """The series the rules need for every resource of the scan, requests counted per resource."""
-    result = rightsizing_scan.read_metrics(target, profile, scan, rules.needs, now)
+    result = rightsizing_scan.read_metrics(target, profile, scan, rules.needs_of(target.cloud), now)
     logger = get_run_logger()
     logger.info("%s: %d metric requests for %d resources (at most %d for one)", target.name, result.requests,
                 len(scan.inventory.resources), max(result.requests_by_resource.values(), default=0))
@@ -110,12 +120,27 @@ def collect_scans(step: str, targets: list[ScanTarget], futures: list, before: C
         update_progress_artifact(progress, 100.0 * done / len(futures))
     out = Collected(failures=list(before.failures) if before else [])
     for target, future in zip(targets, futures):
-        try:
-            out.read.append((target, future.result()))
-        except (StoreError, OSError) as exc:  # the taxonomy, and what a broken connection raises
-            get_run_logger().error("%s %s failed: %s", target.name, step, exc)
-            out.failures.append(f"{target.name} ({step}): {exc}")
+        scan = result_of(target.name, step, future, out.failures)
+        if scan is not None:
+            out.read.append((target, scan))
     return out
+
+
+def settled(step: str, names: list[str], futures: list, failures: list[str]) -> list:
+    """The results of one step's tasks; each that failed is added to `failures` with its error (the
+    run goes on without it, and fails at its end)."""
+    results = [result_of(name, step, future, failures) for name, future in zip(names, futures)]
+    return [r for r in results if r is not None]
+
+
+def result_of(name: str, step: str, future, failures: list[str]):
+    """The task's result, or None with its error added to `failures`."""
+    try:
+        return future.result()
+    except (StoreError, OSError) as exc:  # the taxonomy, and what a broken connection raises
+        get_run_logger().error("%s %s failed: %s", name, step, exc)
+        failures.append(f"{name} ({step}): {exc}")
+        return None
 
 
 @task(cache_policy=NO_CACHE, tags=["rightsizing"])
@@ -129,8 +154,8 @@ def judge_resources(rules: RuleSet, scans: list[Scan], now: datetime) -> Judgeme
 @task(**_RETRIES)
 def write_outputs(judged: Judgement, scans: list[Scan], rules: RuleSet, output: str, run: str,
                   profile: Profile) -> dict[str, str]:
-    """Findings and not-judged outcomes as Parquet and CSV, and the charts, in `<output>/<run>/`;
-    returns their URLs by file name."""
+    """Findings and not-judged outcomes as Parquet and CSV, and the charts, in `<output>/<run>/`,
+    shown in the UI (charts inline, files linked); returns their store URLs by file name."""
     findings = _table([runs.finding_record(f) for f in judged.findings], _finding_schema())
     not_judged = _table([runs.outcome_record(o) for o in judged.not_judged], _outcome_schema())
     files = {"findings.parquet": (_parquet(findings), "application/vnd.apache.parquet"),
@@ -141,12 +166,11 @@ def write_outputs(judged: Judgement, scans: list[Scan], rules: RuleSet, output: 
     chart = _utilisation_chart(judged, scans, rules)
     if chart:
         files["utilisation.png"] = (chart, "image/png")
-    store = open_store(output, profile)
-    for name, (body, content_type) in files.items():
-        store.write(f"{run}/{name}", io.BytesIO(body), size=len(body), content_type=content_type)
+    written = show_files(output, profile, run, files, key="rightsizing-files",
+                         title=f"Rightsizing run {run}: charts and findings files")
     get_run_logger().info("wrote %d findings and %d not-judged outcomes to %s/%s", findings.num_rows,
                           not_judged.num_rows, output.rstrip("/"), run)
-    return {name: f"{output.rstrip('/')}/{run}/{name}" for name in files}
+    return {f.name: f.url for f in written}
 
 
 def _utilisation_chart(judged: Judgement, scans: list[Scan], rules: RuleSet) -> bytes | None:
@@ -193,10 +217,12 @@ def _csv(table: pa.Table) -> bytes:
 
 @task(cache_policy=NO_CACHE, tags=["rightsizing"])
 def publish_report(judged: Judgement, scans: list[Scan], rules: RuleSet, files: dict[str, str], run: str,
-                   now: datetime, failures: list[str], commitments: Section = Section(),
-                   arbitrage: Section = Section()) -> RunSummary:
+                   now: datetime, failures: list[str], markets: list[Market] = (),
+                   commitments: CommitmentPlan | None = None,
+                   arbitrage: list[Comparison] | None = None) -> RunSummary:
     """The findings table (sorted by savings), the not-judged and request tables, the summary
-    markdown with its links, and a link artifact per findings file."""
+    markdown (with the commitments and arbitrage sections) and its links, and a link artifact per
+    findings file."""
     create_table_artifact([runs.finding_row(f) for f in judged.findings], key="rightsizing-findings",
                           description="Findings sorted by monthly savings: resource, rule and its source, observed "
                           "values, savings (effective and list), action, target and advice")
@@ -207,8 +233,13 @@ def publish_report(judged: Judgement, scans: list[Scan], rules: RuleSet, files: 
                               "data or skipped) and why; all of them in not-judged.csv")
     create_table_artifact(runs.scan_rows(scans), key="rightsizing-requests",
                           description="API requests per target and per resource, and the time waited on throttling")
+    if markets:
+        create_table_artifact(market_rows(markets), key="rightsizing-market-requests",
+                              description="Shape catalogs and list prices per cloud: shapes priced, requests, "
+                              "time waited on throttling, and what could not be read")
     create_markdown_artifact(runs.summary_markdown(run, now, judged, scans, len(rules.rules), files, failures,
-                                                   commitments, arbitrage),
+                                                   runs.commitments_section(commitments),
+                                                   runs.arbitrage_section(arbitrage)),
                              key="rightsizing-summary", description="Rightsizing summary")
     for name in ("findings.parquet", "findings.csv"):
         create_link_artifact(files[name], link_text=name, key=f"rightsizing-{name.replace('.', '-')}")

@@ -17,28 +17,23 @@ from multicloud.core.rightsizing.advice import AdviceResult, CloudOnly, agreemen
 from multicloud.core.rightsizing.findings import Finding
 from tasks.storage import retry_transient
 
-ADVISED_CLOUDS = ("aws", "azure", "gcp")
 _RETRIES = dict(retries=2, retry_delay_seconds=[10, 30], retry_jitter_factor=0.5, retry_condition_fn=retry_transient,
                 cache_policy=NO_CACHE, tags=["rightsizing"])
 
 
-def advised_clouds(profile: Profile) -> list[str]:
-    """The clouds of the profile that offer advice, in a stable order (the flow submits one read each)."""
-    present = {c.cloud for c in profile.connections}
-    return [cloud for cloud in ADVISED_CLOUDS if cloud in present]
-
-
 @task(task_run_name="read-advice-{cloud}", **_RETRIES)
-def read_cloud_advice(profile: Profile, cloud: str, connection: str | None = None, *,
-                      subscription_id: str | None = None, arm_base_url: str | None = None,
+def read_cloud_advice(profile: Profile, cloud: str, connection: str | None = None, *, region: str = "",
+                      endpoint: str | None = None, subscription_id: str | None = None, arm_base_url: str | None = None,
                       project: str | None = None, recommender_endpoint: str | None = None,
                       compute_endpoint: str | None = None) -> AdviceResult:
-    """One cloud's advice through the profile's connection for it (or the one named). Azure needs the
-    subscription (and `arm_base_url` for a local ARM); GCP reads the project's (default: the
+    """One cloud's advice through the profile's connection for it (or the one named). AWS reads
+    `region` (default: the connection's) through `endpoint` (default: the connection's); Azure needs
+    the subscription (and `arm_base_url` for a local ARM); GCP reads the project's (default: the
     connection's account) recommendations, naming resources through Compute Engine."""
     conn = profile.connection_for(cloud, connection)
     if cloud == "aws":
-        result = compute_optimizer.read_advice(conn)
+        update = {k: v for k, v in (("region", region), ("endpoint", endpoint)) if v}
+        result = compute_optimizer.read_advice(conn.model_copy(update=update))
     elif cloud == "azure":
         result = advisor.read_advice(conn, subscription_id or "", base_url=arm_base_url)
     else:

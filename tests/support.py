@@ -236,3 +236,14 @@ async def latest_artifact(key: str):
         found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
                                             sort=ArtifactSort.CREATED_DESC, limit=1)
         return found[0] if found else None
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def http_get(url: str) -> tuple[bytes, str]:
+    """(body, content type) of a plain GET as a browser sends it: no credentials, no SDK."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read(), response.headers.get_content_type()

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from multicloud.config.loading import load_yaml_model, repeated
 from multicloud.core.errors import InvalidInput
@@ -41,18 +41,30 @@ class Connection(BaseModel):
     account: str | None = Field(
         default=None, description="AWS account id, Azure storage account name, or GCP project id."
     )
-    credentials: Literal["default", "emulator", "connection-string-env"] = Field(
+    credentials: Literal["default", "emulator", "connection-string-env", "block"] = Field(
         default="default",
         description="'default': the SDK's default credential chain (AWS profile/env/role, "
         "Azure DefaultAzureCredential, GCP application default credentials); 'emulator': the "
         "public well-known credentials of the local emulators; 'connection-string-env': Azure "
-        "only, the connection string in AZURE_STORAGE_CONNECTION_STRING.",
+        "only, the connection string in AZURE_STORAGE_CONNECTION_STRING; 'block': the Prefect block "
+        "named in `block`.",
     )
+    block: str | None = Field(
+        default=None, description="With credentials 'block': the Prefect block document holding the credentials, "
+        "as 'type-slug/name': aws-credentials or multicloud-aws-credentials, azure-blob-storage-credentials or "
+        "multicloud-azure-credentials, gcp-credentials or multicloud-gcp-credentials.")
     timeout_seconds: float = Field(default=60.0, gt=0, description="Read timeout of every request.")
     connect_timeout_seconds: float = Field(default=10.0, gt=0, description="Connect timeout of every request.")
     list_page_size: int | None = Field(
         default=None, ge=1, description="Objects per listing page; empty: the service maximum "
         "(S3 1,000, Azure 5,000, GCS 1,000).")
+
+
+    @model_validator(mode="after")
+    def _block_named_with_block_credentials(self) -> "Connection":
+        if (self.credentials == "block") != bool(self.block):
+            raise ValueError("`block` names the credentials block exactly when credentials is 'block'")
+        return self
 
 
 class Profile(BaseModel):

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from multicloud.config.loading import HttpUrlStr, StoreUrlStr, http_url, load_yaml_model, repeated
+from multicloud.config.rightsizing_actions import ActionTargets
 from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing.vocabulary import (
     ACTIONS, ATTRIBUTES, DERIVED, FINDINGS, KINDS, METRICS, MISSING_DATA, OPERATORS, PERIOD_STATISTICS,
@@ -92,7 +93,9 @@ class Rule(BaseModel):
     source: str = Field(description="URL of the published rule this reproduces.")
     description: str = ""
     window_days: int = Field(default=14, ge=1, le=455, description="Days of history judged, ending at `now`.")
-    period_minutes: int = Field(default=60, ge=1, le=1440, description="Length of each metric point's period.")
+    period_minutes: int = Field(default=60, ge=1, description="Length of each metric point's period: at most a "
+                                "day (1440), or the whole window (window_days × 1440: one point, as Cloud Custodian "
+                                "asks CloudWatch by default).")
     days_matching: int | None = Field(default=None, ge=1, description="When set, the metric conditions are judged "
                                       "per day and the rule fires on at least this many matching days.")
     min_coverage_fraction: float = Field(default=0.0, ge=0, le=1, description="Least fraction of periods with a "
@@ -104,6 +107,8 @@ class Rule(BaseModel):
     when: list[Condition] = Field(min_length=1, description="Conditions, all of which must hold.")
     headroom_percent: dict[Metric, float] = Field(default_factory=dict, description="Headroom a rightsizing target "
                                                   "must keep per metric (read when choosing the target type).")
+    clouds: list[Literal["aws", "azure", "gcp"]] = Field(default_factory=list, description="The clouds whose "
+                                                         "resources the rule judges (empty: every cloud).")
     target_families: Literal["same", "any"] = Field(default="same", description="Where a resize rule's target "
                                                     "type may come from: the current type's family only (same), or "
                                                     "any family of the same architecture (any).")
@@ -126,6 +131,8 @@ class Rule(BaseModel):
             if any(c.last_days for c in metrics) or self.min_data_hours:
                 raise ValueError("days_matching rules judge each day: last_days and min_data_hours do not apply "
                                  "(use min_coverage_fraction, applied per day)")
+        if self.period_minutes > 1440:
+            self._check_window_period(metrics)
         if any(c.last_days and c.last_days > self.window_days for c in metrics):
             raise ValueError(f"a condition's last_days exceeds window_days {self.window_days}")
         if self.missing_data == "zero" and (self.min_coverage_fraction or self.min_data_hours):
@@ -133,6 +140,15 @@ class Rule(BaseModel):
         if self.min_data_hours > self.window_days * 24:
             raise ValueError(f"min_data_hours {self.min_data_hours:g} exceeds the window of {self.window_days} days")
         return self
+
+
+    def _check_window_period(self, metrics: list[Condition]) -> None:
+        if self.period_minutes != self.window_days * 1440:
+            raise ValueError(f"period_minutes {self.period_minutes} is over a day: only the whole window "
+                             f"({self.window_days * 1440}) may be one period")
+        if self.min_coverage_fraction or self.min_data_hours or any(c.last_days for c in metrics):
+            raise ValueError("a window-long period is one point: min_coverage_fraction, min_data_hours and "
+                             "last_days cannot be judged on it")
 
 
 class RightsizingRules(BaseModel):
@@ -312,6 +328,8 @@ class RightsizingScope(BaseModel):
                                               "dataset, read for the effective-cost savings and commitments.")
     commitment_rates: str = Field(default="deployments/rightsizing/commitments/rates.yaml", description="Discount "
                                   "rates per provider and term for the commitment simulation (YAML).")
+    approval_timeout_seconds: int = Field(default=3600, gt=0, description="How long a run with actions waits for "
+                                          "an approval before it does nothing.")
     arbitrage_regions: dict[Literal["aws", "azure", "gcp"], str] = Field(
         default_factory=lambda: {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"},
         description="Where each cloud's equivalent shapes are priced when the run finds no VM of that cloud "
@@ -339,6 +357,31 @@ class RightsizingScope(BaseModel):
         if self.gcp:
             out.append(ScanTarget(cloud="gcp", gcp=self.gcp))
         return out
+
+    def clouds(self) -> list[str]:
+        """The clouds scanned, in a stable order (one market read each)."""
+        return [c for c in ("aws", "azure", "gcp") if getattr(self, c) is not None]
+
+    def advice_reads(self) -> list[dict]:
+        """The keyword arguments of one advice read per cloud (AWS: per region) whose advice is read."""
+        out = []
+        if self.aws and self.aws.advice:
+            out += [{"cloud": "aws", "connection": self.aws.connection, "region": region,
+                     "endpoint": self.aws.advice_endpoint} for region in self.aws.regions or [""]]
+        if self.azure and self.azure.advice:
+            out.append({"cloud": "azure", "connection": self.azure.connection,
+                        "subscription_id": self.azure.subscription_id, "arm_base_url": self.azure.arm_base_url})
+        if self.gcp and self.gcp.advice:
+            out.append({"cloud": "gcp", "connection": self.gcp.connection, "project": self.gcp.project,
+                        "recommender_endpoint": self.gcp.recommender_endpoint,
+                        "compute_endpoint": self.gcp.compute_endpoint})
+        return out
+
+    def action_targets(self) -> ActionTargets:
+        """Where the approved actions reach each cloud: the scope's connections and endpoints."""
+        names = {c: getattr(self, c).connection for c in self.clouds() if getattr(self, c).connection}
+        return ActionTargets(connections=names, azure_arm_url=self.azure.arm_base_url if self.azure else None,
+                             gcp_compute_url=self.gcp.compute_endpoint if self.gcp else None)
 
     def rule_files(self, root: Path | None = None) -> list[Path]:
         """The rules files the globs name, in order, each once. Raises InvalidInput naming a glob that

@@ -57,6 +57,9 @@ class Capabilities:
       fallback: `stat` each object whose metadata is needed.
     - cross_bucket_copy: `copy_from` can copy server side from another bucket of the same backend
       and connection; fallback: stream through the client (`copy_from` returns None).
+    - signed_urls: `signed_url(key, expires_seconds)` returns a GET URL a browser opens without
+      credentials until it expires (S3 presign, Azure SAS, GCS signed URL); fallback: embed small
+      files (charts) in the page that shows them (`multicloud.engine.report_files`).
 
     Conditional create (`write(if_absent=True)`) and same-store `copy` are required of every backend,
     atomic at the service: they are not capabilities.
@@ -65,6 +68,7 @@ class Capabilities:
     hashes: frozenset[str] = frozenset()
     list_returns_metadata: bool = False
     cross_bucket_copy: bool = False
+    signed_urls: bool = False
 
 
 

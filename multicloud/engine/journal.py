@@ -1,5 +1,6 @@
-"""The failover journal in an object store: one write-once object per entry under the
-failover id, so a crash loses at most the step in flight and a resumed run sees the rest."""
+"""A run journal in an object store, the failover runbook's and rightsizing actions': one write-once
+object per entry under the run's id, so a crash loses at most the step in flight and a resumed run
+sees the rest."""
 
 from __future__ import annotations
 

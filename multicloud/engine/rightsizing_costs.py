@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from multicloud.core.objects import ObjectStore
 from multicloud.core.rightsizing.commitments import UsageSeries
-from multicloud.core.rightsizing.records import window
+from multicloud.core.rightsizing.statistics import window
 from multicloud.core.rightsizing.savings import ResourceCost, cost_key
 from multicloud.engine.dataset import partitions, read_partition
 

@@ -375,3 +375,26 @@ def test_copy_from_another_backend_is_none(backend, new_store):
     assert dest.copy_from(other, "k", "copied/k") is None
     with pytest.raises(NotFound):
         dest.stat("copied/k")
+
+
+def test_report_files_open_in_a_browser_without_credentials(store):
+    """A chart written through the report helper is served by its link alone: a signed URL where
+    the backend signs (fetched over plain HTTP), else a data URI holding the same PNG."""
+    import base64
+    from datetime import datetime, timezone
+
+    from multicloud.engine.report_files import publish_files
+    from tests.support import PNG_SIGNATURE, http_get
+
+    png = PNG_SIGNATURE + os.urandom(64)
+    now = datetime.now(timezone.utc)
+    (chart, table) = publish_files(store, "run 1", {"a chart.png": (png, "image/png"),
+                                                    "rows.csv": (b"a,b\n1,2\n", "text/csv")}, now)
+    with store.open("run 1/a chart.png") as f:
+        assert f.read() == png
+    if store.capabilities.signed_urls:
+        assert http_get(chart.link) == (png, "image/png") and http_get(table.link)[0] == b"a,b\n1,2\n"
+        assert chart.expires > now
+    else:
+        assert chart.link == "data:image/png;base64," + base64.b64encode(png).decode() and chart.expires is None
+        assert not table.opens_in_browser

@@ -26,7 +26,7 @@ from multicloud.core.costs import focus
 from multicloud.core.costs.decisions import ReconciliationFailed
 from multicloud.testing import cost_samples as samples
 from multicloud.testing.fakes.fake_costmanagement import FakeCostManagement
-from tests.support import drain_cost_explorer_queue, unique_name, upload
+from tests.support import PNG_SIGNATURE, drain_cost_explorer_queue, http_get, unique_name, upload
 
 AS_OF = date(2026, 10, 31)
 
@@ -93,17 +93,18 @@ def test_three_clouds_to_one_reconciled_focus_dataset_with_reports(buckets, loca
     assert {r["currency"] for r in recon_rows} == {"USD", "EUR"}
     summary = asyncio.run(artifact("costs-summary")).data
     assert "**Reconciled**" in summary and "## Anomalies" in summary and "Month to date" in summary
-    links = dict(line[3:].split("](") for line in summary.splitlines() if line.startswith("- ["))
-    reports = open_store(f"{dataset}/reports", profile=local_profile)
-    # One pair of charts per currency (the Azure EA sample bills one account in EUR).
-    for name in ("daily-cost-by-provider-USD.png", "daily-cost-by-provider-EUR.png", "top-10-services-USD.png",
-                 "top-10-services-EUR.png"):
-        key = links[name].rstrip(")").split("/reports/", 1)[1]
-        with reports.open(key) as f:
-            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    key = links["daily-cost.csv"].rstrip(")").split("/reports/", 1)[1]
-    with reports.open(key) as f:
-        daily = pacsv.read_csv(io.BytesIO(f.read()))
+    links = dict(line[3:].rstrip(")").split("](") for line in summary.splitlines() if line.startswith("- ["))
+    # Every file link opens in a browser as it is (presigned S3 GET, no credentials): charts are PNGs.
+    charts = ("daily-cost-by-provider-USD.png", "daily-cost-by-provider-EUR.png", "top-10-services-USD.png",
+              "top-10-services-EUR.png")  # one pair per currency (the Azure EA sample bills one account in EUR)
+    for name in charts:
+        body, content_type = http_get(links[name])
+        assert body[:8] == PNG_SIGNATURE and content_type == "image/png"
+    shown = asyncio.run(artifact("costs-charts")).data
+    assert [f"![{name}]({links[name]})" in shown for name in charts] == [True] * 4
+    image = asyncio.run(artifact("costs-charts-daily-cost-by-provider-usd"))
+    assert image.type == "image" and http_get(image.data)[0][:8] == PNG_SIGNATURE
+    daily = pacsv.read_csv(io.BytesIO(http_get(links["daily-cost.csv"])[0]))
     total = sum(Decimal(str(v)) for v in daily.column("BilledCost").to_pylist())
     assert total == sum(aws.billed.values()) + sum(az.billed.values()) + sum(gcp.billed.values())
     tags = json.loads(asyncio.run(artifact("costs-by-tag-team")).data)

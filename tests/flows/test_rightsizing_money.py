@@ -26,7 +26,7 @@ NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 @flow
 def money(dataset: str, findings: list[Finding]):
     profile = Profile(name="test")
-    return (price_findings_task(findings, dataset, profile, [], NOW),
+    return (price_findings_task(findings, dataset, profile, [], [], NOW),
             recommend_commitments(dataset, profile, NOW))
 
 

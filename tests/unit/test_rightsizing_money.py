@@ -4,6 +4,7 @@ matching of billing ResourceIds to inventory ids."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from multicloud.core.errors import InvalidInput
 from multicloud.core.rightsizing.commitments import UsageSeries, recommend, recommend_commitments
 from multicloud.core.rightsizing.evaluate import Outcome, Resource
 from multicloud.core.rightsizing.findings import Finding
+from multicloud.core.rightsizing.price_catalogs import UnitPrice
 from multicloud.core.rightsizing.prices import Shape, ShapePrice
 from multicloud.core.rightsizing.savings import ResourceCost, cost_key, price_findings
 
@@ -181,11 +183,27 @@ def test_missing_cost_rows_or_catalog_entries_say_why():
     assert "zz9.huge in us-east-1 is missing from the price catalog" in no_price.savings_note
 
 
-def test_a_disk_has_effective_savings_only_and_short_windows_scale_to_a_month():
+def test_a_disk_without_a_unit_price_has_effective_savings_only_and_short_windows_scale_to_a_month():
     [f] = price_findings([finding("snapshot_and_delete", kind="disk", rid="vol-1", type_="gp3")],
                          cost("7", days=14, rid="vol-1"), PRICES)
     assert f.monthly_effective_savings == D("15.00") and f.monthly_list_savings is None  # 7 × 30 / 14
-    assert "VM shapes only" in f.savings_note
+    assert "no list price for a aws disk gp3 in us-east-1" in f.savings_note
+
+
+def test_disks_and_addresses_get_list_savings_from_their_unit_prices():
+    units = [UnitPrice("aws", "us-east-1", "disk", "gp3", "GB-month", D("0.08")),
+             UnitPrice("aws", "us-east-1", "ip", "public-ipv4-idle", "hour", D("0.005")),
+             UnitPrice("azure", "eastus", "ip", "standard-ipv4-static", "hour", None, note="no meter")]
+    disk = replace(finding("snapshot_and_delete", kind="disk", rid="vol-1", type_="gp3"), resource=Resource(
+        "aws", "vol-1", "disk", region="us-east-1", type="gp3", size_gb=100))
+    ip = finding("release", kind="ip", rid="eipalloc-1", type_="")
+    az = replace(ip, resource=Resource("azure", "/subscriptions/s/ip-1", "ip", region="eastus"))
+    unsized = replace(disk, resource=replace(disk.resource, size_gb=None))
+    d, i, a, u = price_findings([disk, ip, az, unsized], {}, PRICES, units)
+    assert d.monthly_list_savings == D("8.00")  # 100 GB × 0.08
+    assert i.monthly_list_savings == D("3.65")  # 730 h × 0.005
+    assert a.monthly_list_savings is None and "(no meter)" in a.savings_note
+    assert u.monthly_list_savings is None and "size is not known" in u.savings_note
 
 
 def test_costs_in_several_currencies_are_not_added_up():

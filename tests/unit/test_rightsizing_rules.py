@@ -380,3 +380,44 @@ def test_required_series_asks_for_base_series_of_derived_metrics():
     assert need == {("cpu_utilization", "average", 3600): 14, ("network_in_bytes", "sum", 3600): 14,
                     ("network_out_bytes", "sum", 3600): 14, ("cpu_utilization", "average", 300): 14,
                     ("network_in_bytes", "sum", 300): 14, ("network_out_bytes", "sum", 300): 14}
+
+
+def test_a_rule_naming_clouds_judges_only_their_resources():
+    from multicloud.config.rightsizing import Rule
+    from multicloud.core.rightsizing import Resource, evaluate
+
+    rule = Rule.model_validate({"name": "aws-only", "kind": "ip", "finding": "waste", "action": "release",
+                                "source": "https://example.com/r", "clouds": ["aws"],
+                                "when": [{"attribute": "associated", "op": "eq", "value": False}]})
+    every = rule.model_copy(update={"name": "every", "clouds": []})
+    ips = [Resource(cloud, f"{cloud}-ip", "ip", associated=False) for cloud in ("aws", "azure", "gcp")]
+    judged = evaluate([rule, every], ips, {}, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert sorted((o.rule, o.resource) for o in judged) == [
+        ("aws-only", "aws-ip"), ("every", "aws-ip"), ("every", "azure-ip"), ("every", "gcp-ip")]
+    shipped = load_rule_sets(sorted(Path("deployments/rightsizing").glob("*.yaml")))
+    assert {r.name: r.clouds for r in shipped if r.name.startswith(("co-", "ta-", "azure-", "gcp-"))} == {
+        "co-ec2-over-provisioned": ["aws"], "ta-low-utilization-ec2": ["aws"], "ta-idle-rds": [],
+        "azure-advisor-shutdown": ["azure"], "azure-advisor-resize": ["azure"], "gcp-idle-vm": ["gcp"],
+        "gcp-machine-type": ["gcp"]}
+
+
+def test_a_window_long_period_is_one_point_aligned_to_the_hour():
+    from multicloud.config.rightsizing import Rule
+    from multicloud.core.rightsizing import Resource, Series, evaluate, window
+
+    base = {"name": "window-average", "kind": "vm", "finding": "idle", "action": "stop",
+            "source": "https://example.com/r", "window_days": 14, "period_minutes": 20160, "missing_data": "skip",
+            "when": [{"metric": "cpu_utilization", "statistic": "average", "op": "lt", "threshold": 10}]}
+    rule = Rule.model_validate(base)
+    now = datetime(2026, 12, 1, 10, 42, tzinfo=timezone.utc)
+    start, end = window(now, 20160 * 60, 14)
+    assert end == datetime(2026, 12, 1, 10, tzinfo=timezone.utc) and end - start == timedelta(days=14)
+    vm = Resource("aws", "i-1", "vm")
+    at = lambda v: {"i-1": [Series("cpu_utilization", "average", 20160 * 60, ((start, v),))]}  # noqa: E731
+    assert [o.status for o in evaluate([rule], [vm], at(9.99), now)] == ["finding"]
+    assert [o.status for o in evaluate([rule], [vm], at(10.0), now)] == ["clear"]
+    assert [o.status for o in evaluate([rule], [vm], {}, now)] == ["skipped"]
+    for bad, why in (({"period_minutes": 2000}, "only the whole window"),
+                     ({"min_data_hours": 30}, "cannot be judged"), ({"min_coverage_fraction": 0.5}, "cannot be judged")):
+        with pytest.raises(ValueError, match=why):
+            Rule.model_validate({**base, **bad})

@@ -70,7 +70,7 @@ def test_summary_has_every_section_and_says_what_was_not_computed():
     text = summary_markdown("run-1", NOW, judged, scans(), len(RULES), {"findings.csv": "s3://b/run-1/findings.csv"},
                             ["gcp (metrics): Throttled"], arbitrage=Section("| shape | cheapest |"))
     assert "4 resources in 3 target(s) (3 left out by the run's tags)" in text
-    assert "**Targets not read**" in text and "- gcp (metrics): Throttled" in text
+    assert "**Not read**" in text and "- gcp (metrics): Throttled" in text
     assert "## Commitments\n\nNot computed: no stage of this run computes it yet." in text
     assert "## Cross-cloud arbitrage\n\n| shape | cheapest |" in text
     assert "| azure | 1 | 0 | 0 | 0 | 0 | 1 | 1.5 |" in text           # the throttling wait, reported

@@ -9,6 +9,7 @@ from multicloud.core.schemes import MetadataRules
 # Metadata names: S3 lowercases them; keep to the characters every S3 client sends as they are.
 BACKEND = declare(
     "s3", "aws", "multicloud.clouds.aws.storage", "S3Store",
-    Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=False, cross_bucket_copy=True),
+    Capabilities(hashes=frozenset({"md5"}), list_returns_metadata=False, cross_bucket_copy=True,
+                 signed_urls=True),
     metadata=MetadataRules(name_pattern=r"[a-z0-9_.\-]+"), description="Amazon S3 (or an S3-compatible endpoint)",
 )

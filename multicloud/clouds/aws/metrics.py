@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from multicloud.clouds.aws.errors import map_error
 from multicloud.clouds.aws.session import client
 from multicloud.config import Connection
-from multicloud.core.rightsizing import MetricsResult, Resource, Series
+from multicloud.core.rightsizing import MetricsResult, Resource, Series, window
 
 MAX_QUERIES_PER_CALL = 500
 MAX_POINTS_PER_SERIES = 1440
@@ -93,11 +93,9 @@ def plan_queries(resources: Iterable[Resource], needs: dict[tuple[str, str, int]
 
 
 def time_chunks(now: datetime, period: int, days: int) -> list[tuple[datetime, datetime]]:
-    """[start, end) spans of at most 1,440 periods covering `days` up to `now` floored to the period."""
-    now = now.astimezone(timezone.utc)
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    end = epoch + timedelta(seconds=int((now - epoch).total_seconds()) // period * period)
-    start = end - timedelta(days=days)
+    """[start, end) spans of at most 1,440 periods covering `days` up to `now` floored to the period
+    (to the hour for a window-long period)."""
+    start, end = window(now, period, days)
     step = timedelta(seconds=period * MAX_POINTS_PER_SERIES)
     spans = []
     while start < end:

@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 from botocore.httpsession import get_cert_path
 
 from multicloud.config import Connection
+from multicloud.core.errors import InvalidInput
 
 _CLIENTS: dict[tuple, object] = {}
 _SESSIONS: dict[tuple, boto3.session.Session] = {}
@@ -25,15 +26,38 @@ _EMULATOR_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def _conn_key(conn: Connection) -> tuple:
-    return (conn.name, conn.endpoint, conn.region, conn.credentials)
+    return (conn.name, conn.endpoint, conn.region, conn.credentials, conn.block)
 
 
 def _session(conn: Connection) -> boto3.session.Session:
     key = _conn_key(conn)
     if key not in _SESSIONS:
-        creds = _EMULATOR_KEYS if conn.credentials == "emulator" else {}
-        _SESSIONS[key] = boto3.session.Session(region_name=conn.region or "us-east-1", **creds)
+        options = {"region_name": conn.region or "us-east-1"}
+        if conn.credentials == "emulator":
+            options.update(_EMULATOR_KEYS)
+        elif conn.credentials == "block":
+            options.update(_block_options(conn))
+        _SESSIONS[key] = boto3.session.Session(**options)
     return _SESSIONS[key]
+
+
+def _block_options(conn: Connection) -> dict:
+    """Session options from the connection's AwsCredentials-shaped block: keys, or a profile name."""
+    from multicloud.clouds.credential_blocks import block_credentials
+
+    block = block_credentials(conn)
+    if block.has("aws_access_key_id", "aws_secret_access_key"):
+        options = {"aws_access_key_id": block.get("aws_access_key_id"),
+                   "aws_secret_access_key": block.get("aws_secret_access_key"),
+                   "aws_session_token": block.get("aws_session_token")}
+    elif block.has("profile_name"):
+        options = {"profile_name": block.get("profile_name")}
+    else:
+        raise InvalidInput(f"credentials block {block.block} holds neither access keys nor a profile name",
+                           target=conn.name)
+    if not conn.region and block.has("region_name"):
+        options["region_name"] = block.get("region_name")
+    return options
 
 
 def credentials(conn: Connection) -> Credentials:
@@ -71,6 +95,8 @@ def client(conn: Connection, service: str, max_pool: int = 64):
                 retries={"total_max_attempts": 1, "mode": "standard"},  # max_attempts=1 meant one retry
                 max_pool_connections=max_pool,
                 s3={"addressing_style": "path"} if conn.endpoint else None,
+                # Presigned URLs too are SigV4 (botocore would presign SigV2, refused by newer regions).
+                signature_version="s3v4" if service == "s3" else None,
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             )

@@ -62,6 +62,12 @@ class S3Store:
         listing is consumed (raw pages: see listing.py). Raises NotFound for a missing bucket."""
         return list_objects(self._s3, self._bucket, self._root + prefix, self._page, len(self._root), self._call)
 
+    def signed_url(self, key: str, expires_seconds: int) -> str:
+        """A GET URL of `key` that opens without credentials for `expires_seconds` (SigV4 presign:
+        at most 7 days, and never longer than the signing credentials live). No request is made."""
+        return self._s3.generate_presigned_url("get_object", Params={"Bucket": self._bucket, "Key": self._full(key)},
+                                               ExpiresIn=expires_seconds)
+
     def stat(self, key: str) -> ObjectMeta:
         """Full description, user metadata included. Raises NotFound, InvalidInput for a bad key."""
         full = self._full(key)

@@ -131,12 +131,12 @@ def _credential(conn: Connection, base_url: str | None, plain_http: bool) -> Any
             raise InvalidInput("'emulator' credentials need the base URL of a local fake ARM server",
                                target=conn.name)
         return StaticTokenCredential()
-    if conn.credentials == "default":
+    if conn.credentials in ("default", "block"):
         if plain_http:
-            raise InvalidInput("'default' credentials are never sent over plain HTTP", target="base_url")
-        return default_token_credential(conn)
-    raise InvalidInput(f"credentials {conn.credentials!r} cannot open Azure Resource Manager: use 'default' "
-                       "(or 'emulator' for a local fake)", target=conn.name)
+            raise InvalidInput(f"{conn.credentials!r} credentials are never sent over plain HTTP", target="base_url")
+        return default_token_credential(conn)  # a block's service principal, or the default chain
+    raise InvalidInput(f"credentials {conn.credentials!r} cannot open Azure Resource Manager: use 'default' or "
+                       "'block' (or 'emulator' for a local fake)", target=conn.name)
 
 
 def _loopback(host: str) -> bool:

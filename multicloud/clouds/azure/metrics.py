@@ -98,6 +98,9 @@ def _plan(res: Resource, needs: dict[tuple[str, str, int], int], result: Metrics
         if found is None or (found.how != "direct" and stat == "sum"):  # a sum of percentages means nothing
             result.unsupported.add((res.kind, metric))
             continue
+        if period not in INTERVALS and period > 86400:  # a window-long period: Azure Monitor has none
+            result.unsupported.add((res.kind, metric))
+            continue
         if period not in INTERVALS:
             raise InvalidInput(f"Azure Monitor has no {period}-second interval: use one of "
                                f"{', '.join(INTERVALS.values())}", target=f"{metric} every {period} s")

@@ -15,6 +15,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient
 from urllib3.util.retry import Retry
 
+from multicloud.clouds.credential_blocks import block_credentials
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput
 
@@ -66,34 +67,59 @@ def _new_client(conn: Connection, conn_str: str | None) -> BlobServiceClient:
         except ValueError:
             # `from None`: the SDK's error could quote the string, and with it the key.
             raise InvalidInput(f"{CONNECTION_STRING_ENV} is not a valid connection string", target=conn.name) from None
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise InvalidInput(
-            "Azure credentials 'default' need azure-identity: pip install azure-identity", target=conn.name
-        ) from None
+    if conn.credentials == "block":
+        return _block_client(conn, options)
     url = conn.endpoint or (f"https://{conn.account}.blob.core.windows.net" if conn.account else None)
     if not url:
         raise InvalidInput("an Azure connection needs an endpoint or an account name", target=conn.name)
-    return BlobServiceClient(url, credential=DefaultAzureCredential(), **options)
+    return BlobServiceClient(url, credential=default_token_credential(conn), **options)
+
+
+def _block_client(conn: Connection, options: dict) -> BlobServiceClient:
+    """A client from the connection's block: a connection string, an account key, or a service principal."""
+    block = block_credentials(conn)
+    if block.has("connection_string"):
+        try:
+            return BlobServiceClient.from_connection_string(block.get("connection_string"), **options)
+        except ValueError:
+            raise InvalidInput(f"credentials block {block.block}: connection_string is not valid",
+                               target=conn.name) from None  # the SDK's error could quote the key
+    account = conn.account or block.get("account_name") or block.get("account_url")
+    url = conn.endpoint or (account if "://" in (account or "") else
+                            f"https://{account}.blob.core.windows.net" if account else None)
+    if not url:
+        raise InvalidInput(f"credentials block {block.block} with no connection string needs an endpoint or an "
+                           "account name", target=conn.name)
+    if block.has("account_key"):
+        credential = {"account_name": conn.account or block.get("account_name"), "account_key": block.get("account_key")}
+        return BlobServiceClient(url, credential=credential, **options)
+    return BlobServiceClient(url, credential=default_token_credential(conn), **options)
 
 
 def default_token_credential(conn: Connection):
-    """azure-identity's DefaultAzureCredential, for the management and Key Vault clients. Raises
-    InvalidInput naming the connection when azure-identity is not installed."""
+    """A token credential for the blob, management and Key Vault clients: the block's service
+    principal (credentials 'block'), else azure-identity's DefaultAzureCredential. Raises
+    InvalidInput naming the connection when azure-identity is not installed or the block holds
+    no service principal."""
     try:
-        from azure.identity import DefaultAzureCredential
+        from azure.identity import ClientSecretCredential, DefaultAzureCredential
     except ImportError:
-        raise InvalidInput("Azure credentials 'default' need azure-identity: pip install azure-identity",
+        raise InvalidInput(f"Azure credentials {conn.credentials!r} need azure-identity: pip install azure-identity",
                            target=conn.name) from None
-    return DefaultAzureCredential()
+    if conn.credentials != "block":
+        return DefaultAzureCredential()
+    block = block_credentials(conn)
+    if not block.has("tenant_id", "client_id", "client_secret"):
+        raise InvalidInput(f"credentials block {block.block} holds no connection string, account key or service "
+                           "principal (tenant_id, client_id, client_secret)", target=conn.name)
+    return ClientSecretCredential(block.get("tenant_id"), block.get("client_id"), block.get("client_secret"))
 
 
 def client_for(conn: Connection) -> BlobServiceClient:
     """The shared client of a connection, made once. Raises InvalidInput for a bad connection."""
     conn_str = os.environ.get(CONNECTION_STRING_ENV) if conn.credentials == "connection-string-env" else None
     key = (
-        conn.endpoint, conn.account, conn.credentials, conn.timeout_seconds, conn.connect_timeout_seconds,
+        conn.endpoint, conn.account, conn.credentials, conn.block, conn.timeout_seconds, conn.connect_timeout_seconds,
         hashlib.sha256(conn_str.encode()).hexdigest() if conn_str else None,
     )
     with _CLIENTS_LOCK:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
+from azure.storage.blob import BlobBlock, BlobClient, BlobSasPermissions, ContentSettings, generate_blob_sas
 
 from multicloud.clouds.azure.backend import BACKEND
 from multicloud.clouds.azure.errors import is_not_supported, map_error
@@ -155,6 +156,20 @@ class AzureBlobStore:
         Raises NotFound for a missing container, InvalidInput, PermissionDenied."""
         return list_blobs(self._container, self._root + prefix, self._page, len(self._root),
                           partial(_call, target=self._base))
+
+    def signed_url(self, key: str, expires_seconds: int) -> str:
+        """A read-only SAS URL of `key` valid for `expires_seconds`: signed with the account key, or
+        with a user delegation key when the connection holds a token credential (one request)."""
+        blob, target = self._blob(self._full(key))
+        start = datetime.now(timezone.utc) - timedelta(minutes=5)  # tolerate clock skew at the service
+        expiry = start + timedelta(minutes=5, seconds=expires_seconds)
+        signing: dict[str, Any] = {"account_key": getattr(self._service.credential, "account_key", None)}
+        if not signing["account_key"]:
+            signing = {"user_delegation_key": _call(lambda: self._service.get_user_delegation_key(start, expiry),
+                                                    target)}
+        sas = generate_blob_sas(blob.account_name, blob.container_name, blob.blob_name,
+                                permission=BlobSasPermissions(read=True), expiry=expiry, start=start, **signing)
+        return f"{blob.url}?{sas}"
 
     def stat(self, key: str) -> ObjectMeta:
         """Full description of one object. Raises NotFound."""

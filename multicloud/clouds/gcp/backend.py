@@ -8,6 +8,7 @@ from multicloud.core.schemes import KeyRules
 # Keys: object names "." and ".." and control characters are refused.
 BACKEND = declare(
     "gs", "gcp", "multicloud.clouds.gcp.storage", "GcsStore",
-    Capabilities(hashes=frozenset({"md5", "crc32c"}), list_returns_metadata=True, cross_bucket_copy=True),
+    Capabilities(hashes=frozenset({"md5", "crc32c"}), list_returns_metadata=True, cross_bucket_copy=True,
+                 signed_urls=True),
     keys=KeyRules(control_chars=True, dot_keys=True), description="Google Cloud Storage (JSON API)",
 )

@@ -1,7 +1,8 @@
-"""Read-only Google Cloud REST listings (Compute Engine, Cloud Monitoring) over one requests session:
-application default credentials (AuthorizedSession), or no credentials for a local server; urllib3's own
-retry policy for throttled and failing GETs, honouring Retry-After up to a bound and reporting every wait;
-page tokens followed; error answers raised as the taxonomy."""
+"""Google Cloud REST calls (Compute Engine, Cloud Monitoring) over one requests session: application
+default credentials (AuthorizedSession), or no credentials for a local server; urllib3's own retry
+policy for throttled and failing GETs, honouring Retry-After up to a bound and reporting every wait
+(changes, POST and DELETE, are never retried here: their caller re-reads first); page tokens followed;
+error answers raised as the taxonomy."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput, StoreError, Transient
 
 SCOPES = ("https://www.googleapis.com/auth/compute.readonly", "https://www.googleapis.com/auth/monitoring.read")
+WRITE_SCOPES = ("https://www.googleapis.com/auth/compute",)
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,12 @@ class GoogleApi:
 
     def get(self, path: str, params: dict) -> dict:
         """One GET of `path` below the base URL; the JSON answer. Raises the taxonomy error."""
+        return self.send("GET", path, params)
+
+    def send(self, method: str, path: str, params: dict, body: dict | None = None) -> dict:
+        """One request of `method` to `path` below the base URL; the JSON answer. Raises the taxonomy error."""
         try:
-            resp = self.session.get(self.base + path, params=params, timeout=self.timeout)
+            resp = self.session.request(method, self.base + path, params=params, json=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise _mapped(exc, self.service, path) from exc
         if resp.status_code >= 400:

@@ -15,6 +15,7 @@ from google.cloud import storage
 from requests.adapters import HTTPAdapter
 
 from multicloud.clouds.gcp.errors import map_error
+from multicloud.clouds.credential_blocks import block_credentials
 from multicloud.config import Connection
 from multicloud.core.errors import InvalidInput
 
@@ -50,6 +51,12 @@ def _new_api(conn: Connection) -> Api:
         client = storage.Client(
             project=conn.account or project, credentials=credentials, client_options=options, _http=session
         )
+    elif conn.credentials == "block":
+        credentials, project = _block_credentials(conn)
+        session = AuthorizedSession(credentials)
+        client = storage.Client(
+            project=conn.account or project, credentials=credentials, client_options=options, _http=session
+        )
     else:
         raise InvalidInput(f"credentials {conn.credentials!r} are not available for GCP", target=conn.name)
     # Otherwise the SDK starts a background, self-retrying bucket GET per bucket (for tracing
@@ -60,6 +67,23 @@ def _new_api(conn: Connection) -> Api:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return Api(client, session, (conn.connect_timeout_seconds, conn.timeout_seconds))
+
+
+def _block_credentials(conn: Connection):
+    """Service-account credentials (and project) from the connection's GcpCredentials-shaped block."""
+    from google.oauth2 import service_account
+
+    block = block_credentials(conn)
+    if not block.has("service_account_info"):
+        raise InvalidInput(f"credentials block {block.block} holds no service_account_info", target=conn.name)
+    info = block.get("service_account_info")
+    try:
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=storage.Client.SCOPE)
+    except (ValueError, KeyError) as exc:
+        # Only the error's type: its text could quote the key.
+        raise InvalidInput(f"credentials block {block.block}: service_account_info is not a service account key "
+                           f"({type(exc).__name__})", target=conn.name) from None
+    return credentials, block.get("project") or info.get("project_id")
 
 
 def api_for(conn: Connection) -> Api:

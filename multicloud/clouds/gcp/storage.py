@@ -6,13 +6,15 @@ every request carries the connection's timeouts and no SDK retry."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
 import requests
 from google.api_core import exceptions as gapi
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.credentials import AnonymousCredentials, Signing
+from google.auth.transport.requests import AuthorizedSession, Request as GoogleAuthRequest
 from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 # The SDK's own resumable-upload driver (private module): driving it chunk by chunk lets each
@@ -236,6 +238,23 @@ class GcsStore:
         blob = self._bucket.blob(self._full(key))
         self._call(lambda: blob.reload(timeout=self._timeout, retry=None), key)
         return blob
+
+    def signed_url(self, key: str, expires_seconds: int) -> str:
+        """A V4 signed GET URL of `key` valid for `expires_seconds` (at most 7 days): signed with the
+        connection's service-account key, or through IAM signBlob for token-only credentials. The
+        emulator takes no credentials, so it gets the object's plain media link."""
+        full = self._full(key)
+        credentials = self._api.client._credentials
+        if isinstance(credentials, AnonymousCredentials):
+            name = quote(full, safe="")
+            return f"{self._api.client.api_endpoint}/download/storage/v1/b/{self._bucket.name}/o/{name}?alt=media"
+        signer: dict = {}
+        if not isinstance(credentials, Signing):
+            self._call(lambda: credentials.refresh(GoogleAuthRequest(self._api.session)), key)
+            signer = {"service_account_email": credentials.service_account_email, "access_token": credentials.token}
+        return self._call(lambda: self._bucket.blob(full).generate_signed_url(
+            version="v4", expiration=timedelta(seconds=expires_seconds), method="GET", credentials=credentials,
+            **signer), key)
 
     def stat(self, key: str) -> ObjectMeta:
         """Full description, user metadata and service hashes included. Raises NotFound,

@@ -110,10 +110,16 @@ def is_kept(resource: Resource) -> bool:
 
 def evaluate(rules: Iterable, resources: Iterable[Resource], series: Mapping[str, Iterable[Series]],
              now: datetime) -> list[Outcome]:
-    """Every rule on every resource of its kind; `series` maps resource id to its series."""
+    """Every rule on every resource of its kind (and of its clouds, when the rule names them);
+    `series` maps resource id to its series."""
     rules = list(rules)
     return [evaluate_rule(rule, res, series.get(res.id, ()), now)
-            for res in resources for rule in rules if rule.kind == res.kind]
+            for res in resources for rule in rules if applies(rule, res)]
+
+
+def applies(rule, resource: Resource) -> bool:
+    """True when `rule` judges `resource`: its kind, and one of its clouds (a rule naming none judges all)."""
+    return rule.kind == resource.kind and (not getattr(rule, "clouds", None) or resource.cloud in rule.clouds)
 
 
 def evaluate_rule(rule, resource: Resource, series: Iterable[Series], now: datetime) -> Outcome:
@@ -126,7 +132,7 @@ def evaluate_rule(rule, resource: Resource, series: Iterable[Series], now: datet
     metrics = [cond for cond in rule.when if cond.metric]
     if rule.days_matching:
         return _days_matching(rule, resource, index, now, attrs, metrics)
-    evidence = attrs + [_metric(rule, cond, resource, index, now - _days(rule, cond), now) for cond in metrics]
+    evidence = attrs + [_metric(rule, cond, resource, index, *_span(rule, cond, now)) for cond in metrics]
     held = _all(e.held for e in evidence)
     return _outcome(rule, resource, _status(rule, held), _reason(rule, held, evidence), evidence)
 
@@ -226,8 +232,12 @@ def _derive(how: str, cond, base: list[Series], resource: Resource, period: int)
     return [(t, v * resource.vcpus / 100) for t, v in base[0].points], ""
 
 
-def _days(rule, cond) -> timedelta:
-    return timedelta(days=cond.last_days or rule.window_days)
+def _span(rule, cond, now: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) a condition judges: its last days of the window up to `now`; a window-long
+    period's one point, as the readers align it."""
+    if rule.period_minutes > 1440:
+        return S.window(now, rule.period_minutes * 60, rule.window_days)
+    return now - timedelta(days=cond.last_days or rule.window_days), now
 
 
 # ---- combining ----------------------------------------------------------------------------------

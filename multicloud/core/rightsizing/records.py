@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 
 from multicloud.core.rightsizing.evaluate import Resource, Series
 
@@ -44,14 +43,3 @@ class MetricsResult:
     @property
     def waited_seconds(self) -> float:
         return sum(self.throttle_waits)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def window(now: datetime, period_seconds: int, days: int) -> tuple[datetime, datetime]:
-    """The [start, end) of `days` of metrics ending at `now` floored to the period, so every period
-    asked for is complete."""
-    seconds = int((now.astimezone(timezone.utc) - _EPOCH).total_seconds())
-    end = _EPOCH + timedelta(seconds=seconds // period_seconds * period_seconds)
-    return end - timedelta(days=days), end

@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
+from multicloud.core.rightsizing.arbitrage import Comparison
+from multicloud.core.rightsizing.commitments import METHOD, CommitmentPlan, commitment_rows
 from multicloud.core.rightsizing.evaluate import (
     EXCLUDED, FINDING, INSUFFICIENT, SKIPPED, Evidence, Outcome, Resource, Series, evaluate,
 )
@@ -185,6 +187,40 @@ class Section:
     why: str = "no stage of this run computes it yet"
 
 
+def commitments_section(plan: CommitmentPlan | None, limit: int = 10) -> Section:
+    """The summary's commitments section: the best recommendations, and what no program covers."""
+    if plan is None:
+        return Section(why="no FOCUS dataset in the scope, so no on-demand spend to size commitments from")
+    rows = [{k: r[k] for k in ("provider", "service", "region", "granularity", "term_years", "hourly_commitment",
+                               "coverage", "utilisation", "break_even_months", "net_monthly_savings")}
+            for r in commitment_rows(plan)[:limit]]
+    lines = [f"Method: {METHOD}.", ""] + (_table(rows) if rows else ["No on-demand spend to commit to."])
+    if plan.not_eligible:
+        lines += ["", f"{len(plan.not_eligible)} series no commitment program covers (see the "
+                      "rightsizing-commitments table)."]
+    return Section("\n".join(lines))
+
+
+def arbitrage_section(comparisons: Sequence[Comparison] | None) -> Section:
+    """The summary's arbitrage section: per shape in use, the cheapest placement on demand and on spot."""
+    if comparisons is None:
+        return Section(why="the markets were not read")
+    if not comparisons:
+        return Section(why="no VM shape in use")
+
+    def where(p) -> str:
+        if p is None:
+            return "no price"
+        od, spot = ("-" if v is None else str(v) for v in (p.on_demand_hourly, p.spot_hourly))
+        return f"{p.shape.cloud} {p.shape.type} in {p.region}: {od} on demand, {spot} spot {p.currency}/h"
+
+    rows = [{"shape in use": f"{c.shape.cloud} {c.shape.type} ({c.shape.vcpus} vCPU, {c.shape.memory_mib / 1024:g} GiB)",
+             "VMs": c.count, "cheapest on demand": where(c.cheapest_on_demand),
+             "cheapest on spot": where(c.cheapest_spot)} for c in comparisons]
+    return Section("\n".join(_table(rows) + ["", "Every placement with its price dates: the rightsizing-arbitrage "
+                                                 "table."]))
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What a run returns: its label, counts, the files written and the targets it could not read."""
@@ -198,7 +234,8 @@ class RunSummary:
 
     def raise_if_incomplete(self) -> None:
         if self.failures:
-            raise RightsizingIncomplete("targets not read (their findings are missing): " + "; ".join(self.failures))
+            raise RightsizingIncomplete("run incomplete (what was not read is missing from its findings): "
+                                        + "; ".join(self.failures))
 
 
 def scan_rows(scans: Sequence[Scan]) -> list[dict]:
@@ -228,7 +265,7 @@ def summary_markdown(run: str, now: datetime, judgement: Judgement, scans: Seque
              f"**{len(judgement.findings)} findings**, {st[INSUFFICIENT]} insufficient data, {st[SKIPPED]} skipped, "
              f"{st[EXCLUDED]} excluded (multicloud:keep=true), {st['clear']} clear.", ""]
     if failures:
-        lines += ["**Targets not read** (their resources are missing from this run):", ""]
+        lines += ["**Not read** (what it would have given is missing from this run):", ""]
         lines += [f"- {f}" for f in failures] + [""]
     lines += _totals_section(judgement.findings) + _top_section(judgement.findings)
     lines += ["## API requests and throttling", "", *_table(scan_rows(scans)), ""]

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping
 
 from multicloud.core.rightsizing.findings import Finding
+from multicloud.core.rightsizing.price_catalogs import UnitPrice
 from multicloud.core.rightsizing.prices import ShapePrice
 
 HOURS_PER_MONTH = Decimal(730)
@@ -63,19 +64,28 @@ class ResourceCost:
         return self.provider, self.resource_id
 
 
-def price_findings(findings: Iterable[Finding], costs: Mapping[tuple[str, str], ResourceCost],
-                   list_prices: Iterable[ShapePrice]) -> list[Finding]:
+def price_findings(findings: Iterable[Finding], costs: Mapping[tuple[str, str], ResourceCost] | None,
+                   list_prices: Iterable[ShapePrice], unit_prices: Iterable[UnitPrice] = ()) -> list[Finding]:
     """Each finding with its monthly effective and list savings filled in, and why (see the module
-    docstring). `costs` is keyed by `cost_key`; `list_prices` are the catalogs' shapes by region."""
+    docstring). `costs` is keyed by `cost_key` (None: no FOCUS dataset was given, so no effective
+    figure); `list_prices` are the catalogs' shapes by region, one record per shape; `unit_prices`
+    the catalogs' disk and address prices."""
     catalog = {(p.shape.cloud.lower(), p.shape.type, p.region.lower()): p for p in list_prices}
-    return [_priced(f, costs, catalog) for f in findings]
+    units = list(unit_prices)
+    return [_priced(f, costs, catalog, units) for f in findings]
 
 
-def _priced(finding: Finding, costs, catalog) -> Finding:
+def _priced(finding: Finding, costs, catalog, units: list[UnitPrice]) -> Finding:
     res = finding.resource
     factor, factor_note = _action_factor(finding, catalog)
-    effective, effective_note, currency = _effective(finding, costs.get(cost_key(res.cloud, res.id)), factor)
-    listed, list_note, list_currency = _list(finding, catalog, factor, currency)
+    if costs is None:
+        effective, effective_note, currency = None, "no FOCUS dataset given: no effective savings", ""
+    else:
+        effective, effective_note, currency = _effective(finding, costs.get(cost_key(res.cloud, res.id)), factor)
+    if res.kind == "vm":
+        listed, list_note, list_currency = _list(finding, catalog, factor, currency)
+    else:
+        listed, list_note, list_currency = _unit_list(finding, units, factor, currency)
     notes = [n for n in (factor_note, effective_note, list_note) if n]
     return replace(finding, monthly_effective_savings=effective, monthly_list_savings=listed,
                    currency=currency or list_currency or finding.currency, savings_note="; ".join(notes))
@@ -136,8 +146,6 @@ def _list(finding: Finding, catalog, factor: Decimal | None, currency: str):
     res = finding.resource
     if factor is None:
         return None, "", ""
-    if res.kind != "vm":
-        return None, f"the price catalogs hold VM shapes only: no list price for a {res.kind}", ""
     price = _price(catalog, res.cloud, res.type, res.region)
     if price is None or price.on_demand_hourly is None:
         why = f" ({price.note})" if price is not None and price.note else ""
@@ -146,6 +154,24 @@ def _list(finding: Finding, catalog, factor: Decimal | None, currency: str):
         return None, (f"the catalog prices {res.type} in {price.currency}, the bill is in {currency}: "
                       "no list savings"), ""
     return _money(max(ZERO, price.on_demand_hourly * HOURS_PER_MONTH * factor)), "", price.currency
+
+
+def _unit_list(finding: Finding, units: list[UnitPrice], factor: Decimal | None, currency: str):
+    """(monthly list savings of a disk or address from its unit price, note, the catalog's currency)."""
+    res = finding.resource
+    if factor is None:
+        return None, "", ""
+    unit = next((u for u in units if u.cloud == res.cloud and u.kind == res.kind
+                 and u.region.lower() == res.region.lower() and (res.kind == "ip" or u.type == res.type)), None)
+    if unit is None or unit.price is None:
+        why = f" ({unit.note})" if unit is not None and unit.note else ""
+        return None, f"no list price for a {res.cloud} {res.kind} {res.type} in {res.region} in the catalogs read{why}", ""
+    if unit.unit == "GB-month" and res.size_gb is None:
+        return None, f"{res.id}'s size is not known: its GB-month list price cannot be applied", ""
+    quantity = {"GB-month": Decimal(str(res.size_gb or 0)), "month": Decimal(1), "hour": HOURS_PER_MONTH}[unit.unit]
+    if currency and unit.currency != currency:
+        return None, f"the catalog prices a {res.kind} in {unit.currency}, the bill is in {currency}: no list savings", ""
+    return _money(max(ZERO, unit.price * quantity * factor)), "", unit.currency
 
 
 def _money(value: Decimal) -> Decimal:

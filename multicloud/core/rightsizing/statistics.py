@@ -4,13 +4,25 @@ average, max, min, sum, and percentiles by the nearest-rank method; day buckets 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Iterable, Sequence
 
 from multicloud.core.rightsizing.vocabulary import Statistic
 
 DAY = timedelta(days=1)
+HOUR_SECONDS = 3600
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def window(now: datetime, period_seconds: int, days: int) -> tuple[datetime, datetime]:
+    """The [start, end) of `days` of metrics ending at `now` floored to the period, so every period
+    asked for is complete. A period longer than a day is the whole window as one point (Cloud
+    Custodian's default): its end is floored to the hour."""
+    align = period_seconds if period_seconds <= DAY.total_seconds() else HOUR_SECONDS
+    seconds = int((now.astimezone(timezone.utc) - _EPOCH).total_seconds())
+    end = _EPOCH + timedelta(seconds=seconds // align * align)
+    return end - timedelta(days=days), end
 
 
 def percentile(values: Sequence[float], pct: Fraction) -> float:

@@ -9,6 +9,14 @@ paths match case-insensitively, as ARM's do. Answers, below /subscriptions/{sub}
   GET /providers/Microsoft.Sql/servers,  GET /resourceGroups/{rg}/providers/Microsoft.Sql/servers/{s}/databases
   GET {resourceId}/providers/Microsoft.Insights/metrics   (timespan, interval, metricnames, aggregation)
   GET /providers/Microsoft.Advisor/recommendations   ($filter=Category eq '...')
+  GET {vm id} ($expand=instanceView), {disk id}, {snapshot id}, {public IP id}: one resource
+  POST {vm id}/deallocate; PUT {snapshot id} (creationData Copy of a disk); DELETE {disk id}, {public IP id}
+
+Changes are long-running as ARM's are: 202 (a PUT's 202 carries the resource, provisioningState Creating)
+with Azure-AsyncOperation, Location and Retry-After headers; the operation's status is InProgress for
+`lro_polls - 1` polls, then Succeeded, and only then does the change take effect (a deallocating VM,
+a deleted disk). A disk still attached (409 OperationNotAllowed) or an IP still associated (400
+PublicIPAddressInUse) is refused as ARM refuses it; deleting what is gone answers 204.
 
 Listings come `page_size` items a page with a `nextLink` on this server's own base ($skiptoken); metrics
 are aggregated per interval from the samples given, a period without samples has only its timeStamp
@@ -38,6 +46,13 @@ _LISTS = {
     "databases": re.compile(_SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.sql/servers/(?P<server>[^/]+)"
                             r"/databases/?$", re.I),
 }
+_ONE = re.compile(_SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/(?P<provider>microsoft\.compute|microsoft\.network)/"
+                  r"(?P<kind>virtualmachines|disks|snapshots|publicipaddresses)/(?P<name>[^/]+)(?P<verb>/deallocate)?/?$",
+                  re.I)
+_OPERATION = re.compile(_SUB + r"/providers/(?P<provider>[^/]+)/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)$",
+                        re.I)
+_ONE_KINDS = {"virtualmachines": "virtualmachines", "disks": "disks", "snapshots": "snapshots",
+              "publicipaddresses": "publicips"}
 _METRICS = re.compile(r"^(?P<resource>/subscriptions/.+?)/providers/microsoft\.insights/metrics/?$", re.I)
 _DURATION = re.compile(r"^PT(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?$|^P(?P<d>\d+)D$")
 _UNITS = {"Percentage CPU": "Percent", "Available Memory Bytes": "Bytes", "Network In Total": "Bytes",
@@ -56,10 +71,13 @@ class FakeAzureCompute(LocalServer):
 
     name = "fake-azure-compute"
 
-    def __init__(self, subscription: str, page_size: int = 2, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, subscription: str, page_size: int = 2, port: int = 0, host: str = "127.0.0.1",
+                 lro_polls: int = 2):
         self.host, self.port = host, port
         self.subscription = subscription
         self.page_size = page_size
+        self.lro_polls = lro_polls
+        self._operations: dict[str, dict] = {}
         self.requests: list[Recorded] = []
         self._items: dict[str, list[dict]] = {k: [] for k in _LISTS}
         self._samples: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
@@ -183,13 +201,29 @@ class FakeAzureCompute(LocalServer):
         with self._lock:
             self._items[kind].append(item)
 
+    def find(self, resource_id: str) -> dict | None:
+        """The stored resource (VM, disk, snapshot, public IP) with this id, or None."""
+        with self._lock:
+            return self._find(resource_id)
+
+    def _find(self, resource_id: str) -> dict | None:
+        for kind in ("virtualmachines", "disks", "snapshots", "publicips"):
+            for item in self._items[kind]:
+                if item["id"].lower() == resource_id.lower():
+                    return item
+        return None
+
+    def calls(self, method: str, fragment: str = "") -> list[Recorded]:
+        """The recorded requests of `method` whose path contains `fragment` (case-insensitive)."""
+        return [r for r in self.requests if r.method == method and fragment.lower() in r.path.lower()]
+
     def gets(self, fragment: str) -> list[Recorded]:
         """The recorded GETs whose path ends with `fragment` (case-insensitive)."""
         return [r for r in self.requests if r.method == "GET" and r.path.lower().rstrip("/").endswith(fragment.lower())]
 
     # ---- answers -----------------------------------------------------------------------------
 
-    def _answer(self, path: str, query: dict) -> tuple[int, dict, dict]:
+    def _answer(self, method: str, path: str, query: dict, body) -> tuple[int, dict | None, dict]:
         if "api-version" not in query:
             return 400, _error("MissingApiVersionParameter", "The api-version query parameter is required."), {}
         with self._lock:
@@ -201,6 +235,12 @@ class FakeAzureCompute(LocalServer):
         found = _METRICS.match(path)
         if found:
             return self._metrics(found["resource"], query)
+        found = _OPERATION.match(path)
+        if found:
+            return self._operation(found["op"], query)
+        found = _ONE.match(path)
+        if found and found["sub"].lower() == self.subscription.lower():
+            return self._one(method, found, path, query, body)
         for kind, pattern in _LISTS.items():
             m = pattern.match(path)
             if m and m["sub"].lower() == self.subscription.lower():
@@ -261,6 +301,83 @@ class FakeAzureCompute(LocalServer):
                      "namespace": "Microsoft.Compute/virtualMachines", "resourceregion": "eastus",
                      "value": values}, {}
 
+    # ---- one resource, and long-running changes ------------------------------------------------
+
+    def _one(self, method: str, m: re.Match, path: str, query: dict, body) -> tuple[int, dict | None, dict]:
+        kind = _ONE_KINDS[m["kind"].lower()]
+        resource_id = path.rstrip("/").removesuffix(m["verb"] or "")
+        with self._lock:
+            item = self._find(resource_id)
+            if method == "PUT" and kind == "snapshots":
+                return self._put_snapshot(resource_id, m, body, query)
+            if item is None:
+                if method == "DELETE":
+                    return 204, None, {}
+                return 404, _error("ResourceNotFound", f"The Resource '{m['provider']}/{m['kind']}/{m['name']}' "
+                                   f"under resource group '{m['rg']}' was not found."), {}
+            if method == "GET":
+                return 200, self._shown(kind, item, query), {}
+            if method == "POST" and m["verb"] and kind == "virtualmachines":
+                _set_power(item, "deallocating")
+                return self._accepted(item, query, lambda: _set_power(item, "deallocated"))
+            if method == "DELETE" and kind in ("disks", "publicips"):
+                return self._delete(kind, item, query)
+        return 405, _error("MethodNotAllowed", f"{method} is not answered for {path}"), {}
+
+    @staticmethod
+    def _shown(kind: str, item: dict, query: dict) -> dict:
+        if kind == "virtualmachines" and query.get("$expand", [""])[0].lower() != "instanceview":
+            return {**item, "properties": {k: v for k, v in item["properties"].items() if k != "instanceView"}}
+        return item
+
+    def _delete(self, kind: str, item: dict, query: dict) -> tuple[int, dict | None, dict]:
+        props = item["properties"]
+        if kind == "disks" and item.get("managedBy"):
+            return 409, _error("OperationNotAllowed", f"Disk {item['name']} is attached to VM {item['managedBy']}."), {}
+        if kind == "publicips" and (props.get("ipConfiguration") or props.get("natGateway")):
+            return 400, _error("PublicIPAddressInUse", f"Public IP address {item['id']} can not be deleted since "
+                               "it is still allocated to resource."), {}
+        props["provisioningState"] = "Deleting"
+        return self._accepted(item, query, lambda: self._items[kind].remove(item))
+
+    def _put_snapshot(self, snap_id: str, m: re.Match, body, query: dict) -> tuple[int, dict | None, dict]:
+        data = (body or {}).get("properties", {}).get("creationData", {})
+        source = self._find(data.get("sourceResourceId", ""))
+        if data.get("createOption") != "Copy" or source is None or "/disks/" not in source["id"].lower():
+            return 400, _error("InvalidParameter", "creationData must Copy an existing managed disk"), {}
+        item = {"id": snap_id, "name": m["name"], "type": "Microsoft.Compute/snapshots", "location": body["location"],
+                "tags": body.get("tags") or {}, "sku": {"name": "Standard_LRS"},
+                "properties": {"timeCreated": _iso(datetime.now(timezone.utc)),
+                               "diskSizeGB": source["properties"]["diskSizeGB"], "incremental": False,
+                               "provisioningState": "Creating", "creationData": data}}
+        self._items["snapshots"].append(item)
+        status, _, headers = self._accepted(item, query, lambda: item["properties"].update(
+            provisioningState="Succeeded"))
+        return status, item, headers
+
+    def _accepted(self, item: dict, query: dict, finish) -> tuple[int, None, dict]:
+        """Start a long-running operation on `item`; `finish` (called under the lock) makes it take effect."""
+        op = f"{len(self._operations) + 1:08d}-0000-0000-0000-00000000a5a5"
+        self._operations[op] = {"polls": 0, "finish": finish, "status": "InProgress"}
+        provider = item["type"].split("/", 1)[0]
+        base = f"{self.url}/subscriptions/{self.subscription}/providers/{provider}/locations/{item['location']}" \
+               f"/operations/{op}?api-version={quote(query['api-version'][0])}"
+        return 202, None, {"Azure-AsyncOperation": base, "Location": f"{base}&monitor=true", "Retry-After": "1"}
+
+    def _operation(self, op: str, query: dict) -> tuple[int, dict | None, dict]:
+        with self._lock:
+            state = self._operations.get(op)
+            if state is None:
+                return 404, _error("NotFound", f"operation {op} is not known"), {}
+            if "monitor" in query:  # the Location URL: 202 until done, then the (empty) result
+                return (200, None, {}) if state["status"] == "Succeeded" else (202, None, {"Retry-After": "1"})
+            state["polls"] += 1
+            if state["status"] == "InProgress" and state["polls"] >= self.lro_polls:
+                state["finish"]()
+                state["status"] = "Succeeded"
+            return 200, {"name": op, "status": state["status"], "startTime": _iso(datetime.now(timezone.utc))}, \
+                ({"Retry-After": "1"} if state["status"] == "InProgress" else {})
+
     def _handler(self):
         fake = self
 
@@ -274,9 +391,11 @@ class FakeAzureCompute(LocalServer):
                     status, payload, headers = 401, _error("AuthenticationFailed", "The 'Authorization' header "
                                                            "is missing."), {}
                 else:
-                    status, payload, headers = fake._answer(path, query)
+                    status, payload, headers = fake._answer(self.command, path, query, body)
                 headers["x-ms-request-id"] = f"fake-{len(fake.requests)}"
-                send_json(self, status, json.dumps(payload).encode(), headers)
+                send_json(self, status, b"" if payload is None else json.dumps(payload).encode(), headers)
+
+            do_POST = do_PUT = do_DELETE = do_GET
 
         return Handler
 
@@ -296,6 +415,12 @@ def _buckets(samples, start: datetime, end: datetime, step: timedelta, aggregati
             point.update({a: _AGGREGATIONS[a](values) for a in aggregations})
         out.append(point)
     return out
+
+
+def _set_power(vm: dict, power: str) -> None:
+    statuses = vm["properties"]["instanceView"]["statuses"]
+    statuses[:] = [s for s in statuses if not s["code"].startswith("PowerState/")] + [
+        {"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"}]
 
 
 def _error(code: str, message: str) -> dict:

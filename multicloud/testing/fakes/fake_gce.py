@@ -6,11 +6,21 @@ Binds 127.0.0.1 on a free port (`.port` once started); both APIs on one server:
   GET /compute/v1/projects/{p}/zones/{z}/machineTypes/{name}
   GET /v3/projects/{p}/timeSeries   (filter on metric.type, resource.type and metric.labels; interval;
                                      aggregation.alignmentPeriod and perSeriesAligner; pageSize, pageToken)
+  GET /compute/v1/projects/{p}/zones/{z}/{instances|disks}/{name or id}, regions/{r}/addresses/{name or id},
+      global/snapshots/{name or id}
+  POST zones/{z}/instances/{name}/stop, zones/{z}/disks/{name}/createSnapshot ({"name", "labels"});
+  DELETE zones/{z}/disks/{name}, regions/{r}/addresses/{name}
+  GET zones/{z}/operations/{op}, regions/{r}/operations/{op}
+
+A change answers a compute#operation (status RUNNING) and takes effect once a GET of that operation
+has seen it RUNNING `op_polls - 1` times, as a zone or region operation does: the instance is STOPPING
+until then, TERMINATED after. A disk with users or an address in use is refused as Compute Engine
+refuses it (400 resourceInUseByAnotherResource).
 
 Aggregated pages group their items by scope and carry a NO_RESULTS_ON_PAGE warning scope, as Compute
 Engine's do. Time series are aligned from the samples given: one point per period that has samples,
 newest first, its interval ending at the period's end; a page holds `pageSize` series. Errors have
-Google's JSON error body; `fail_next(n, status, retry_after)` answers the next n requests that way.
+Google's JSON error body; `fail_next(n, status, retry_after, method)` answers the next n requests (of that method) that way.
 Every request is recorded in `requests`."""
 
 from __future__ import annotations
@@ -26,6 +36,10 @@ from multicloud.testing.fakes.metric_samples import periods
 _AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/aggregated/(?P<what>instances|disks|addresses|machineTypes)$")
 _SNAPSHOTS = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/global/snapshots$")
 _MACHINE_TYPE = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/zones/(?P<zone>[^/]+)/machineTypes/(?P<name>[^/]+)$")
+_ONE = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/(?P<scope>zones/[^/]+|regions/[^/]+|global)/"
+                  r"(?P<what>instances|disks|addresses|snapshots)/(?P<name>[^/]+)(?:/(?P<verb>stop|createSnapshot))?$")
+_OPERATION = re.compile(r"^/compute/v1/projects/(?P<p>[^/]+)/(?P<scope>zones/[^/]+|regions/[^/]+)/operations/"
+                        r"(?P<op>[^/]+)$")
 _TIME_SERIES = re.compile(r"^/v3/projects/(?P<p>[^/]+)/timeSeries$")
 _CLAUSE = re.compile(r'^\s*(metric\.type|resource\.type|metric\.labels\.\w+)\s*=\s*"([^"]*)"\s*$')
 _ALIGN = {"ALIGN_MEAN": lambda v: sum(v) / len(v), "ALIGN_MAX": max, "ALIGN_MIN": min, "ALIGN_SUM": sum}
@@ -45,15 +59,17 @@ class FakeGce(LocalServer):
 
     name = "fake-gce"
 
-    def __init__(self, project: str, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, project: str, port: int = 0, host: str = "127.0.0.1", op_polls: int = 2):
         self.host, self.port = host, port
+        self.op_polls = op_polls
+        self._operations: dict[str, dict] = {}
         self.project = project
         self.requests: list[Recorded] = []
         self._items: dict[str, list[tuple[str, dict]]] = {"instances": [], "disks": [], "addresses": [],
                                                           "snapshots": [], "machineTypes": []}
         self._machine_types: dict[tuple[str, str], dict] = {}
         self._series: list[dict] = []
-        self._failures: list[tuple[int, str | None]] = []
+        self._failures: list[tuple[int, str | None, str | None]] = []
         self._ids = 1000
         self._lock = threading.Lock()
 
@@ -130,22 +146,39 @@ class FakeGce(LocalServer):
                                                                 "instance_id": instance["id"]}},
                 "metricKind": kind, "valueType": value_type, "samples": sorted(samples)})
 
-    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1", method: str | None = None) -> None:
+        """Answer the next `count` requests (of `method` only, when given) with `status`."""
         with self._lock:
-            self._failures.extend([(status, retry_after)] * count)
+            self._failures.extend([(status, retry_after, method)] * count)
+
+    def find(self, collection: str, name: str) -> dict | None:
+        """The stored instance, disk, address or snapshot of that name (or numeric id), or None."""
+        with self._lock:
+            return self._find(collection, name)
+
+    def _find(self, collection: str, name: str, scope: str | None = None) -> dict | None:
+        return next((item for s, item in self._items[collection]
+                     if name in (item["name"], item["id"]) and scope in (None, s)), None)
+
+    def calls(self, method: str, path_pattern: str = "") -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and re.search(path_pattern, r.path)]
 
     def gets(self, path_pattern: str) -> list[Recorded]:
         return [r for r in self.requests if re.search(path_pattern, r.path)]
 
     # ---- answers -----------------------------------------------------------------------------
 
-    def _answer(self, path: str, query: dict) -> tuple[int, dict, dict]:
+    def _answer(self, method: str, path: str, query: dict, body=None) -> tuple[int, dict, dict]:
         with self._lock:
-            if self._failures:
-                status, retry_after = self._failures.pop(0)
+            due = next((f for f in self._failures if f[2] in (None, method)), None)
+            if due:
+                self._failures.remove(due)
+                status, retry_after, _ = due
                 return status, _error(status, "Quota exceeded for quota metric 'Read requests'", "rateLimitExceeded"), \
                     ({"Retry-After": retry_after} if retry_after else {})
         q = {k: v[0] for k, v in query.items()}
+        if method != "GET" or _ONE.match(path) or _OPERATION.match(path):
+            return self._change(method, path, body)
         routes = ((_AGGREGATED, self._aggregated), (_SNAPSHOTS, self._snapshots), (_MACHINE_TYPE, self._machine_type),
                   (_TIME_SERIES, self._time_series))
         for pattern, answer in routes:
@@ -211,6 +244,84 @@ class FakeGce(LocalServer):
             body["nextPageToken"] = token
         return 200, body, {}
 
+    # ---- one resource, and changes as zone or region operations -----------------------------------
+
+    def _change(self, method: str, path: str, body) -> tuple[int, dict, dict]:
+        m = _OPERATION.match(path)
+        if m and method == "GET":
+            return self._poll(m["scope"], m["op"])
+        m = _ONE.match(path)
+        if m is None or m["p"] != self.project:
+            return 404, _error(404, f"no route {method} {path}", "notFound"), {}
+        with self._lock:
+            item = self._find(m["what"], m["name"], m["scope"])
+            if item is None:
+                return 404, _error(404, f"The resource 'projects/{self.project}/{m['scope']}/{m['what']}/"
+                                   f"{m['name']}' was not found", "notFound"), {}
+            if method == "GET" and not m["verb"]:
+                return 200, item, {}
+            if method == "POST" and m["verb"] == "stop":
+                item["status"] = "STOPPING"
+                return self._operation(m["scope"], "stop", item, lambda: self._stopped(item))
+            if method == "POST" and m["verb"] == "createSnapshot":
+                return self._create_snapshot(m["scope"], item, body or {})
+            if method == "DELETE" and m["what"] in ("disks", "addresses") and not m["verb"]:
+                return self._delete(m["scope"], m["what"], item)
+        return 405, _error(405, f"{method} is not answered for {path}", "methodNotAllowed"), {}
+
+    def _stopped(self, item: dict) -> None:
+        item["status"] = "TERMINATED"
+        item["lastStopTimestamp"] = _rfc3339(datetime.now(timezone.utc), -8)
+
+    def _create_snapshot(self, scope: str, disk: dict, body: dict) -> tuple[int, dict, dict]:
+        name = body.get("name", "")
+        if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
+            return 400, _error(400, f"Invalid value for field 'resource.name': '{name}'", "invalid"), {}
+        if self._find("snapshots", name):
+            return 409, _error(409, f"The resource 'projects/{self.project}/global/snapshots/{name}' already "
+                               "exists", "alreadyExists"), {}
+
+        def made() -> None:
+            self._ids += 1
+            self._items["snapshots"].append(("global", {
+                "kind": "compute#snapshot", "id": str(self._ids), "name": name, "status": "READY",
+                "selfLink": f"{API}/projects/{self.project}/global/snapshots/{name}", "labels": body.get("labels", {}),
+                "sourceDisk": disk["selfLink"], "sourceDiskId": disk["id"], "diskSizeGb": disk["sizeGb"],
+                "storageBytes": "1073741824", "creationTimestamp": _rfc3339(datetime.now(timezone.utc), -8),
+                "snapshotType": "STANDARD", "autoCreated": False}))
+
+        return self._operation(scope, "createSnapshot", disk, made)
+
+    def _delete(self, scope: str, what: str, item: dict) -> tuple[int, dict, dict]:
+        if item.get("users") or item.get("status") == "IN_USE":
+            return 400, _error(400, f"The {what[:-1]} resource '{item['selfLink']}' is already being used by "
+                               f"'{(item.get('users') or ['another resource'])[0]}'",
+                               "resourceInUseByAnotherResource"), {}
+        return self._operation(scope, "delete", item, lambda: self._items[what].remove((scope, item)))
+
+    def _operation(self, scope: str, kind: str, target: dict, finish) -> tuple[int, dict, dict]:
+        """Start an operation on `target`; `finish` (called under the lock) makes the change happen."""
+        name = f"operation-{len(self._operations) + 1:06d}-{kind.lower()}"
+        self._operations[name] = {"polls": 0, "finish": finish, "body": {
+            "kind": "compute#operation", "id": str(9000 + len(self._operations)), "name": name,
+            "operationType": kind, "status": "RUNNING", "progress": 0, "targetLink": target["selfLink"],
+            "targetId": target["id"], "insertTime": _rfc3339(datetime.now(timezone.utc), -8),
+            "selfLink": f"{API}/projects/{self.project}/{scope}/operations/{name}",
+            scope.split("/")[0][:-1]: f"{API}/projects/{self.project}/{scope}"}}
+        return 200, dict(self._operations[name]["body"]), {}
+
+    def _poll(self, scope: str, name: str) -> tuple[int, dict, dict]:
+        with self._lock:
+            op = self._operations.get(name)
+            if op is None or not op["body"]["selfLink"].endswith(f"/{scope}/operations/{name}"):
+                return 404, _error(404, f"The resource 'projects/{self.project}/{scope}/operations/{name}' was not "
+                                   "found", "notFound"), {}
+            op["polls"] += 1
+            if op["body"]["status"] == "RUNNING" and op["polls"] >= self.op_polls:
+                op["finish"]()
+                op["body"].update(status="DONE", progress=100, endTime=_rfc3339(datetime.now(timezone.utc), -8))
+            return 200, dict(op["body"]), {}
+
     def _handler(self):
         fake = self
 
@@ -219,8 +330,10 @@ class FakeGce(LocalServer):
                 path, query, _, body = read_request(self)
                 with fake._lock:
                     fake.requests.append(Recorded(self.command, path, query, body, self.headers.get("Authorization")))
-                status, payload, headers = fake._answer(path, query)
+                status, payload, headers = fake._answer(self.command, path, query, body)
                 send_json(self, status, json.dumps(payload).encode(), headers)
+
+            do_POST = do_DELETE = do_GET
 
         return Handler
 
@@ -254,6 +367,7 @@ def _z(t: datetime) -> str:
 
 
 def _error(code: int, message: str, reason: str) -> dict:
-    status = {404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 400: "INVALID_ARGUMENT"}.get(code, "UNAVAILABLE")
+    status = {404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 400: "INVALID_ARGUMENT", 409: "ALREADY_EXISTS",
+              405: "METHOD_NOT_ALLOWED"}.get(code, "UNAVAILABLE")
     return {"error": {"code": code, "message": message, "status": status,
                       "errors": [{"message": message, "domain": "global", "reason": reason}]}}
