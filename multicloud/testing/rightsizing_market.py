@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from multicloud.core.objects import ObjectStore
-from multicloud.core.rightsizing.records import window
+from multicloud.core.rightsizing.statistics import window
 from multicloud.testing.fakes.fake_aws_pricing import FakeAwsPricing, ebs_product, ec2_product, ipv4_product
 from multicloud.testing.fakes.fake_azure_compute import FakeAzureCompute
 from multicloud.testing.fakes.fake_azure_prices import FakeAzurePrices, disk_item, ip_item, vm_item
@@ -305,15 +305,13 @@ def hourly_costs(cloud: str, region: str) -> dict[str, Decimal]:
 
 
 def _hourly_costs(cloud: str, region: str) -> dict[str, Decimal]:
+    vms = {role: list_price(cloud, t, region) for role, t in VM_TYPES[cloud].items()}
     if cloud == "aws":
-        vms = {role: aws_price(t, region) for role, t in VM_TYPES["aws"].items()}
         return {**vms, "disk": 50 * aws_price_ebs("gp3", region) / HOURS_PER_MONTH, "ip": _AWS_IPV4,
                 "snapshot": 8 * _SNAPSHOT_GB_MONTH / HOURS_PER_MONTH}
     if cloud == "azure":
-        vms = {role: AZURE_SIZES[t].price for role, t in VM_TYPES["azure"].items()}
         return {**vms, "disk": AZURE_DISKS["E10 LRS"][1] / HOURS_PER_MONTH, "ip": AZURE_IPV4,
                 "snapshot": 32 * _SNAPSHOT_GB_MONTH / HOURS_PER_MONTH}
-    vms = {role: gcp_price(t) for role, t in VM_TYPES["gcp"].items()}
     return {**vms, "disk": 100 * GCP_DISK_GB_MONTH / HOURS_PER_MONTH, "ip": GCP_IDLE_ADDRESS,
             "snapshot": 20 * Decimal("0.026") / HOURS_PER_MONTH}
 
@@ -327,7 +325,8 @@ def _fleet_id(cloud: str, n: int) -> str:
     return f"//compute.googleapis.com/projects/fleet-project/zones/us-central1-b/instances/{9000 + n}"
 
 
-def _fleet_price(cloud: str, type_name: str, region: str) -> Decimal:
+def list_price(cloud: str, type_name: str, region: str) -> Decimal:
+    """The seeded on-demand hourly price of a VM type of any cloud (Azure and GCP: their one region)."""
     return {"aws": lambda: aws_price(type_name, region), "azure": lambda: AZURE_SIZES[type_name].price,
             "gcp": lambda: gcp_price(type_name)}[cloud]()
 
@@ -346,7 +345,7 @@ def focus_charges(ids: dict[str, dict[str, str]], regions: dict[str, str], now: 
             service = SERVICES[cloud][_ROLE_KIND[role]]
             charges += [Charge(cloud, rid, t, costs[role], service=service, region=regions[cloud]) for t in hours]
         type_name, base, extra = _FLEET[cloud]
-        price, region = _fleet_price(cloud, type_name, ARBITRAGE_REGIONS[cloud]), ARBITRAGE_REGIONS[cloud]
+        price, region = list_price(cloud, type_name, ARBITRAGE_REGIONS[cloud]), ARBITRAGE_REGIONS[cloud]
         for n in range(base + extra):
             charges += [Charge(cloud, _fleet_id(cloud, n), t, price, service=SERVICES[cloud]["vm"], region=region)
                         for t in hours if n < base or 8 <= t.hour < 18]
