@@ -33,7 +33,7 @@ def read_market(cloud: str, scope: RightsizingScope, profile: Profile, resources
             catalog = ShapeCatalog(cloud, region)
         market.catalogs.append(catalog)
         market.add(catalog, "shapes")
-    wanted = M.shapes_to_price(cloud, market.catalogs, resources, M.any_family(rules))
+    wanted = M.shapes_to_price(cloud, market.catalogs, resources, M.any_family(rules, cloud))
     try:
         reading = _prices(cloud, conn, scope, wanted, *M.units_to_price(cloud, resources))
     except StoreError as exc:

@@ -297,6 +297,18 @@ def seed_advice(fakes: LocalFakes, ids: dict[str, dict[str, str]], run: str, aws
         market.seed_gcp_advice(fakes.recommender, gcp_paths(run), GCP_ZONE)
 
 
+def seed_scenario(fakes: LocalFakes, run: str, now: datetime, aws_region: str, *, aws: Connection | None = None,
+                  aws_ids: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """The whole scenario: AWS in moto through `aws` (in `aws_region`) unless its `aws_ids` are given
+    (seeded earlier), Azure and Google Cloud in their fakes, the market and every cloud's advice; the
+    ids by cloud and role."""
+    aws_ids = seed_aws(aws.model_copy(update={"region": aws_region}), run, now) if aws is not None else aws_ids
+    ids = {"aws": aws_ids or {}, "azure": seed_azure(fakes.arm, run, now), "gcp": seed_gcp(fakes.gce, run, now)}
+    seed_market(fakes, aws_region, now)
+    seed_advice(fakes, {k: v for k, v in ids.items() if v}, run, aws_region)
+    return ids
+
+
 def serve(ports: dict[str, int], run: str, subscription: str, project: str, moto_url: str, aws_region: str,
           aws_ids: dict[str, str], ids_file: Path | None) -> None:
     """Every fake on its port of 127.0.0.1, seeded as of now (the AWS resources' advice from `aws_ids`,
@@ -307,13 +319,11 @@ def serve(ports: dict[str, int], run: str, subscription: str, project: str, moto
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     now = datetime.now(timezone.utc)
     fakes = LocalFakes.create(subscription, project, moto_url, aws_region=aws_region, ports=ports)
-    ids = {"aws": aws_ids, "azure": seed_azure(fakes.arm, run, now), "gcp": seed_gcp(fakes.gce, run, now)}
-    added = seed_market(fakes, aws_region, now)
-    seed_advice(fakes, {k: v for k, v in ids.items() if v}, run, aws_region)
+    ids = seed_scenario(fakes, run, now, aws_region, aws_ids=aws_ids)
     if ids_file:
         ids_file.write_text(json.dumps(ids, indent=1))
     with fakes:
-        print(f"rightsizing fakes seeded as of {now:%Y-%m-%d %H:%M} UTC ({added}):", flush=True)
+        print(f"rightsizing fakes seeded as of {now:%Y-%m-%d %H:%M} UTC:", flush=True)
         for name, url in fakes.urls().items():
             print(f"  {name:12} {url}", flush=True)
         stop.wait()

@@ -51,10 +51,7 @@ def world(local_profile):
     aws = local_profile.connection_for("aws").model_copy(update={"region": REGION})
     run = unique_name("rsseed")
     fakes = seed.LocalFakes.create(SUB, PROJECT, aws.endpoint, aws_region=REGION)
-    ids = {"aws": seed.seed_aws(aws, run, NOW), "azure": seed.seed_azure(fakes.arm, run, NOW),
-           "gcp": seed.seed_gcp(fakes.gce, run, NOW)}
-    seed.seed_market(fakes, REGION, NOW)
-    seed.seed_advice(fakes, ids, run, REGION)
+    ids = seed.seed_scenario(fakes, run, NOW, REGION, aws=aws)
     bucket = unique_name("rsfocus")
     create_bucket(local_profile.connection_for("aws"), bucket)
     store = open_store(f"s3://{bucket}/focus", profile=local_profile)

@@ -87,6 +87,10 @@ def test_any_family_only_for_resize_rules_that_allow_it():
 
     assert any_family([R("resize", "same"), R("resize", "any")])
     assert not any_family([R("stop", "any"), R("resize", "same")])
+    azure_only = R("resize", "any")
+    azure_only.clouds = ["azure"]
+    assert any_family([azure_only], "azure") and any_family([azure_only])
+    assert not any_family([azure_only, R("resize", "same")], "aws")  # another cloud's rule does not widen AWS's
 
 
 def test_markets_merge_on_demand_and_spot_of_one_shape_and_report_their_requests():

@@ -103,10 +103,12 @@ def smallest_fits(shape: Shape, catalog: Iterable[Shape]) -> list[Shape]:
     return [s for s in fits if (s.vcpus, s.memory_mib) == least]
 
 
-def any_family(rules: Iterable) -> bool:
-    """True when a resize rule lets its target leave the family (so other families are priced too)."""
+def any_family(rules: Iterable, cloud: str | None = None) -> bool:
+    """True when a resize rule (of those judging `cloud`, when given) lets its target leave the family, so
+    other families are priced too. Another cloud's rule must not: its candidates of the current size
+    would fill the MAX_CANDIDATES and leave the same family's smaller types unpriced."""
     return any(getattr(r, "action", "") == "resize" and getattr(r, "target_families", "same") == "any"
-               for r in rules)
+               and (cloud is None or not getattr(r, "clouds", None) or cloud in r.clouds) for r in rules)
 
 
 def merged_markets(markets: Sequence[Market]) -> tuple[list[ShapeCatalog], list[ShapePrice], list[UnitPrice]]:

@@ -81,7 +81,7 @@ class FakeAzureCompute(LocalServer):
         self.requests: list[Recorded] = []
         self._items: dict[str, list[dict]] = {k: [] for k in _LISTS}
         self._samples: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
-        self._failures: list[tuple[int, str | None]] = []
+        self._failures: list[tuple[int, str | None, str | None]] = []
         self._lock = threading.Lock()
 
     # ---- state set-up ------------------------------------------------------------------------
@@ -193,9 +193,20 @@ class FakeAzureCompute(LocalServer):
         with self._lock:
             self._samples.setdefault((resource_id.lower(), metric), []).extend(samples)
 
-    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1",
+                  path: str | None = None) -> None:
+        """Answer the next `count` requests (those whose path ends with `path` only, when given, in any
+        case) with `status`."""
         with self._lock:
-            self._failures.extend([(status, retry_after)] * count)
+            self._failures.extend([(status, retry_after, path)] * count)
+
+    def _failure(self, path: str) -> tuple[int, str | None] | None:
+        """The next injected failure for a request of `path`, taken from the queue, or None."""
+        for n, (status, retry_after, only) in enumerate(self._failures):
+            if only is None or path.lower().rstrip("/").endswith(only.lower()):
+                del self._failures[n]
+                return status, retry_after
+        return None
 
     def _add(self, kind: str, item: dict) -> None:
         with self._lock:
@@ -227,8 +238,9 @@ class FakeAzureCompute(LocalServer):
         if "api-version" not in query:
             return 400, _error("MissingApiVersionParameter", "The api-version query parameter is required."), {}
         with self._lock:
-            if self._failures:
-                status, retry_after = self._failures.pop(0)
+            failure = self._failure(path)
+            if failure:
+                status, retry_after = failure
                 headers = {"Retry-After": retry_after} if retry_after else {}
                 return status, _error("TooManyRequests" if status == 429 else "InternalServerError",
                                       "injected failure by the fake ARM server"), headers
