@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import sqlite3
 import time
@@ -46,6 +47,23 @@ def failover_plan_data(tag: str, primary_port: int, secondary_port: int) -> dict
         "journal": f"s3://{tag}-journal/", "probe_timeout_seconds": 2, "probe_attempts": 1,
     }]}
 
+
+
+def write_failover_plan(data: dict, path: Path, profile):
+    """Write the plans file, create what its one plan points at, put 5 orders at the primary;
+    returns (path, plan)."""
+    import yaml
+
+    from multicloud.config import load_plans
+    from multicloud.testing.failover_setup import prepare
+
+    path.write_text(yaml.safe_dump(data))
+    plan = load_plans(path).plans[0]
+    prepare(plan, profile)
+    src = open_store(plan.datasets[0].urls["primary"], profile)
+    for i in range(5):
+        src.write(f"order-{i}", io.BytesIO(b"o" * 10), size=10)
+    return path, plan
 
 
 def azure_through(local_profile, azurite_port: int, proxy_port: int, folder: Path) -> str:

@@ -16,20 +16,17 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from deployments import cloudstack
 from flows.failover import Stopped, failover
 from multicloud.clouds import open_store
 from multicloud.clouds.aws.dns import WeightedRecord
-from multicloud.config import load_plans
 from multicloud.core import failover as fo
 from multicloud.engine.journal import Journal
 from multicloud.engine.transfer import SyncOptions
-from multicloud.testing.failover_setup import prepare
 from multicloud.testing.sites import SiteService
 from multicloud.testing.fakes.faulty_proxy import FaultyProxy
-from tests.support import azure_through, failover_plan_data, unique_name
+from tests.support import azure_through, failover_plan_data, unique_name, write_failover_plan
 
 AUTO_STEPS = ["preflight", "primary-read-only", "final-sync", "dns-switch", "validate"]
 SECRET, TOKEN = "s3cr3t-pw", "tok-0123456789"
@@ -62,14 +59,7 @@ def plan_factory(local_profile, tmp_path, sites):
         tag = unique_name("fo")
         data = plan_data(tag, *sites)
         change(data["plans"][0])
-        path = tmp_path / f"{tag}.yaml"
-        path.write_text(yaml.safe_dump(data))
-        plan = load_plans(path).plans[0]
-        prepare(plan, local_profile)
-        src = open_store(plan.datasets[0].urls["primary"], local_profile)
-        for i in range(5):
-            src.write(f"order-{i}", io.BytesIO(b"o" * 10), size=10)
-        return path, plan
+        return write_failover_plan(data, tmp_path / f"{tag}.yaml", local_profile)
 
     return make
 

@@ -27,14 +27,14 @@ from deployments.processes import (
     PREFECT_EXTENSIONS, ManagedProcess, alive, local_prefect_env, local_prefect_server, prefect_database_url,
 )
 from multicloud.clouds import create_bucket, open_store
-from multicloud.config import load_plans
 from multicloud.core import failover as fo
 from multicloud.engine.journal import Journal
-from multicloud.testing.failover_setup import prepare
 from multicloud.testing.fakes.faulty_proxy import FaultyProxy
 from multicloud.testing.postgres import LocalPostgres
 from multicloud.testing.sites import SiteService
-from tests.support import azure_through, closed_port, failover_plan_data, unique_name
+from tests.support import (
+    azure_through, closed_port, failover_plan_data, replica, unique_name, write_failover_plan,
+)
 
 RULES = 20
 TWICE = 4  # rules started twice at once: their deployment concurrency limit must keep the runs apart
@@ -166,16 +166,8 @@ def sites():
 
 @pytest.fixture(scope="module")
 def plan(local_profile, sites, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("scale-plan")
-    tag = unique_name("fs")
-    path = folder / "plans.yaml"
-    path.write_text(yaml.safe_dump(failover_plan_data(tag, sites[0].port, sites[1].port)))
-    chosen = load_plans(path).plans[0]
-    prepare(chosen, local_profile)
-    orders = open_store(chosen.datasets[0].urls["primary"], local_profile)
-    for i in range(5):
-        orders.write(f"order-{i}", io.BytesIO(b"o" * 10), size=10)
-    return path, chosen
+    data = failover_plan_data(unique_name("fs"), sites[0].port, sites[1].port)
+    return write_failover_plan(data, tmp_path_factory.mktemp("scale-plan") / "plans.yaml", local_profile)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +205,7 @@ def stack(local_profile, plan, tmp_path_factory):
 
 def keys(url: str, profile) -> list[str]:
     """The object keys at `url`, without the replication's own state (its manifests)."""
-    return [m.key for m in open_store(url, profile=profile).list() if not m.key.startswith(".multicloud-state/")]
+    return [m.key for m in replica(open_store(url, profile=profile))]
 
 
 def submitted_by(stack: Stack) -> dict[str, set[str]]:
@@ -232,7 +224,8 @@ def test_twenty_rules_at_once_on_two_workers(stack, local_profile):
     stack.all_runs = [r for pair in runs.values() for r in pair]
     final = stack.wait(stack.all_runs)
 
-    assert {str(r): final[r].state.name for r in stack.all_runs if not final[r].state.is_completed()} == {}
+    assert {str(r): f"{final[r].state.name}: {final[r].state.message}" for r in stack.all_runs
+            if not final[r].state.is_completed()} == {}
     assert {str(r): n for r in stack.all_runs if (n := stack.running_count(r)) != 1} == {}  # ran exactly once
     for name, pair in runs.items():
         ordered = sorted((final[r] for r in pair), key=lambda run: run.start_time)
