@@ -74,9 +74,12 @@ def replicate_on_dask(rule: ReplicationRule, profile: Profile) -> dict:
     return run_rule(rule, profile)
 
 
-def _dask_runner(workers: int):
+def _dask_runner(workers: int, address: str | None):
+    """The cluster at `address` (its scheduler, e.g. tcp://10.0.0.5:8786), else a local one of `workers` processes."""
     from prefect_dask import DaskTaskRunner
 
+    if address:
+        return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 2, "processes": True,
                                           "dashboard_address": None})
 
@@ -88,14 +91,20 @@ def replicate(
     rule_name: Annotated[str | None, Field(description="Name of the rule in `rules_file`.")] = None,
     profile: Annotated[str | None, Field(description="'local', a profile file, or empty for MULTICLOUD_PROFILE.")] = None,
     task_runner: Annotated[Literal["threads", "dask"], Field(
-        description="threads: tasks in this process. dask: a local Dask cluster of `dask_workers` processes.")] = "threads",
-    dask_workers: Annotated[int, Field(ge=1, le=64, description="Dask worker processes.")] = 2,
+        description="threads: tasks in this process. dask: the Dask cluster at `dask_address`, or a local one "
+        "of `dask_workers` processes.")] = "threads",
+    dask_workers: Annotated[int, Field(ge=1, le=64, description="Dask worker processes of a local cluster.")] = 2,
+    dask_address: Annotated[str | None, Field(
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); its workers must have this "
+        "project installed. Empty: a local cluster.")] = None,
 ) -> dict:
     """Replicate one rule (inline, or named in a rules file) to every target; fails, after the
     summary, when any object or shard failed."""
     chosen, connections = resolve_rule(rule, rules_file, rule_name), load_profile(profile)
+    if dask_address and task_runner != "dask":
+        raise InvalidInput("a Dask cluster address needs task_runner: dask", target="dask_address")
     if task_runner == "dask":
-        return replicate_on_dask.with_options(task_runner=_dask_runner(dask_workers))(chosen, connections)
+        return replicate_on_dask.with_options(task_runner=_dask_runner(dask_workers, dask_address))(chosen, connections)
     return run_rule(chosen, connections)
 
 
