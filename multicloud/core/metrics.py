@@ -230,7 +230,7 @@ def drill_metrics(freshness: Mapping, drill: Mapping, finished_at: datetime) -> 
     if drill.get("restore seconds") is not None:
         out.append(sample("multicloud_backup_drill_restore_seconds", drill["restore seconds"], plan=plan))
     if freshness.get("time") and freshness.get("age hours") is not None:
-        verified_at = SnapshotTime.parse(freshness["time"]).epoch_ns / 1e9
+        verified_at = SnapshotTime.parse(freshness["time"]).epoch_ns / 10**9  # int / int: correctly rounded
         out += [sample("multicloud_backup_newest_verified_snapshot_timestamp_seconds", verified_at, plan=plan),
                 sample("multicloud_backup_newest_verified_snapshot_age_seconds", freshness["age hours"] * 3600,
                        plan=plan)]

@@ -18,9 +18,8 @@ from multicloud.config import load_plans
 from multicloud.core import metrics as m
 from multicloud.core.rightsizing.evaluate import Outcome, Resource
 from multicloud.core.rightsizing.findings import Finding
-from multicloud.engine.journal import Journal
 from multicloud.engine.metrics import publish
-from multicloud.testing.loop import PLAN, ClosedLoop, LoopSettings, missing_tools
+from deployments.loop import PLAN, ClosedLoop, LoopSettings, fail_primary, missing_tools, runs_of_loop_deployment
 from tests.support import unique_name
 
 SETTINGS = LoopSettings()
@@ -36,39 +35,6 @@ def loop(prefect_api, local_profile, tmp_path, monkeypatch):
                     SETTINGS) as running:
         monkeypatch.setenv("MULTICLOUD_METRICS_URL", running.metrics_url)
         yield running
-
-
-def runs_of_loop_deployment() -> list:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[PLAN])))
-
-
-def wait_for_deployment(timeout: float = 90) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            try:
-                client.read_deployment_by_name(f"failover/{PLAN}")
-                return
-            except ObjectNotFound:
-                time.sleep(0.5)
-    raise AssertionError("the failover deployment was not served")
-
-
-def wait_for_final_run(timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = runs_of_loop_deployment()
-        if runs and all(r.state.is_final() for r in runs):
-            return runs
-        time.sleep(0.5)
-    raise AssertionError(f"no finished failover run within {timeout:.0f}s: {runs_of_loop_deployment()}")
 
 
 def publish_other_pipelines(loop: ClosedLoop, now: datetime) -> None:
@@ -98,21 +64,15 @@ def test_site_down_starts_exactly_one_failover_that_completes(loop: ClosedLoop) 
     rule = f"{loop.tag}-orders"
     replicate(rules_file=str(loop.plans_rules()), rule_name=rule, profile="local")
     publish_other_pipelines(loop, datetime.now(timezone.utc))
-    wait_for_deployment()
-    assert len(loop.wait_for('up{job="multicloud-sites"} == 1')) == 2
-
-    site_down = time.time()
-    loop.site_down("primary")
-    [run] = wait_for_final_run()
+    passed = fail_primary(loop)
     alert = loop.wait_for('ALERTS{alertname="SiteDown", alertstate="firing"}')
 
+    run = passed.run
     assert run.state.is_completed(), run.state
-    fid = run.parameters["failover_id"]
-    entries = Journal(open_store(plan.journal, loop.profile), fid).entries()
-    validated = [e for e in entries if (e.step, e.outcome) == ("validate", "completed")][-1]
-    loop_seconds = validated.at.timestamp() - site_down
-    print(f"\nsite down -> validated failover: {loop_seconds:.1f} s (scrape and evaluation every "
-          f"{SETTINGS.evaluation_interval}, SiteDown for {SETTINGS.site_down_for}, group_wait {SETTINGS.group_wait})")
+    assert passed.site_down_to_validated_seconds is not None
+    print(f"\nsite down -> validated failover: {passed.site_down_to_validated_seconds:.1f} s (scrape and "
+          f"evaluation every {SETTINGS.evaluation_interval}, SiteDown for {SETTINGS.site_down_for}, "
+          f"group_wait {SETTINGS.group_wait})")
     assert alert[0]["metric"]["site"] == "primary"
     assert loop.sites["primary"].state["mode"] == "read-only"
 
@@ -136,4 +96,4 @@ def test_site_down_starts_exactly_one_failover_that_completes(loop: ClosedLoop) 
                          ('multicloud_rightsizing_monthly_savings{cloud="aws", kind="vm"}', 9.5)):
         assert float(loop.wait_for(query)[0]["value"][1]) == value, query
     assert loop.wait_for(f'multicloud_failover_last_run_timestamp_seconds{{plan="{PLAN}"}}')
-    assert uuid.UUID(fid)
+    assert uuid.UUID(passed.failover_id)

@@ -3,7 +3,7 @@ Prometheus (Debian `prometheus`) with the shipped rules, Alertmanager (`promethe
 routing SiteDown to the alert receiver with a bearer token from a file, and the failover deployment
 with prefect.yaml's trigger, run by a process worker of its own pool. Used by tests/observe and `make demo-loop`.
 
-    python -m multicloud.testing.loop deploy --plan NAME --plans-file PATH   # deployment, then its worker
+    python -m deployments.loop deploy --plan NAME --plans-file PATH   # deployment, then its worker
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class ClosedLoop:
                                               self.plans_file))
         receiver = self._run(receiver_process(self.state, 0, {**self.env, TOKEN_ENV: self.token},
                                               self._receiver_config()))
-        self._run(ManagedProcess("failover-worker", [sys.executable, "-m", "multicloud.testing.loop", "deploy",
+        self._run(ManagedProcess("failover-worker", [sys.executable, "-m", "deployments.loop", "deploy",
                                                          "--plan", PLAN, "--plans-file", str(self.plans_file)],
                                  None, self.state, env=self.env, cwd=REPO_ROOT))
         self.alertmanager_port = self._alertmanager(receiver.port)
@@ -247,6 +247,66 @@ class ClosedLoop:
         raise AssertionError(f"Prometheus had no result for {promql!r} within {timeout:.0f}s; see {self.state}/logs")
 
 
+@dataclass(frozen=True)
+class LoopRun:
+    """One pass of the loop: the failover run it started, and site down to validated, in seconds."""
+
+    run: object  # the Prefect flow run
+    failover_id: str
+    site_down_to_validated_seconds: float | None
+
+
+def runs_of_loop_deployment() -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[PLAN])))
+
+
+def wait_for_deployment(timeout: float = 90) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            try:
+                client.read_deployment_by_name(f"failover/{PLAN}")
+                return
+            except ObjectNotFound:
+                time.sleep(0.5)
+    raise RuntimeError(f"the failover deployment {PLAN} did not appear within {timeout:.0f}s")
+
+
+def wait_for_final_runs(timeout: float = 120) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = runs_of_loop_deployment()
+        if runs and all(r.state.is_final() for r in runs):
+            return runs
+        time.sleep(0.5)
+    raise RuntimeError(f"no finished failover run within {timeout:.0f}s: {runs_of_loop_deployment()}")
+
+
+def fail_primary(loop: "ClosedLoop") -> LoopRun:
+    """Stop the primary's health once both sites are up in Prometheus; follow the failover it starts."""
+    from multicloud.clouds import open_store
+    from multicloud.engine.journal import Journal
+
+    wait_for_deployment()
+    loop.wait_for('count(up{job="multicloud-sites"} == 1) == 2')
+    site_down = time.time()
+    loop.site_down("primary")
+    runs = wait_for_final_runs()
+    run = runs[0]
+    fid = run.parameters["failover_id"]
+    plan = load_plans(loop.plans_file).plan(PLAN, str(loop.plans_file))
+    validated = [e for e in Journal(open_store(plan.journal, loop.profile), fid).entries()
+                 if (e.step, e.outcome) == ("validate", "completed")]
+    return LoopRun(run, fid, validated[-1].at.timestamp() - site_down if validated else None)
+
+
 def deploy(plan: str, plans_file: str) -> None:
     """The failover deployment for `plan` with prefect.yaml's trigger (its resource the plan's), in
     the loop's own process work pool, then this process becomes that pool's worker."""
@@ -279,7 +339,7 @@ def deploy(plan: str, plans_file: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m multicloud.testing.loop")
+    parser = argparse.ArgumentParser(prog="python -m deployments.loop")
     parser.add_argument("command", choices=["deploy"])
     parser.add_argument("--plan", required=True)
     parser.add_argument("--plans-file", required=True)
