@@ -14,11 +14,13 @@ from pydantic import Field
 
 from multicloud.config import Profile, ReplicationRule, load_profile, load_rules
 from multicloud.core.errors import InvalidInput
+from multicloud.core.metrics import replication_metrics
 from multicloud.core.replication import (
     ReplicationFailed, VerificationFailed, failure_summary, run_result, shards_of, target_outcome, target_report,
     verify_failure_summary,
 )
 from multicloud.core.replication_manifest import staged_manifests
+from tasks.metrics import publish_metrics
 from tasks.replication import (
     commit_manifests, copy_objects, follow_copies, plan_shard, publish_target_report, publish_verification, purge_expired_tombstones,
     remove_target_only, report_run, verify_target,
@@ -61,11 +63,13 @@ def run_rule(rule: ReplicationRule, profile: Profile) -> dict:
             settling.append(commit_manifests.submit(target, profile, staged, report, outcome))
         reports.append(publish_target_report.submit(rule, report, outcome, removed, purged, now))
     settled = report_run(rule, reports, now)
+    result = run_result(rule.name, rule.dry_run, settled, now)
+    publish_metrics([replication_metrics(rule.name, result["targets"], datetime.now(timezone.utc))], profile)
     wait(settling)  # a manifest not committed only costs the next run a full listing
     failure = failure_summary(rule.name, settled)
     if failure:
         raise ReplicationFailed(failure)
-    return run_result(rule.name, rule.dry_run, settled, now)
+    return result
 
 
 @flow(name="replicate-on-dask")
