@@ -5,13 +5,13 @@ PY     := $(VENV)/bin/python
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install tools demo demo-down test cloud-up cloud-down bench clean custodian-venv
+.PHONY: install tools demo demo-down demo-loop test cloud-up cloud-down bench clean custodian-venv
 
 install: $(PY_STAMP) $(NODE_STAMP) tools
 
 # Tools only Debian packages provide: installed when missing and running as root; otherwise the
 # tests that need them say so (and skip) loudly.
-DEBIAN_TOOLS := restic
+DEBIAN_TOOLS := restic prometheus prometheus-alertmanager
 DEBIAN_POSTGRES := postgresql postgresql-contrib
 tools:
 	@for tool in $(DEBIAN_TOOLS); do \
@@ -46,6 +46,11 @@ demo: install
 
 demo-down:
 	$(PY) -m demo down
+
+# Prometheus → Alertmanager → receiver → failover, once, with the real components; prints the time
+# from "site down" to "validated failover".
+demo-loop: install
+	$(PY) -m demo.loop
 
 test: install
 	$(PY) -m pytest

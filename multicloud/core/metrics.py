@@ -260,9 +260,10 @@ def costs_metrics(dataset: str, month_to_date: Sequence[Mapping], reconciliation
                          f"{bad} not ok")
 
 
-def rightsizing_metrics(config: str, findings: Iterable, finished_at: datetime) -> MetricsReport:
+def rightsizing_metrics(config: str, findings: Iterable, finished_at: datetime, success: bool = True) -> MetricsReport:
     """From the rightsizing run's priced findings (`core.rightsizing.findings.Finding`): savings and
-    count per cloud and resource kind (savings per currency)."""
+    count per cloud and resource kind (savings per currency); `success` False when a target, market
+    or advice read failed (the run is incomplete)."""
     money: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for f in findings:
@@ -272,7 +273,7 @@ def rightsizing_metrics(config: str, findings: Iterable, finished_at: datetime) 
     out = [sample("multicloud_rightsizing_monthly_savings", _number(v), cloud=c, kind=k, currency=cur)
            for (c, k, cur), v in sorted(money.items())]
     out += [sample("multicloud_rightsizing_findings", n, cloud=c, kind=k) for (c, k), n in sorted(counts.items())]
-    return MetricsReport("rightsizing", config, finished_at, True, tuple(out),
+    return MetricsReport("rightsizing", config, finished_at, success, tuple(out),
                          f"rightsizing {config}: {sum(counts.values())} finding(s)")
 
 
