@@ -1,6 +1,7 @@
-"""`make demo`: local clouds, a local Prefect server (SQLite), a process work pool with one
-worker, every deployment of prefect.yaml, a little seeded data, then the inventory, replication,
-costs, backup, failover and rightsizing runs.
+"""`make demo`: local clouds, a local Prefect server (SQLite; PostgreSQL with
+MULTICLOUD_PREFECT_DB=postgresql), a process work pool with one worker, every deployment of
+prefect.yaml, a little seeded data, then the inventory, replication, costs, backup, failover and
+rightsizing runs.
 
     python -m demo up | down
 """
@@ -17,7 +18,10 @@ import urllib.request
 from datetime import date, datetime, timezone
 
 from deployments import cloudstack
-from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server
+from deployments.processes import (
+    ManagedProcess, local_prefect_env, local_prefect_postgres, local_prefect_server, prefect_database_kind,
+    prefect_database_url,
+)
 from multicloud.clouds import create_bucket, open_store
 from deployments.paths import REPO_ROOT
 
@@ -33,8 +37,18 @@ def prefect_env() -> dict[str, str]:
     return {**local_prefect_env(STATE, PORT, HOST), "PWD": str(REPO_ROOT)}
 
 
-def server() -> ManagedProcess:
-    return local_prefect_server(STATE, PORT, HOST)
+def server(database_url: str | None = None) -> ManagedProcess:
+    return local_prefect_server(STATE, PORT, HOST, database_url)
+
+
+def prefect_database() -> str | None:
+    """With MULTICLOUD_PREFECT_DB=postgresql: the demo's PostgreSQL (kept under .local/demo/postgres,
+    started unless running) and the URL of its `prefect` database; None for SQLite."""
+    if prefect_database_kind() != "postgresql":
+        return None
+    postgres = local_prefect_postgres(STATE).start()
+    print(f"postgresql: PostgreSQL {postgres.version} on 127.0.0.1:{postgres.port} ({postgres.root})")
+    return prefect_database_url(postgres)
 
 
 def worker() -> ManagedProcess:
@@ -324,7 +338,9 @@ def up() -> None:
     os.environ.update(prefect_env())
     print("local clouds:", ", ".join(cloudstack.up()) or "already running")
     STATE.mkdir(parents=True, exist_ok=True)
-    print("prefect server:", "started" if server().ensure(timeout=120) else "already running", API_URL)
+    database_url = prefect_database()
+    print("prefect server:", "started" if server(database_url).ensure(timeout=120) else "already running", API_URL,
+          "on PostgreSQL" if database_url else "on SQLite")
     seed()
     seed_replication_source()
     run([f"{BIN}/python", "-m", "deployments.bootstrap"])
@@ -360,6 +376,7 @@ def down() -> None:
     for proc in (rightsizing.fakes(), receiver(), site("primary", PRIMARY_PORT), site("secondary", SECONDARY_PORT),
                  worker(), server()):
         print(f"{proc.name}: {'stopped' if proc.stop() else 'not running'}")
+    print(f"postgresql: {'stopped' if local_prefect_postgres(STATE).stop() else 'not running'}")
     print("local clouds stopped:", ", ".join(cloudstack.down()) or "nothing was running")
 
 

@@ -147,12 +147,48 @@ def alive(pid: int) -> bool:
         return False
 
 
+#: `sqlite` (the default: a file under the state folder, no set-up) or `postgresql` (a PostgreSQL
+#: server of the project's own, started and stopped with the Prefect server).
+PREFECT_DB_ENV = "MULTICLOUD_PREFECT_DB"
+PREFECT_DB_KINDS = ("sqlite", "postgresql")
+PREFECT_DATABASE = "prefect"
+# Prefect's migrations index names by trigrams; the pgserver wheel lacks the extension.
+PREFECT_EXTENSIONS = ("pg_trgm",)
+# Flow runs say they are alive this often (Prefect's minimum), so the crash automation that
+# deployments.bootstrap creates can mark a run crashed when its worker's machine is gone.
+HEARTBEAT_SECONDS = 30
+
+
+def prefect_database_kind() -> str:
+    """The database the local Prefect server runs on, from MULTICLOUD_PREFECT_DB."""
+    kind = os.environ.get(PREFECT_DB_ENV, "").strip().lower() or "sqlite"
+    if kind not in PREFECT_DB_KINDS:
+        raise ValueError(f"{PREFECT_DB_ENV}={kind!r}: expected one of {', '.join(PREFECT_DB_KINDS)}")
+    return kind
+
+
+def local_prefect_postgres(state_dir: Path):
+    """The PostgreSQL server of a local Prefect server, its cluster kept under `state_dir/postgres`
+    (the shared `LocalPostgres` helper)."""
+    from multicloud.testing.postgres import LocalPostgres
+
+    return LocalPostgres(root=state_dir / "postgres", extensions=PREFECT_EXTENSIONS)
+
+
+def prefect_database_url(postgres) -> str:
+    """The `prefect` database on a running `LocalPostgres` (created when missing), as the SQLAlchemy
+    asyncpg URL that PREFECT_API_DATABASE_CONNECTION_URL takes."""
+    dsn = postgres.create_database(PREFECT_DATABASE, exist_ok=True)
+    return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+
+
 def local_prefect_env(state_dir: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
     """Environment of a local Prefect server (SQLite under `state_dir`) and of its clients,
-    flows on the local clouds, no telemetry."""
+    flows on the local clouds, heartbeats on, no telemetry."""
     from deployments.paths import local_state_dir
 
     return {
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_HOME": str(state_dir / "prefect-home"),
         "PREFECT_API_URL": f"http://{host}:{port}/api",
         "PREFECT_SERVER_API_HOST": host,
@@ -164,12 +200,19 @@ def local_prefect_env(state_dir: Path, port: int, host: str = "127.0.0.1") -> di
     }
 
 
-def local_prefect_server(state_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedProcess:
-    """`prefect server start` on host:port, health-checked at /api/health, stopped by PID."""
+def local_prefect_server(state_dir: Path, port: int, host: str = "127.0.0.1", database_url: str | None = None,
+                         settings: dict[str, str] | None = None) -> ManagedProcess:
+    """`prefect server start` on host:port with every server service, health-checked at
+    /api/health, stopped by PID; on SQLite under `state_dir`, or on `database_url` (only the
+    server's environment holds it: it carries the database password). `settings`: more
+    PREFECT_* variables for the server."""
     import sys
 
     from deployments.paths import REPO_ROOT
 
+    env = local_prefect_env(state_dir, port, host)
+    if database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     return ManagedProcess("prefect-server", [str(Path(sys.executable).parent / "prefect"), "server", "start"],
                           f"http://{host}:{port}/api/health", state_dir,
-                          env=local_prefect_env(state_dir, port, host), cwd=REPO_ROOT, port=port)
+                          env={**env, **(settings or {})}, cwd=REPO_ROOT, port=port)

@@ -15,6 +15,8 @@ from multicloud.config import load_profile
 from multicloud.config.backups import BackupPlan, load_plans
 from multicloud.core.backups.check import check_problem
 from multicloud.core.backups.restore import RestoreFailed
+from multicloud.core.metrics import drill_metrics
+from tasks.metrics import publish_metrics
 from tasks.backup_checks import (
     check_repository, drill_plan, forget_and_prune, publish_checks, publish_drills, publish_prunes,
 )
@@ -56,6 +58,8 @@ def backup_drill(plans_file: PlansFile = "deployments/backups/plans.yaml", plans
     chosen, connections, now = chosen_plans(plans_file, plans), load_profile(profile), datetime.now(timezone.utc)
     results = [f.result() for f in [drill_plan.submit(p, connections, scratch, now) for p in chosen]]
     freshness = publish_drills(chosen, results, now)
+    publish_metrics([drill_metrics(f, r.row(), datetime.now(timezone.utc)) for f, r in zip(freshness, results)],
+                    connections)
     failed = [r.problem for r in results if r.problem]
     if failed:
         raise RestoreFailed("; ".join(failed))

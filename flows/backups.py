@@ -4,6 +4,7 @@ are not read again. Fails, after every plan's summary, naming the repositories l
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from prefect import flow
@@ -13,6 +14,8 @@ from pydantic import Field
 from multicloud.config import Profile, load_profile
 from multicloud.config.backups import BackupPlan
 from multicloud.core.backups.runs import BackupFailed
+from multicloud.core.metrics import backup_metrics
+from tasks.metrics import publish_metrics
 from tasks.backups import (
     back_up_shard, follow_shards, prepare_backup, publish_snapshot, report_backup, repository_lock, selected_plans,
 )
@@ -28,6 +31,7 @@ def run_plans(plans: list[BackupPlan], profile: Profile) -> list[dict]:
             shards = [back_up_shard.submit(plan, shard, profile, start) for shard in start.shards]
             published = publish_snapshot(plan, profile, follow_shards(plan, shards), start)
         results.append(report_backup(plan, start, published))
+    publish_metrics([backup_metrics(r, datetime.now(timezone.utc)) for r in results], profile)
     failures = [r["failure"] for r in results if r["failure"]]
     if failures:
         raise BackupFailed("; ".join(failures))

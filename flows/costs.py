@@ -13,6 +13,7 @@ from multicloud.config import CostsConfig, load_profile
 from multicloud.config.costs import resolve_costs_config
 from multicloud.core.costs.decisions import ReconciliationFailed, run_label
 from multicloud.engine.cost_ingest import run_summary
+from tasks.metrics import publish_metrics
 from tasks.costs import (
     build_reports, collect_ingests, compare_provider_totals, decide_publication, discard_staged, ingest_source,
     publish_dataset, reconcile_totals,
@@ -45,7 +46,8 @@ def costs(config_file: str | None = None, config: CostsConfig | None = None, pro
     else:
         published = discard_staged(config.dataset, results, connections)
     compared = compare_provider_totals(config, reconciliation, results, connections) if config.provider_totals else None
-    build_reports(config, results, reconciliation, run, as_of or now.date(), connections, decision)
+    metrics = build_reports(config, results, reconciliation, run, as_of or now.date(), connections, decision)
+    publish_metrics([metrics], connections)
     decision.raise_if_failed()
     return run_summary(run, results, published, reconciliation, compared)
 

@@ -22,7 +22,9 @@ from pydantic import Field
 from multicloud.clouds import open_store
 from multicloud.config import FailoverPlan, Profile, load_plans, load_profile
 from multicloud.core import failover as fo
+from multicloud.core.metrics import failover_metrics
 from multicloud.engine.journal import Journal
+from tasks.metrics import publish_metrics
 from tasks.failover import (
     Lease, SlotTaken, final_sync, make_read_only, preflight, publish_refusal, publish_report, restore_read_write,
     single_flight, switch_dns, validate,
@@ -193,11 +195,13 @@ def report(run: Runbook, action: fo.Action) -> None:
     run.summary = publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode,
                                  run.journal.entries(), run.triggered_at)
     run.record(fo.REPORT, "completed", {k: run.summary[k] for k in ("rto_seconds", "rpo_seconds")})
+    publish_metrics([failover_metrics(run.summary, datetime.now(timezone.utc))], run.profile)
 
 
 def stop(run: Runbook, action: fo.Action) -> None:
-    publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode, run.journal.entries(),
-                   run.triggered_at)
+    summary = publish_report(run.plan, run.failover_id, run.direction, run.practice, run.mode,
+                             run.journal.entries(), run.triggered_at)
+    publish_metrics([failover_metrics(summary, datetime.now(timezone.utc))], run.profile)
     raise run.error or Stopped(fo.stopped_message(run.direction, run.plan.name, action))
 
 

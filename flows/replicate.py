@@ -14,11 +14,13 @@ from pydantic import Field
 
 from multicloud.config import Profile, ReplicationRule, load_profile, load_rules
 from multicloud.core.errors import InvalidInput
+from multicloud.core.metrics import replication_metrics
 from multicloud.core.replication import (
     ReplicationFailed, VerificationFailed, failure_summary, run_result, shards_of, target_outcome, target_report,
     verify_failure_summary,
 )
 from multicloud.core.replication_manifest import staged_manifests
+from tasks.metrics import publish_metrics
 from tasks.replication import (
     commit_manifests, copy_objects, follow_copies, plan_shard, publish_target_report, publish_verification, purge_expired_tombstones,
     remove_target_only, report_run, verify_target,
@@ -61,11 +63,13 @@ def run_rule(rule: ReplicationRule, profile: Profile) -> dict:
             settling.append(commit_manifests.submit(target, profile, staged, report, outcome))
         reports.append(publish_target_report.submit(rule, report, outcome, removed, purged, now))
     settled = report_run(rule, reports, now)
+    result = run_result(rule.name, rule.dry_run, settled, now)
+    publish_metrics([replication_metrics(rule.name, result["targets"], datetime.now(timezone.utc))], profile)
     wait(settling)  # a manifest not committed only costs the next run a full listing
     failure = failure_summary(rule.name, settled)
     if failure:
         raise ReplicationFailed(failure)
-    return run_result(rule.name, rule.dry_run, settled, now)
+    return result
 
 
 @flow(name="replicate-on-dask")
@@ -74,9 +78,12 @@ def replicate_on_dask(rule: ReplicationRule, profile: Profile) -> dict:
     return run_rule(rule, profile)
 
 
-def _dask_runner(workers: int):
+def _dask_runner(workers: int, address: str | None):
+    """The cluster at `address` (its scheduler, e.g. tcp://10.0.0.5:8786), else a local one of `workers` processes."""
     from prefect_dask import DaskTaskRunner
 
+    if address:
+        return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 2, "processes": True,
                                           "dashboard_address": None})
 
@@ -88,14 +95,20 @@ def replicate(
     rule_name: Annotated[str | None, Field(description="Name of the rule in `rules_file`.")] = None,
     profile: Annotated[str | None, Field(description="'local', a profile file, or empty for MULTICLOUD_PROFILE.")] = None,
     task_runner: Annotated[Literal["threads", "dask"], Field(
-        description="threads: tasks in this process. dask: a local Dask cluster of `dask_workers` processes.")] = "threads",
-    dask_workers: Annotated[int, Field(ge=1, le=64, description="Dask worker processes.")] = 2,
+        description="threads: tasks in this process. dask: the Dask cluster at `dask_address`, or a local one "
+        "of `dask_workers` processes.")] = "threads",
+    dask_workers: Annotated[int, Field(ge=1, le=64, description="Dask worker processes of a local cluster.")] = 2,
+    dask_address: Annotated[str | None, Field(
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); its workers must have this "
+        "project installed. Empty: a local cluster.")] = None,
 ) -> dict:
     """Replicate one rule (inline, or named in a rules file) to every target; fails, after the
     summary, when any object or shard failed."""
     chosen, connections = resolve_rule(rule, rules_file, rule_name), load_profile(profile)
+    if dask_address and task_runner != "dask":
+        raise InvalidInput("a Dask cluster address needs task_runner: dask", target="dask_address")
     if task_runner == "dask":
-        return replicate_on_dask.with_options(task_runner=_dask_runner(dask_workers))(chosen, connections)
+        return replicate_on_dask.with_options(task_runner=_dask_runner(dask_workers, dask_address))(chosen, connections)
     return run_rule(chosen, connections)
 
 

@@ -21,9 +21,11 @@ from multicloud.config import Profile, load_profile
 from multicloud.config.rightsizing import RightsizingScope, resolve_scope
 from multicloud.config.rightsizing_actions import ActionTargets
 from multicloud.core.costs.decisions import run_label
+from multicloud.core.metrics import rightsizing_metrics
 from multicloud.core.rightsizing.findings import Finding
 from multicloud.core.rightsizing.market import merged_markets
 from multicloud.core.rightsizing.runs import RunSummary
+from tasks.metrics import publish_metrics
 from tasks.rightsizing import (
     Collected, RuleSet, collect_scans, judge_resources, load_rules, publish_report, read_inventory, read_metrics,
     result_of, settled, write_outputs,
@@ -72,6 +74,8 @@ def rightsizing(
     files = write_outputs(judged, read.scans, rules, scope.output, run, connections)
     summary = publish_report(judged, read.scans, rules, files, run, now, read.failures, markets, commitments,
                              arbitrage)
+    publish_metrics([rightsizing_metrics(scope_file or "inline", judged.findings, datetime.now(timezone.utc),
+                                         not read.failures)], connections)
     if actions:
         act_on_findings(list(judged.findings), connections, scope.output, str(flow_run.get_id()),
                         scope.action_targets(), approval_timeout_seconds=scope.approval_timeout_seconds)

@@ -5,7 +5,7 @@ multicloud.core.costs."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -18,6 +18,7 @@ from multicloud.clouds import open_store
 from multicloud.config import CostsConfig, CostSource, Profile
 from multicloud.core.costs import aggregate, decisions, report
 from multicloud.core.costs.decisions import PublishDecision
+from multicloud.core.metrics import MetricsReport, costs_metrics
 from multicloud.core.names import slug
 from multicloud.engine import dataset as ds
 from multicloud.engine import provider_totals
@@ -136,9 +137,10 @@ def compare_provider_totals(config: CostsConfig, reconciliation: pd.DataFrame, r
 
 @task(**_RETRIES)
 def build_reports(config: CostsConfig, results: list[IngestResult], reconciliation: pd.DataFrame, run: str,
-                  as_of: date, profile: Profile, decision: PublishDecision) -> str:
+                  as_of: date, profile: Profile, decision: PublishDecision) -> MetricsReport:
     """Daily and tag views, month to date, movers, anomalies with their rows, two charts and a
-    CSV next to the dataset, and the markdown summary artifact. Returns the markdown."""
+    CSV next to the dataset, and the markdown summary artifact. Returns the run's metrics (month to
+    date and forecast per provider and currency, the reconciliation status of every key)."""
     dataset = open_store(config.dataset, profile)
     daily = ds.daily_history(dataset, decisions.months_before(as_of))
     tag_frames = tag_views(results, config.tag_keys)
@@ -158,7 +160,8 @@ def build_reports(config: CostsConfig, results: list[IngestResult], reconciliati
     for key, frame in tag_frames.items():
         create_table_artifact(report.table_records(frame.head(200)), key=f"costs-by-tag-{slug(key) or 'tag'}",
                               description=f"Cost by tag {key!r} per billing period and provider (untagged: empty)")
-    return markdown
+    return costs_metrics(config.dataset, mtd.to_dict("records"), reconciliation.to_dict("records"),
+                         datetime.now(timezone.utc))
 
 
 def _write_report_files(reports_url: str, profile: Profile, run: str, daily: pd.DataFrame, tag_frames: dict,

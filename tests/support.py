@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import sqlite3
 import time
@@ -24,6 +25,58 @@ def upload(local: Path, url: str, profile) -> None:
     for path in sorted(p for p in local.rglob("*") if p.is_file()):
         with open(path, "rb") as f:
             store.write(path.relative_to(local).as_posix(), f, size=path.stat().st_size)
+
+
+# ---- failover plans (tests/flows/test_failover.py, tests/flows/test_scale.py) ----------------------
+
+def failover_plan_data(tag: str, primary_port: int, secondary_port: int) -> dict:
+    """A failover plan on its own buckets and DNS zone (named by `tag`), with stand-in sites on loopback."""
+    return {"plans": [{
+        "name": "test-plan", "primary": "primary", "secondary": "secondary",
+        "sites": [
+            {"name": "primary", "cloud": "aws", "dns_value": "primary.test.internal",
+             "health_urls": [f"http://127.0.0.1:{primary_port}/health"],
+             "write_switch": {"kind": "http", "url": f"http://127.0.0.1:{primary_port}/admin"}},
+            {"name": "secondary", "cloud": "azure", "dns_value": "secondary.test.internal",
+             "health_urls": [f"http://127.0.0.1:{secondary_port}/health"],
+             "write_switch": {"kind": "http", "url": f"http://127.0.0.1:{secondary_port}/admin"}},
+        ],
+        "datasets": [{"name": "orders", "urls": {"primary": f"s3://{tag}-p", "secondary": f"az://{tag}-s"}}],
+        "dns": {"zone": f"{tag}.internal.", "record": f"app.{tag}.internal."},
+        "rpo_seconds": 3600, "rto_seconds": 60, "approval": "auto", "approval_timeout_seconds": 30,
+        "journal": f"s3://{tag}-journal/", "probe_timeout_seconds": 2, "probe_attempts": 1,
+    }]}
+
+
+
+def write_failover_plan(data: dict, path: Path, profile):
+    """Write the plans file, create what its one plan points at, put 5 orders at the primary;
+    returns (path, plan)."""
+    import yaml
+
+    from multicloud.config import load_plans
+    from multicloud.testing.failover_setup import prepare
+
+    path.write_text(yaml.safe_dump(data))
+    plan = load_plans(path).plans[0]
+    prepare(plan, profile)
+    src = open_store(plan.datasets[0].urls["primary"], profile)
+    for i in range(5):
+        src.write(f"order-{i}", io.BytesIO(b"o" * 10), size=10)
+    return path, plan
+
+
+def azure_through(local_profile, azurite_port: int, proxy_port: int, folder: Path) -> str:
+    """A profile file like `local_profile` whose Azure connection goes through a proxy on `proxy_port`."""
+    import yaml
+
+    conns = [c.model_dump() for c in local_profile.connections]
+    for c in conns:
+        if c["cloud"] == "azure":
+            c["endpoint"] = c["endpoint"].replace(f":{azurite_port}/", f":{proxy_port}/")
+    path = folder / f"proxied-{proxy_port}.yaml"
+    path.write_text(yaml.safe_dump({"name": "proxied", "connections": conns}))
+    return str(path)
 
 
 # ---- the alert receiver (tests/receiver, tests/unit/test_alerts_core.py) --------------------------

@@ -1,5 +1,6 @@
-"""A stand-in for the application at one site, on loopback: `/health` (200 or 503), and an
-admin endpoint `/admin` (GET mode; POST /admin/read-only, /admin/read-write) that counts calls.
+"""A stand-in for the application at one site, on loopback: `/health` (200 or 503), `/metrics` for
+Prometheus (503 while unhealthy), and an admin endpoint `/admin` (GET mode; POST /admin/read-only,
+/admin/read-write) that counts calls.
 Tests and the demo flip its health and make its admin endpoint fail through `/control`.
 
     python -m multicloud.testing.sites --name primary --port 9401
@@ -35,6 +36,14 @@ class SiteService:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _metrics(self, healthy: bool) -> None:
+                data = f'multicloud_site_healthy{{site="{service.name}"}} {int(healthy)}\n'.encode()
+                self.send_response(200 if healthy else 503)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self):
                 path = urlsplit(self.path).path
                 with service._lock:
@@ -45,6 +54,8 @@ class SiteService:
                     st = json.loads(json.dumps(service.state))
                 if path == "/health":
                     self._send(200 if st["healthy"] else 503, {"site": service.name, "mode": st["mode"]})
+                elif path == "/metrics":  # Prometheus scrapes the site's health: a failed scrape is `up` 0
+                    self._metrics(st["healthy"])
                 elif path == "/admin":
                     self._send(200, {"site": service.name, "mode": st["mode"]})
                 elif path == "/control":

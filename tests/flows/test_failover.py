@@ -16,20 +16,17 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from deployments import cloudstack
 from flows.failover import Stopped, failover
 from multicloud.clouds import open_store
 from multicloud.clouds.aws.dns import WeightedRecord
-from multicloud.config import load_plans
 from multicloud.core import failover as fo
 from multicloud.engine.journal import Journal
 from multicloud.engine.transfer import SyncOptions
-from multicloud.testing.failover_setup import prepare
 from multicloud.testing.sites import SiteService
 from multicloud.testing.fakes.faulty_proxy import FaultyProxy
-from tests.support import unique_name
+from tests.support import azure_through, failover_plan_data, unique_name, write_failover_plan
 
 AUTO_STEPS = ["preflight", "primary-read-only", "final-sync", "dns-switch", "validate"]
 SECRET, TOKEN = "s3cr3t-pw", "tok-0123456789"
@@ -51,21 +48,7 @@ def sites():
 
 
 def plan_data(tag: str, primary: SiteService, secondary: SiteService) -> dict:
-    return {"plans": [{
-        "name": "test-plan", "primary": "primary", "secondary": "secondary",
-        "sites": [
-            {"name": "primary", "cloud": "aws", "dns_value": "primary.test.internal",
-             "health_urls": [f"http://127.0.0.1:{primary.port}/health"],
-             "write_switch": {"kind": "http", "url": f"http://127.0.0.1:{primary.port}/admin"}},
-            {"name": "secondary", "cloud": "azure", "dns_value": "secondary.test.internal",
-             "health_urls": [f"http://127.0.0.1:{secondary.port}/health"],
-             "write_switch": {"kind": "http", "url": f"http://127.0.0.1:{secondary.port}/admin"}},
-        ],
-        "datasets": [{"name": "orders", "urls": {"primary": f"s3://{tag}-p", "secondary": f"az://{tag}-s"}}],
-        "dns": {"zone": f"{tag}.internal.", "record": f"app.{tag}.internal."},
-        "rpo_seconds": 3600, "rto_seconds": 60, "approval": "auto", "approval_timeout_seconds": 30,
-        "journal": f"s3://{tag}-journal/", "probe_timeout_seconds": 2, "probe_attempts": 1,
-    }]}
+    return failover_plan_data(tag, primary.port, secondary.port)
 
 
 @pytest.fixture
@@ -76,14 +59,7 @@ def plan_factory(local_profile, tmp_path, sites):
         tag = unique_name("fo")
         data = plan_data(tag, *sites)
         change(data["plans"][0])
-        path = tmp_path / f"{tag}.yaml"
-        path.write_text(yaml.safe_dump(data))
-        plan = load_plans(path).plans[0]
-        prepare(plan, local_profile)
-        src = open_store(plan.datasets[0].urls["primary"], local_profile)
-        for i in range(5):
-            src.write(f"order-{i}", io.BytesIO(b"o" * 10), size=10)
-        return path, plan
+        return write_failover_plan(data, tmp_path / f"{tag}.yaml", local_profile)
 
     return make
 
@@ -130,13 +106,7 @@ def azure_proxy(local_profile, tmp_path, **faults) -> tuple[FaultyProxy, str]:
     """A faulty proxy in front of Azurite, and a profile file whose Azure connection goes through it."""
     azurite = [s for s in cloudstack.services() if s.name == "azurite"][0]
     proxy = FaultyProxy(azurite.port, **faults)
-    conns = [c.model_dump() for c in local_profile.connections]
-    for c in conns:
-        if c["cloud"] == "azure":
-            c["endpoint"] = c["endpoint"].replace(f":{azurite.port}/", f":{proxy.port}/")
-    path = tmp_path / f"proxied-{proxy.port}.yaml"
-    path.write_text(yaml.safe_dump({"name": "proxied", "connections": conns}))
-    return proxy, str(path)
+    return proxy, azure_through(local_profile, azurite.port, proxy.port, tmp_path)
 
 
 def in_thread(fn, **kw) -> tuple[threading.Thread, dict]:
