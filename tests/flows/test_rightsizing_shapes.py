@@ -1,4 +1,4 @@
-"""The shape tasks in a flow on the real Prefect server: catalogs of the three clouds (moto through the
+"""The shape tasks in a flow on the real Prefect server: catalogs of the three clouds read (moto through the
 spot interposer, the fake ARM, the fake GCE), AWS spot prices, targets for a resize finding, and the
 arbitrage table artifact with on-demand and spot prices side by side."""
 
@@ -12,6 +12,10 @@ from decimal import Decimal
 import pytest
 from prefect import flow
 
+from multicloud.clouds.aws import shapes as aws_shapes
+from multicloud.clouds.aws.spot import read_spot_prices
+from multicloud.clouds.azure import shapes as azure_shapes
+from multicloud.clouds.gcp import shapes as gcp_shapes
 from multicloud.config import Connection, Profile
 from multicloud.config.rightsizing import Rule
 from multicloud.core.rightsizing import FINDING, Evidence, Outcome, Resource
@@ -20,8 +24,7 @@ from multicloud.core.rightsizing.prices import Shape, ShapePrice
 from multicloud.testing.fakes.fake_azure_compute import FakeAzureCompute
 from multicloud.testing.fakes.fake_ec2_spot import FakeEc2Spot
 from multicloud.testing.fakes.fake_gce import FakeGce
-from tasks.rightsizing_shapes import arbitrage_table, choose_rightsizing_targets, read_aws_spot_prices, \
-    read_shape_catalog
+from tasks.rightsizing_shapes import arbitrage_table, choose_rightsizing_targets
 from tests.support import latest_artifact
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
@@ -34,11 +37,11 @@ LIST = {("aws", "m5.xlarge"): "0.192", ("aws", "m5.large"): "0.096", ("azure", "
 @flow
 def shapes_stage(profile: Profile, arm: str, gce: str, resources: list[Resource], findings: list[Finding],
                  rules: list) -> tuple[list, list]:
-    catalogs = [read_shape_catalog(profile, "aws", REGIONS["aws"]),
-                read_shape_catalog(profile, "azure", REGIONS["azure"], subscription_id=SUB, endpoint=arm),
-                read_shape_catalog(profile, "gcp", REGIONS["gcp"], endpoint=gce)]
+    catalogs = [aws_shapes.read_shapes(profile.connection_for("aws")),
+                azure_shapes.read_shapes(profile.connection_for("azure"), SUB, REGIONS["azure"], base_url=arm),
+                gcp_shapes.read_shapes(profile.connection_for("gcp"), REGIONS["gcp"], endpoint=gce)]
     aws = {s.type: s for s in catalogs[0].shapes}
-    spot = read_aws_spot_prices(profile, REGIONS["aws"], [aws["m5.xlarge"], aws["m5.large"]], NOW)
+    spot = read_spot_prices(profile.connection_for("aws"), [aws["m5.xlarge"], aws["m5.large"]], NOW)
     on_demand = [ShapePrice(Shape(c, t, 0, 0), REGIONS[c], on_demand_hourly=Decimal(p), source="list")
                  for (c, t), p in LIST.items()]
     priced = [ShapePrice(aws[t], REGIONS["aws"], on_demand_hourly=Decimal(LIST[("aws", t)]))
