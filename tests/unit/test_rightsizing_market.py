@@ -41,11 +41,21 @@ def test_catalogs_are_read_where_the_cloud_runs_vms_else_in_the_arbitrage_region
 def test_resize_candidates_are_smaller_of_the_same_architecture_and_family_unless_any():
     current = AWS[2]  # m5.2xlarge
     assert [s.type for s in candidates(current, AWS, any_family=False)] == ["m5.xlarge", "m5.large"]
-    # any family: c5.large and r5.large (16 GiB ≤ 32) too; never the arm64 type, never a larger one
+    # any family: its own family first, then r5.large (16 GiB ≤ 32) and c5.large; never the arm64 type,
+    # never a larger one
     assert [s.type for s in candidates(current, AWS, any_family=True)] == [
-        "m5.xlarge", "r5.large", "m5.large", "c5.large"]
+        "m5.xlarge", "m5.large", "r5.large", "c5.large"]
     assert candidates(AWS[3], AWS, any_family=True) == []  # nothing smaller than c5.large
     assert candidates(shape("aws", "x", 0, 0, "m5"), AWS, True) == []  # size unknown: nothing to compare
+
+
+def test_other_families_leave_room_for_every_size():
+    big = shape("azure", "Standard_D8s_v3", 8, 32, "DSv3")
+    same_size = [shape("azure", f"Standard_X{i}", 8, 32, f"X{i}") for i in range(60)]
+    smaller = [shape("azure", "Standard_D4s_v3", 4, 16, "DSv3"), shape("azure", "Standard_E2s_v5", 2, 16, "ESv5")]
+    found = [s.type for s in candidates(big, same_size + smaller, any_family=True)]
+    assert found[0] == "Standard_D4s_v3" and "Standard_E2s_v5" in found
+    assert sum(t.startswith("Standard_X") for t in found) == 4  # PER_SIZE of the 8-vCPU crowd
 
 
 def test_candidates_are_capped_closest_size_first():

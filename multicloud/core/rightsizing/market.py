@@ -5,6 +5,7 @@ for the arbitrage table. Reading every catalog entry would cost one price reques
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -17,6 +18,7 @@ from multicloud.core.rightsizing.prices import Shape, ShapePrice
 # Candidates per shape in use and region: the closest in size first (a resize steps down a size or
 # two; a catalog of 1,400 types must not cost 1,400 price requests).
 MAX_CANDIDATES = 24
+PER_SIZE = 4  # other families' candidates per vCPU count
 
 
 @dataclass
@@ -81,15 +83,24 @@ def shapes_to_price(cloud: str, catalogs: Sequence[ShapeCatalog], resources: Ite
 
 
 def candidates(current: Shape, catalog: Iterable[Shape], any_family: bool) -> list[Shape]:
-    """Types a resize of `current` could choose: the same architecture, no more vCPUs and memory, the
-    same family unless `any_family`; the closest in size first, at most MAX_CANDIDATES."""
+    """Types a resize of `current` could choose: the same architecture, no more vCPUs and memory; its
+    own family's first (closest in size first, at most MAX_CANDIDATES), then, when `any_family`, up to
+    MAX_CANDIDATES of other families with at most PER_SIZE of each vCPU count, so a catalog of hundreds
+    of same-size types still leaves the smaller sizes priced."""
     if not current.vcpus or not current.memory_mib:
         return []
-    fits = [s for s in catalog if s.type != current.type and s.architecture == current.architecture
-            and 0 < s.vcpus <= current.vcpus and 0 < s.memory_mib <= current.memory_mib
-            and (any_family or s.family == current.family)]
-    fits.sort(key=lambda s: (-s.vcpus, -s.memory_mib, s.type))
-    return fits[:MAX_CANDIDATES]
+    fits = sorted((s for s in catalog if s.type != current.type and s.architecture == current.architecture
+                   and 0 < s.vcpus <= current.vcpus and 0 < s.memory_mib <= current.memory_mib),
+                  key=lambda s: (-s.vcpus, -s.memory_mib, s.type))
+    own = [s for s in fits if s.family == current.family][:MAX_CANDIDATES]
+    if not any_family:
+        return own
+    others, per_size = [], Counter()
+    for s in fits:
+        if s.family != current.family and per_size[s.vcpus] < PER_SIZE and len(others) < MAX_CANDIDATES:
+            others.append(s)
+            per_size[s.vcpus] += 1
+    return own + others
 
 
 def smallest_fits(shape: Shape, catalog: Iterable[Shape]) -> list[Shape]:
