@@ -83,13 +83,13 @@ def test_recommendations_come_back_in_our_vocabulary_with_inventory_ids(fake):
 
 
 def test_throttling_is_retried_and_its_waits_reported(fake):
-    # the project's boto3 clients make one retry of their own (retries max_attempts=1 is one retry in
-    # botocore), so each of our attempts is two HTTP requests: 4 throttled answers cost us 2 waits
-    fake.fail_next(4)
+    # the project's boto3 clients make no retry of their own, so each of our attempts is one HTTP request:
+    # 2 throttled answers cost us 2 waits
+    fake.fail_next(2)
     got = read_advice(conn_for(fake), retry=FAST, idle=False)
     assert len(got.advice) == 6
     assert len(got.throttle_waits) == 2 and got.requests == {"get_ec2_instance_recommendations": 3}
-    assert len(fake.calls("GetEC2InstanceRecommendations")) == 4 + 1
+    assert len(fake.calls("GetEC2InstanceRecommendations")) == 2 + 1
 
 
 def test_throttling_past_the_retries_is_raised_as_throttled(fake):
