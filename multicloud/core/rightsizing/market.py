@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from multicloud.core.rightsizing.arbitrage import merge_prices
+from multicloud.core.rightsizing.arbitrage import merge_prices, shapes_in_use
 from multicloud.core.rightsizing.catalogs import ShapeCatalog
 from multicloud.core.rightsizing.evaluate import Resource
 from multicloud.core.rightsizing.price_catalogs import PriceReading, UnitPrice
@@ -53,14 +53,6 @@ def catalog_regions(cloud: str, resources: Iterable[Resource], fallback: str) ->
     return regions or ([fallback] if fallback else [])
 
 
-def used_shapes(resources: Iterable[Resource]) -> list[Shape]:
-    """The VM shapes the inventories saw (every cloud), as far as they knew them."""
-    seen: dict[tuple[str, str], Shape] = {}
-    for r in vms(resources):
-        seen.setdefault((r.cloud, r.type), Shape(r.cloud, r.type, r.vcpus or 0, r.memory_mib or 0, r.architecture))
-    return list(seen.values())
-
-
 def shapes_to_price(cloud: str, catalogs: Sequence[ShapeCatalog], resources: Iterable[Resource],
                     any_family: bool) -> list[tuple[str, Shape]]:
     """(region, shape) pairs of `cloud` to price: in each catalog region, the types its VMs there run,
@@ -76,7 +68,7 @@ def shapes_to_price(cloud: str, catalogs: Sequence[ShapeCatalog], resources: Ite
             wanted[(catalog.region, current.type)] = current
             for s in candidates(current, catalog.shapes, any_family):
                 wanted.setdefault((catalog.region, s.type), s)
-        for other in used_shapes(r for r in resources if r.cloud != cloud):
+        for other in shapes_in_use([r for r in resources if r.cloud != cloud], {}):
             for s in smallest_fits(other, catalog.shapes):
                 wanted.setdefault((catalog.region, s.type), s)
     return [(region, shape) for (region, _), shape in sorted(wanted.items())]
