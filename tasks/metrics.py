@@ -14,7 +14,7 @@ from multicloud.core.redact import redact_url
 from multicloud.engine.metrics import METRICS_URL_ENV, metrics_url, publish
 
 
-@task(task_run_name="publish-metrics", cache_policy=NO_CACHE, tags=["metrics"])
+@task(task_run_name="publish-metrics", cache_policy=NO_CACHE)  # untagged: see tasks/replication.py (_RETRY)
 def publish_metrics(reports: list[MetricsReport], profile: Profile) -> list[str]:
     """Write each report; returns the keys written. A store that cannot be written is logged, not
     raised: the pipeline's own work is done, and the staleness alert says its metrics are not."""

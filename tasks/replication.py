@@ -32,7 +32,11 @@ from multicloud.engine.transfer import (
 from tasks.storage import retry_transient
 
 _PLAN_RETRIES = 2
-_RETRY = dict(retry_jitter_factor=0.5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE, tags=["replication"])
+# No task tags: Prefect takes a tag concurrency slot on the server for every tagged task run, a
+# database write before the task starts and another after it ends; on a SQLite-backed server
+# such writes collide with the event writer ("database is locked", answered 503), and the
+# client's back-off then stalls the task about 2 s. The runs themselves carry the deployment's tags.
+_RETRY = dict(retry_jitter_factor=0.5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
 
 
 def worker_id() -> str:
@@ -143,7 +147,7 @@ def purge_expired_tombstones(target: str, profile: Profile, policy: DeletePolicy
     return purge_tombstones(open_store(target, profile), policy.tombstone_prefix, now, policy.tombstone_days)
 
 
-@task(task_run_name="report-{report.target}", cache_policy=NO_CACHE, tags=["replication"])
+@task(task_run_name="report-{report.target}", cache_policy=NO_CACHE)
 def publish_target_report(rule: ReplicationRule, report: ShardReport, outcome: TargetOutcome, removed: int | None,
                           purged: int | None, now: datetime) -> ShardReport:
     """The target's final report, published as its table artifact."""
@@ -155,7 +159,7 @@ def publish_target_report(rule: ReplicationRule, report: ShardReport, outcome: T
     return settled
 
 
-@task(task_run_name="report-{rule.name}", cache_policy=NO_CACHE, tags=["replication"])
+@task(task_run_name="report-{rule.name}", cache_policy=NO_CACHE)
 def report_run(rule: ReplicationRule, reports: list[ShardReport], now: datetime) -> list[ShardReport]:
     """The run's summary artifact and, when objects failed, the table of the first KEPT of them."""
     create_markdown_artifact(key=f"replication-{slug(rule.name)}-summary", description=f"Replication {rule.name}",
@@ -190,7 +194,7 @@ def verify_target(rule: ReplicationRule, target: str, profile: Profile, fraction
     return report
 
 
-@task(task_run_name="report-verify-{rule.name}", cache_policy=NO_CACHE, tags=["replication"])
+@task(task_run_name="report-verify-{rule.name}", cache_policy=NO_CACHE)
 def publish_verification(rule: ReplicationRule, reports: list[VerifyReport], fraction: float) -> list[VerifyReport]:
     """The counts table of a verification and, when problems were found, the first KEPT of them."""
     create_table_artifact(key=f"verify-{slug(rule.name)}", table=[r.row() for r in reports],
