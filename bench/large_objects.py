@@ -88,7 +88,7 @@ def child(src: str, dst: str, key: str) -> dict:
     listed = source.stat(key)
     baseline = peak_rss_mib()
     started = time.perf_counter()
-    size, server_side, _, _ = copy_object(source, target, Decision(key=key, action="copy", reason="bench",
+    size, server_side, *_ = copy_object(source, target, Decision(key=key, action="copy", reason="bench",
                                                                  source=listed, target_key=key))
     seconds = time.perf_counter() - started
     peak = peak_rss_mib()

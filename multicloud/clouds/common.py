@@ -210,9 +210,11 @@ def urlopen(manager: urllib3.PoolManager, url: str, method: str, **kwargs) -> ur
 
 class BoundedReader:
     """A file-like reader over a body of chunks, with `close` and context-manager support.
-    `meta`, when a backend sets it, describes the object as the read request saw it."""
+    `meta`, when a backend sets it, describes the object as the read request saw it; `etag`,
+    when set, is the version of the object the bytes come from."""
 
     meta = None
+    etag: str | None = None
 
     def __init__(self, chunks: Iterator[bytes], close: Callable[[], None] | None = None):
         self._chunks = chunks

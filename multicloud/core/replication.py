@@ -424,6 +424,18 @@ def _latest(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def changed_since_listed(listed: ObjectMeta, read_etag: str | None = None, copied: ObjectMeta | None = None) -> bool:
+    """Whether a copy took another version of the object than the one its listing showed: the
+    version read (its ETag, from the read request) differs from the listed one, or, for a server
+    side copy, the copy's MD5 differs from the listed MD5. Unknown on either side: False."""
+    if read_etag and listed.etag:
+        return read_etag.strip('"') != listed.etag.strip('"')
+    if copied is not None:
+        before, after = listed.hashes.get("md5"), copied.hashes.get("md5")
+        return bool(before and after and before != after)
+    return False
+
+
 @dataclass
 class BatchResult:
     """What one copy batch did. `failures` keeps the first KEPT of `failed`; `started` and
@@ -435,6 +447,7 @@ class BatchResult:
     server_side: int = 0
     encoded_metadata: int = 0
     decoded_metadata: int = 0
+    changed_since_listed: int = 0
     failed: int = 0
     failures: list[Failure] = field(default_factory=list)
     started: float | None = None
@@ -445,7 +458,8 @@ class BatchResult:
         _add_copies(self, other)
 
 
-_COPY_COUNTERS = ("copied", "bytes", "server_side", "encoded_metadata", "decoded_metadata", "failed")
+_COPY_COUNTERS = ("copied", "bytes", "server_side", "encoded_metadata", "decoded_metadata", "changed_since_listed",
+                  "failed")
 
 
 def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
@@ -456,7 +470,7 @@ def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
 
 _COUNTERS = ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes", "server_side",
              "encoded_keys", "encoded_metadata", "decoded_keys", "decoded_metadata", "delete_candidates", "deleted",
-             "tombstoned", "purged", "listing_errors", "from_manifest")
+             "tombstoned", "purged", "listing_errors", "from_manifest", "changed_since_listed")
 
 
 @dataclass
@@ -477,6 +491,9 @@ class ShardReport:
     encoded_metadata: int = 0
     decoded_keys: int = 0  # source keys listed encoded, planned (and written) as their original name
     decoded_metadata: int = 0
+    # copied objects whose bytes came from a newer version than the one listed (the source
+    # changed meanwhile): the target holds the newer bytes, so its manifest must not be trusted
+    changed_since_listed: int = 0
     delete_candidates: int = 0
     deleted: int = 0
     tombstoned: int = 0
@@ -595,6 +612,7 @@ def target_row(r: ShardReport, now: datetime) -> dict:
         "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys,
         "encoded_metadata": r.encoded_metadata, "decoded_keys": r.decoded_keys,
         "decoded_metadata": r.decoded_metadata, "from_manifest": r.from_manifest, "listing_errors": r.listing_errors,
+        "changed_since_listed": r.changed_since_listed,
         "oldest_pending": r.oldest_pending.isoformat() if r.oldest_pending else None,
         "lag_seconds": round(lag_seconds(r.oldest_pending, now), 3), "workers": ", ".join(r.workers),
     }
@@ -631,6 +649,9 @@ def _target_lines(r: ShardReport) -> list[str]:
                      f"{r.decoded_metadata:,} metadata name(s)")
     if r.from_manifest:
         lines.append(f"  - target side read from its manifest on {r.from_manifest:,} shard(s), not listed")
+    if r.changed_since_listed:
+        lines.append(f"  - {r.changed_since_listed:,} object(s) changed on the source while copied: the target "
+                     "has the newer bytes; the next run lists it in full")
     if r.purged:
         lines.append(f"  - purged {r.purged:,} expired tombstone(s)")
     return lines

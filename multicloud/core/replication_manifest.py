@@ -206,6 +206,9 @@ def commit_staged(report: ShardReport, outcome: TargetOutcome) -> tuple[bool, st
         return False, f"{report.failed:,} object(s) failed: manifest dropped, the next run lists the target in full"
     if report.listing_errors:
         return False, "a listing failed: manifest dropped, the next run lists the target in full"
+    if report.changed_since_listed:
+        return False, (f"{report.changed_since_listed:,} object(s) changed on the source while copied: manifest "
+                       "dropped, the next run lists the target in full")
     if outcome.removal:
         return False, "objects were removed from the target: manifest dropped, the next run lists it in full"
     return True, "every copy succeeded: manifest committed"

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 from multicloud.core.errors import StoreError
 from multicloud.core.keys import decode_metadata, encode_metadata
 from multicloud.core.objects import SHA256_METADATA_KEY, ObjectMeta, ObjectStore, StoreUrl
 from multicloud.core.replication import (  # noqa: F401  BatchResult, Failure, SyncOptions: this module's API too
     BatchResult, Decision, Failure, KeyFilter, Shard, ShardPlan, ShardReport, SyncOptions, batches,
-    comparable_hashes, plan, tombstone_expired, tombstone_key,
+    changed_since_listed, comparable_hashes, plan, tombstone_expired, tombstone_key,
 )
 
 _READ_AHEAD_CHUNK = 4 << 20
@@ -78,11 +78,12 @@ class ReadAhead:
         self._stop.set()
 
 
-def _description(src: ObjectStore, listed: ObjectMeta, reader: BinaryIO) -> ObjectMeta:
+def _description(src: ObjectStore, listed: ObjectMeta, reader: BinaryIO, changed: bool) -> ObjectMeta:
     """Content type, cache control, user metadata and recorded SHA-256 of an object being read:
-    the listing's entry where the backend's listings carry them, else the GET's own response,
-    else a `stat` (the fallbacks `Capabilities.list_returns_metadata` names)."""
-    if src.capabilities.list_returns_metadata:
+    the listing's entry where the backend's listings carry them (unless the object `changed`
+    since), else the GET's own response, else a `stat` (the fallbacks
+    `Capabilities.list_returns_metadata` names)."""
+    if src.capabilities.list_returns_metadata and not changed:
         return listed
     return getattr(reader, "meta", None) or src.stat(listed.key)
 
@@ -93,8 +94,18 @@ def _scheme(url: str) -> str:
     return StoreUrl.parse(url).scheme
 
 
-def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple[int, bool, int, int]:
-    """Copy one object; returns (bytes, server_side, metadata names encoded, metadata names decoded).
+class Copied(NamedTuple):
+    """What copying one object did."""
+
+    bytes: int
+    server_side: bool
+    encoded_metadata: int = 0  # metadata names stored encoded
+    decoded_metadata: int = 0  # metadata names read encoded, written as the original
+    changed: bool = False  # the bytes came from a newer version than the one listed
+
+
+def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> Copied:
+    """Copy one object; returns what it did (`Copied`).
 
     Same-backend pairs on one connection copy server side. Otherwise the object streams, keeping
     content type, cache control and user metadata (names decoded by the source's rules, then
@@ -104,10 +115,12 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
     scheme, src_scheme = _scheme(dst.url), _scheme(src.url)
     if scheme == src_scheme and dst.capabilities.cross_bucket_copy:
         # Same cloud rules on both sides: metadata names need no re-encoding.
-        if dst.copy_from(src, decision.source_key, decision.target_key) is not None:
-            return decision.source.size, True, 0, 0
+        copied = dst.copy_from(src, decision.source_key, decision.target_key)
+        if copied is not None:
+            return Copied(copied.size, True, changed=changed_since_listed(decision.source, copied=copied))
     with src.open(decision.source_key) as reader:
-        meta = _description(src, decision.source, reader)
+        changed = changed_since_listed(decision.source, getattr(reader, "etag", None))
+        meta = _description(src, decision.source, reader, changed)
         metadata = {k: v for k, v in (meta.metadata or {}).items() if k != SHA256_METADATA_KEY}
         metadata, decoded = decode_metadata(metadata, src_scheme) if metadata else ({}, 0)
         stored, encoded = encode_metadata(metadata, scheme) if metadata else ({}, 0)
@@ -118,20 +131,21 @@ def copy_object(src: ObjectStore, dst: ObjectStore, decision: Decision) -> tuple
         finally:
             if isinstance(body, ReadAhead):
                 body.close()
-    return meta.size, False, encoded, decoded
+    return Copied(meta.size, False, encoded, decoded, changed)
 
 
 def _copy_counted(src: ObjectStore, dst: ObjectStore, decision: Decision, result: BatchResult,
                   lock: threading.Lock) -> Failure | None:
     """Copy one object and add it to `result`; its failure is returned, never raised."""
     try:
-        size, server_side, encoded, decoded = copy_object(src, dst, decision)
+        done = copy_object(src, dst, decision)
     except Exception as exc:  # recorded per object, reported, and fails the run at the end
         return Failure(decision.key, dst.url, f"{type(exc).__name__}: {exc}",
                        isinstance(exc, StoreError) and exc.retryable)
     with lock:
-        result.add(BatchResult(copied=1, bytes=size, server_side=int(server_side), encoded_metadata=encoded,
-                               decoded_metadata=decoded))
+        result.add(BatchResult(copied=1, bytes=done.bytes, server_side=int(done.server_side),
+                               encoded_metadata=done.encoded_metadata, decoded_metadata=done.decoded_metadata,
+                               changed_since_listed=int(done.changed)))
     return None
 
 

@@ -92,6 +92,8 @@ def test_what_a_plan_does_with_its_manifest(enabled, from_manifest, report, poli
     (ShardReport("t", copied=2, failed=1), TargetOutcome(None, False, ""), False, "1 object(s) failed"),
     (ShardReport("t", listing_errors=1), TargetOutcome(None, False, ""), False, "a listing failed"),
     (ShardReport("t", copied=1), TargetOutcome("delete", False, ""), False, "removed"),
+    (ShardReport("t", copied=2, changed_since_listed=1), TargetOutcome(None, False, ""), False,
+     "1 object(s) changed on the source while copied"),
 ])
 def test_staged_manifests_are_committed_only_when_the_target_is_as_planned(report, outcome, commit, why):
     done, text = commit_staged(report, outcome)

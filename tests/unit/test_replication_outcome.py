@@ -11,7 +11,7 @@ import pytest
 from multicloud.config import ReplicationRule
 from multicloud.core.objects import ObjectMeta
 from multicloud.core.replication import (
-    KEPT, BatchResult, Decision, DeletePolicy, Failure, Shard, ShardPlan, ShardReport, SyncOptions, VerifyReport,
+    KEPT, BatchResult, changed_since_listed, Decision, DeletePolicy, Failure, Shard, ShardPlan, ShardReport, SyncOptions, VerifyReport,
     delete_refusal, failed_plan, failure_rows, failure_summary, problem_rows, run_result, settle, shards_of,
     summary_markdown, target_outcome, target_report, target_row, verify_failure_summary,
 )
@@ -206,3 +206,19 @@ def test_verify_report_counts_keeps_problems_and_summarises():
     for i in range(KEPT + 10):
         r.see(decision(f"m{i}", "copy", "new"))
     assert r.problem_count == KEPT + 14 and len(r.problems) == KEPT and len(problem_rows([r, r])) == KEPT
+
+
+@pytest.mark.parametrize("listed_etag,listed_md5,read_etag,copied_md5,changed", [
+    ('"abc"', None, "abc", None, False),  # the version listed, quoted or not
+    ("abc", None, '"def"', None, True),  # another version was read
+    ("0x8DC1", None, '"0x8DC2"', None, True),  # Azure's opaque ETags
+    (None, None, "abc", None, False),  # nothing listed to compare with
+    ("abc", "11" * 16, None, "11" * 16, False),  # a server-side copy of the same bytes
+    ("abc", "11" * 16, None, "22" * 16, True),  # a server-side copy of other bytes
+    ("abc", None, None, "22" * 16, False),  # no MD5 listed (a multipart object): unknown
+])
+def test_a_copy_knows_when_it_took_another_version_than_listed(listed_etag, listed_md5, read_etag, copied_md5,
+                                                                  changed):
+    listed = ObjectMeta("k", 3, None, listed_etag, hashes={"md5": listed_md5} if listed_md5 else {})
+    copied = ObjectMeta("k", 3, None, "x", hashes={"md5": copied_md5}) if copied_md5 else None
+    assert changed_since_listed(listed, read_etag, copied) is changed

@@ -57,12 +57,13 @@ def head_fields(headers) -> dict:
 
 class RawBody:
     """A streaming reader over one GET's body; a failure while reading is raised as Transient.
-    `meta`, for a whole-object GET, describes the object."""
+    `meta`, for a whole-object GET, describes the object; `etag` is the version read."""
 
     meta: ObjectMeta | None = None
 
     def __init__(self, resp: urllib3.BaseHTTPResponse, target: str):
         self._resp, self._target = resp, target
+        self.etag = resp.headers.get("ETag")
 
     def read(self, n: int = -1) -> bytes:
         try:

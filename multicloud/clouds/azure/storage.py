@@ -196,7 +196,9 @@ class AzureBlobStore:
                 return BoundedReader(iter(()))  # type: ignore[return-value]
             raise
         chunks = mapped_chunks(downloader.chunks(), partial(map_error, target=target))
-        return BoundedReader(chunks, close=chunks.close)  # type: ignore[return-value]
+        reader = BoundedReader(chunks, close=chunks.close)
+        reader.etag = downloader.properties.etag
+        return reader  # type: ignore[return-value]
 
     def write(
         self,

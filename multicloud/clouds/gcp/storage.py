@@ -287,7 +287,9 @@ class GcsStore:
                 pos = stop
 
         body = chunks()
-        return BoundedReader(body, close=body.close)
+        reader = BoundedReader(body, close=body.close)
+        reader.etag = blob.etag  # of the pinned generation every chunk is read from
+        return reader
 
     def write(
         self,
