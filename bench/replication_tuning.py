@@ -32,8 +32,7 @@ MARK = "TUNING-RESULT "
 
 
 def child(src: str, dst: str, concurrency: int, batch_objects: int) -> dict:
-    import fastapi.encoders  # noqa: F401  imports outside the clock, as in bench/replication.py
-    import flows.replicate  # noqa: F401
+    bench.import_flow()  # outside the clock, as in bench/replication.py
     from flows.replicate import replicate
     from multicloud.config import ReplicationRule
 
