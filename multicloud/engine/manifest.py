@@ -24,6 +24,7 @@ from multicloud.core.replication_manifest import (
     after_plan, choose_listing, entry_for, entry_meta, entry_row, full_listing_needed, manifest_key, next_header,
     scope_of,
 )
+from multicloud.core.replication_spool import RunSpool
 from multicloud.engine.transfer import shard_plan
 
 log = logging.getLogger(__name__)
@@ -189,12 +190,14 @@ def put_manifest(store: ObjectStore, key: str, writer: ManifestWriter) -> None:
 @dataclass(frozen=True)
 class ManifestPlanning:
     """Everything a shard's plan needs beyond the sync options: the rule's manifest settings, its
-    delete policy, whether it is a dry run, and the plan's time."""
+    delete policy, whether it is a dry run, the plan's time, and the run's copy spool (None: every
+    batch in memory)."""
 
     settings: ManifestSettings
     policy: DeletePolicy
     dry_run: bool
     now: datetime
+    spool: RunSpool | None = None
 
 
 def planned_shard(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: Shard,
@@ -236,7 +239,7 @@ def _plan(src, dst, options, shard, ctx: ManifestPlanning, listing: Iterable[Obj
     writer = None if ctx.dry_run or not ctx.settings.enabled else ManifestWriter(header)
     try:
         plan = shard_plan(src, dst, options, shard, ctx.policy.candidates_kept, ctx.dry_run, listing,
-                          writer.record if writer else None)
+                          writer.record if writer else None, ctx.spool)
     except BaseException:
         if writer is not None:
             writer.close()
