@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Iterator
 
 import orjson
 import zstandard
@@ -17,10 +16,10 @@ from multicloud.core.replication import CopyBatch, Decision, Shard
 from multicloud.core.replication_spool import (
     RunSpool, SpooledBatch, SpoolUnusable, decision_row, row_decision, swept,
 )
+from multicloud.engine.zstd_lines import json_lines
 
 CONTENT_TYPE = "application/zstd"
 _LEVEL = 3
-_READ = 1 << 20
 
 
 class ShardSpool:
@@ -55,7 +54,7 @@ def read_batch(dst: ObjectStore, spooled: SpooledBatch) -> list[Decision]:
     decisions = []
     with dst.open(spooled.key) as reader:
         try:
-            for n, row in enumerate(_rows(reader), 1):
+            for n, row in enumerate(json_lines(reader), 1):
                 decisions.append(row_decision(row, f"{spooled.key} line {n}"))
         except (zstandard.ZstdError, orjson.JSONDecodeError) as exc:
             raise SpoolUnusable(f"{spooled.key} is corrupt: {exc}", target=spooled.key) from None
@@ -63,18 +62,6 @@ def read_batch(dst: ObjectStore, spooled: SpooledBatch) -> list[Decision]:
         raise SpoolUnusable(f"{spooled.key} holds {len(decisions)} decision(s), its batch {spooled.objects}",
                             target=spooled.key)
     return decisions
-
-
-def _rows(stream) -> Iterator[object]:
-    reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
-    tail = b""
-    while chunk := reader.read(_READ):
-        lines = (tail + chunk).split(b"\n")
-        tail = lines.pop()
-        for line in lines:
-            yield orjson.loads(line)
-    if tail.strip():
-        yield orjson.loads(tail)
 
 
 def batch_decisions(dst: ObjectStore, batch: CopyBatch) -> list[Decision]:

@@ -16,31 +16,19 @@ import yaml
 
 from deployments import cloudstack
 from flows.replicate import replicate
-from multicloud.clouds import create_bucket, open_store
+from multicloud.clouds import open_store
 from multicloud.config import ReplicationRule
 from multicloud.core.replication import ReplicationFailed, Shard
 from multicloud.core.replication_spool import SPOOL_MAX_AGE, SPOOL_PREFIX, run_spool
 from multicloud.engine.spool import write_batch
 from multicloud.testing.fakes.faulty_proxy import _ACCESS_DENIED, FaultyProxy
-from tests.support import replica, unique_name
+from tests.support import new_bucket, read_all, replica
 
-CLOUD = {"s3": "aws", "az": "azure", "gs": "gcp"}
 N = 30
 
 
-def bucket(profile, scheme: str) -> str:
-    name = unique_name("sp")
-    create_bucket(profile.connection_for(CLOUD[scheme]), name)
-    return f"{scheme}://{name}"
-
-
-def read(store, key: str) -> bytes:
-    with store.open(key) as f:
-        return f.read()
-
-
 def seeded(profile, scheme: str, keys: list[str]) -> tuple[str, dict[str, bytes]]:
-    url = bucket(profile, scheme)
+    url = new_bucket(profile, scheme, "sp")
     src = open_store(url, profile)
     data = {key: os.urandom(100 + 37 * i) for i, key in enumerate(keys)}
     for key, body in data.items():
@@ -67,7 +55,7 @@ def only(result: dict) -> dict:
 def test_a_spooled_plan_copies_every_object_sweeps_its_spool_and_an_old_one_and_reruns_as_noop(
         local_profile, src_scheme, dst_scheme):
     src_url, data = seeded(local_profile, src_scheme, [f"d/{i:03d}.bin" for i in range(N)])
-    dst_url = bucket(local_profile, dst_scheme)
+    dst_url = new_bucket(local_profile, dst_scheme, "sp")
     dst = open_store(dst_url, local_profile)
     now = datetime.now(timezone.utc)
     stale = run_spool("sp", now - SPOOL_MAX_AGE - timedelta(hours=1), "crashed").key("x-all", 3)
@@ -81,7 +69,7 @@ def test_a_spooled_plan_copies_every_object_sweeps_its_spool_and_an_old_one_and_
     assert first["bytes"] == sum(map(len, data.values()))
     assert sorted(m.key for m in replica(dst)) == sorted(data)
     for key, body in data.items():
-        assert read(dst, key) == body
+        assert read_all(dst, key) == body
     assert dst.stat("d/007.bin").content_type == "application/x-test"
     # this run's spool and the stopped run's old one are gone; a young run's and another rule's stay
     assert spool_keys(dst) == sorted([young, other])
@@ -97,7 +85,7 @@ def test_failed_objects_and_an_unreadable_spooled_batch_are_reported_and_the_spo
     # batch n (from 1) holds objects 4(n-1) .. 4n-1: 1 is in the in-memory batch, 25 in spooled batch 7
     keys = [f"k{i:02d}{'-poison' if i in (1, 25) else ''}" for i in range(N)]
     src_url, data = seeded(local_profile, "az", keys)
-    dst_url = bucket(local_profile, "s3")
+    dst_url = new_bucket(local_profile, "s3", "sp")
     unreadable_path = f"/{Shard(dst_url, '').label}/000005.jsonl.zst"  # spooled batch 5, whatever the run's id
 
     def answer(method: str, path: str):
@@ -119,5 +107,5 @@ def test_failed_objects_and_an_unreadable_spooled_batch_are_reported_and_the_spo
     lost = {keys[i] for i in (1, 16, 17, 18, 19, 25)}
     assert sorted(m.key for m in replica(dst)) == sorted(set(keys) - lost)
     for key in set(keys) - lost:
-        assert read(dst, key) == data[key]
+        assert read_all(dst, key) == data[key]
     assert spool_keys(dst) == []
