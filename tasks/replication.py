@@ -22,7 +22,7 @@ from multicloud.core.errors import StoreError
 from multicloud.core.names import slug
 from multicloud.core.replication import (
     KEPT, BatchResult, CopyBatch, DeletePolicy, Decision, Shard, ShardPlan, ShardReport, TargetOutcome,
-    VerifyReport, failed_plan, failure_rows, problem_rows, settle, summary_markdown, target_row,
+    VerifyReport, failed_plan, failure_rows, problem_rows, progress_percent, settle, summary_markdown, target_row,
 )
 from multicloud.core.replication_manifest import ManifestNote, commit_staged
 from multicloud.core.replication_spool import RunSpool, unread_batch
@@ -127,14 +127,17 @@ def copy_objects(rule: ReplicationRule, batch: CopyBatch, profile: Profile) -> B
 
 def follow_copies(rule_name: str, copies: list[PrefectFuture], to_copy: int) -> list[BatchResult]:
     """Wait for every copy task, moving the run's progress artifact (objects copied or failed,
-    of those to copy) as each one ends."""
+    of those to copy) as they end: at most once per whole percent, so a run of a thousand batches
+    makes a hundred calls to the API for it, not a thousand."""
     progress = create_progress_artifact(0.0 if to_copy else 100.0,
                                         description=f"{rule_name}: objects copied or failed, of {to_copy:,} to copy")
-    results, done = [], 0
+    results, done, shown = [], 0, 0
     for future in as_completed(copies):
         results.append(future.result())
         done += results[-1].copied + results[-1].failed
-        update_progress_artifact(progress, 100.0 * done / max(to_copy, 1))
+        if (percent := progress_percent(done, to_copy)) != shown:  # one call per whole percent, not per batch
+            update_progress_artifact(progress, float(percent))
+            shown = percent
     return results
 
 

@@ -395,6 +395,11 @@ def lag_seconds(oldest_pending: datetime | None, now: datetime) -> float:
     return max(0.0, (now - oldest_pending).total_seconds())
 
 
+def progress_percent(done: int, total: int) -> int:
+    """Whole percent of `total` that `done` is (100 when there is nothing to do)."""
+    return 100 if total <= 0 else min(100, 100 * done // total)
+
+
 def sampled(key: str, fraction: float) -> bool:
     """Deterministic sample: the same keys are picked for the same fraction on every run."""
     if fraction >= 1:

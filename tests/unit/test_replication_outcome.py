@@ -12,8 +12,8 @@ from multicloud.config import ReplicationRule
 from multicloud.core.objects import ObjectMeta
 from multicloud.core.replication import (
     KEPT, BatchResult, Decision, DeletePolicy, Failure, Shard, ShardPlan, ShardReport, SyncOptions, VerifyReport,
-    delete_refusal, failed_plan, failure_rows, failure_summary, problem_rows, run_result, settle, shards_of,
-    summary_markdown, target_outcome, target_report, target_row, verify_failure_summary,
+    delete_refusal, failed_plan, failure_rows, failure_summary, problem_rows, progress_percent, run_result, settle,
+    shards_of, summary_markdown, target_outcome, target_report, target_row, verify_failure_summary,
 )
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
@@ -206,3 +206,9 @@ def test_verify_report_counts_keeps_problems_and_summarises():
     for i in range(KEPT + 10):
         r.see(decision(f"m{i}", "copy", "new"))
     assert r.problem_count == KEPT + 14 and len(r.problems) == KEPT and len(problem_rows([r, r])) == KEPT
+
+
+@pytest.mark.parametrize("done,total,percent", [(0, 0, 100), (0, 1000, 0), (9, 1000, 0), (10, 1000, 1),
+                                                (999, 1000, 99), (1000, 1000, 100), (1001, 1000, 100)])
+def test_progress_moves_by_whole_percent(done, total, percent):
+    assert progress_percent(done, total) == percent
