@@ -79,12 +79,13 @@ def s3_keys(http: urllib3.PoolManager, bucket: str) -> int:
         token = found.group(1)
 
 
-def azure_names(http: urllib3.PoolManager, container: str) -> int:
-    """List a container page by page (List Blobs, 5,000 a page); returns the number of blobs."""
+def azure_names(http: urllib3.PoolManager, container: str, prefix: str = "") -> int:
+    """List a container (under `prefix`) page by page (List Blobs, 5,000 a page); returns the number of blobs."""
     _, az, _ = _endpoints()
     sas, count, marker = _sas(container), 0, ""
+    where = f"&prefix={quote(prefix, safe='')}" if prefix else ""
     while True:
-        resp = http.request("GET", f"{az}/{container}?restype=container&comp=list&maxresults=5000"
+        resp = http.request("GET", f"{az}/{container}?restype=container&comp=list&maxresults=5000{where}"
                                    f"{'&marker=' + quote(marker, safe='') if marker else ''}&{sas}")
         _check(resp, f"list az://{container}")
         body = resp.data.decode()

@@ -522,9 +522,16 @@ def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
         runner.settle()
         log(f"huge: replicate {size:,} objects {src} -> {dst}")
         r = runner.run("replicate", "huge", src, dst, f"{size}")
-        listed = azure_names(urllib3_pool(), dst_name)
-        if listed != size or r["copied"] != size:
-            raise RuntimeError(f"huge: {dst} holds {listed:,} object(s), copied {r['copied']:,}, expected {size:,}")
+        from multicloud.core.replication_manifest import RESERVED_PREFIX
+        from multicloud.core.replication_spool import SPOOL_PREFIX
+
+        pool = urllib3_pool()
+        # the reserved area holds the run's manifest, and must hold no spool once the run settled
+        listed = azure_names(pool, dst_name) - azure_names(pool, dst_name, RESERVED_PREFIX)
+        spooled = azure_names(pool, dst_name, SPOOL_PREFIX)
+        if listed != size or r["copied"] != size or spooled:
+            raise RuntimeError(f"huge: {dst} holds {listed:,} object(s) and {spooled:,} spooled batch(es), "
+                               f"copied {r['copied']:,}, expected {size:,}")
         rows.append({"objects": size, "seed_seconds": seconds, **r})
         log(f"huge: {size:,} in {r['seconds']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, RSS by time {r['rss_at']}")
         buckets.remove("azure", dst_name)

@@ -4,11 +4,13 @@ verified by hash, deleting only when it is safe; then a per-target table and a s
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from prefect import flow
 from prefect.futures import as_completed, wait
+from prefect.utilities.annotations import unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
@@ -20,10 +22,11 @@ from multicloud.core.replication import (
     verify_failure_summary,
 )
 from multicloud.core.replication_manifest import staged_manifests
+from multicloud.core.replication_spool import sweep_needed
 from tasks.metrics import publish_metrics
 from tasks.replication import (
-    commit_manifests, copy_objects, follow_copies, plan_shard, publish_target_report, publish_verification, purge_expired_tombstones,
-    remove_target_only, report_run, verify_target,
+    clear_spool, commit_manifests, copy_objects, follow_copies, plan_shard, publish_target_report,
+    publish_verification, purge_expired_tombstones, remove_target_only, report_run, verify_target,
 )
 
 # Tasks running at once with the threads runner (plans and copy batches; each batch copies
@@ -41,15 +44,17 @@ def resolve_rule(rule: ReplicationRule | None, rules_file: str | None, rule_name
 
 
 def run_rule(rule: ReplicationRule, profile: Profile) -> dict:
-    """The runbook of one rule: plan every (target, shard) from both listings, copy each batch,
-    then per target remove what the delete policy allows, purge old tombstones, commit the
-    target's staged manifests (or drop them), and report."""
+    """The runbook of one rule: plan every (target, shard) from both listings (spooling the
+    batches beyond the first to the target), copy each batch, then per target remove what the
+    delete policy allows, purge old tombstones, commit the target's staged manifests (or drop
+    them), sweep its spool, and report."""
     now = datetime.now(timezone.utc)
-    planning = [plan_shard.submit(rule, shard, profile, now) for shard in shards_of(rule.targets, rule.shards)]
+    spool = rule.run_spool(now, secrets.token_hex(4))
+    planning = [plan_shard.submit(rule, shard, profile, now, spool) for shard in shards_of(rule.targets, rule.shards)]
     plans, copies = [], []
     for future in as_completed(planning):
         plans.append(future.result())
-        copies += [copy_objects.submit(rule, batch, profile) for batch in plans[-1].batches]
+        copies += copy_objects.map(unmapped(rule), plans[-1].batches, unmapped(profile))
     copied = follow_copies(rule.name, copies, sum(p.report.to_copy for p in plans))
     reports, settling = [], []
     for target in rule.targets:
@@ -61,11 +66,13 @@ def run_rule(rule: ReplicationRule, profile: Profile) -> dict:
                   if outcome.purge_tombstones else None)
         if staged := staged_manifests(target, plans):
             settling.append(commit_manifests.submit(target, profile, staged, report, outcome))
+        if sweep_needed(report, len(rule.shards), rule.dry_run):
+            settling.append(clear_spool.submit(target, profile, spool, now))
         reports.append(publish_target_report.submit(rule, report, outcome, removed, purged, now))
     settled = report_run(rule, reports, now)
     result = run_result(rule.name, rule.dry_run, settled, now)
     publish_metrics([replication_metrics(rule.name, result["targets"], datetime.now(timezone.utc))], profile)
-    wait(settling)  # a manifest not committed only costs the next run a full listing
+    wait(settling)  # a manifest not committed costs the next run a full listing; a spool left, a later sweep
     failure = failure_summary(rule.name, settled)
     if failure:
         raise ReplicationFailed(failure)

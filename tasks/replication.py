@@ -22,10 +22,12 @@ from multicloud.core.errors import StoreError
 from multicloud.core.names import slug
 from multicloud.core.replication import (
     KEPT, BatchResult, CopyBatch, DeletePolicy, Decision, Shard, ShardPlan, ShardReport, TargetOutcome,
-    VerifyReport, failed_plan, failure_rows, problem_rows, settle, summary_markdown, target_row,
+    VerifyReport, failed_plan, failure_rows, problem_rows, progress_percent, settle, summary_markdown, target_row,
 )
 from multicloud.core.replication_manifest import ManifestNote, commit_staged
+from multicloud.core.replication_spool import RunSpool, unread_batch
 from multicloud.engine.manifest import ManifestPlanning, ShardManifests, planned_shard, settle_staged
+from multicloud.engine.spool import batch_decisions, sweep_spool
 from multicloud.engine.transfer import (
     copy_batch, delete_objects, planned, purge_tombstones, sha256_of, source_sha256, tombstone_objects,
 )
@@ -71,17 +73,18 @@ class TablePages:
 
 
 @task(retries=_PLAN_RETRIES, retry_delay_seconds=[5, 20], task_run_name="plan-{shard.label}", **_RETRY)
-def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile, now: datetime) -> ShardPlan:
+def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile, now: datetime, spool: RunSpool) -> ShardPlan:
     """List the source and, at the same time, the target under one shard prefix (or read the
     target's side from its manifest: see engine.manifest) and plan them: the shard's report, its
-    copy batches and its first max_delete + 1 target-only objects. A listing that still fails
-    after the retries becomes the shard's listing error (the run reports it, and no object of
-    that target is deleted)."""
+    copy batches (beyond the rule's spool_after objects, written to the target's `spool` and
+    carried by reference) and its first max_delete + 1 target-only objects. A listing that still
+    fails after the retries becomes the shard's listing error (the run reports it, and no object
+    of that target is deleted)."""
     started = time.time()
     src, dst = open_store(rule.source, profile), open_store(shard.target, profile)
     try:
         plan = planned_shard(src, dst, rule.sync_options, shard,
-                             ManifestPlanning(rule.manifest_settings, rule.delete_policy, rule.dry_run, now))
+                             ManifestPlanning(rule.manifest_settings, rule.delete_policy, rule.dry_run, now, spool))
     except StoreError as exc:
         if exc.retryable and task_run.run_count <= _PLAN_RETRIES:
             raise
@@ -89,9 +92,9 @@ def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile, now: datet
         plan = failed_plan(shard, f"{type(exc).__name__}: {exc}")
     plan.report.started, plan.report.finished, plan.report.workers = started, time.time(), (worker_id(),)
     r = plan.report
-    get_run_logger().info("%s shard %r: listed %d, to copy %d in %d batch(es), skipped %d, target-only %d",
-                          shard.target, shard.prefix, r.listed_source, r.to_copy, len(plan.batches), r.skipped,
-                          r.delete_candidates)
+    get_run_logger().info("%s shard %r: listed %d, to copy %d in %d batch(es) (%d spooled), skipped %d, "
+                          "target-only %d", shard.target, shard.prefix, r.listed_source, r.to_copy, len(plan.batches),
+                          r.spooled, r.skipped, r.delete_candidates)
     if plan.manifest:
         get_run_logger().info("%s shard %r: %s; manifest: %s", shard.target, shard.prefix, plan.manifest.listing,
                               plan.manifest.why)
@@ -100,14 +103,22 @@ def plan_shard(rule: ReplicationRule, shard: Shard, profile: Profile, now: datet
 
 @task(retries=2, retry_delay_seconds=[2, 8], task_run_name="copy-{batch.label}", **_RETRY)
 def copy_objects(rule: ReplicationRule, batch: CopyBatch, profile: Profile) -> BatchResult:
-    """Copy one batch. A failed object is counted and listed in this task's table artifact, not
-    raised, so the others go on; the result keeps the first KEPT failures."""
+    """Copy one batch, its decisions held in it or read back from the target's spool. A failed
+    object is counted and listed in this task's table artifact, not raised, so the others go on;
+    the result keeps the first KEPT failures. A spool that still cannot be read after the retries
+    fails the whole batch the same way."""
     started = time.time()
-    result = copy_batch(open_store(rule.source, profile), open_store(batch.target, profile), batch.decisions,
-                        rule.concurrency)
+    dst = open_store(batch.target, profile)
+    try:
+        decisions = batch_decisions(dst, batch)
+    except StoreError as exc:
+        if exc.retryable and task_run.run_count <= 2:
+            raise
+        result = unread_batch(batch, f"{type(exc).__name__}: {exc}", exc.retryable)
+    else:
+        result = copy_batch(open_store(rule.source, profile), dst, decisions, rule.concurrency)
     if result.failures:
-        get_run_logger().warning("batch %s: %d of %d object(s) failed", batch.label, result.failed,
-                                 len(batch.decisions))
+        get_run_logger().warning("batch %s: %d of %d object(s) failed", batch.label, result.failed, batch.objects)
         with TablePages(f"{rule.name}: objects of batch {batch.label} that failed") as table:
             for f in result.failures:
                 table.add({"key": f.key, "target": f.target, "error": f.error})
@@ -120,14 +131,17 @@ def copy_objects(rule: ReplicationRule, batch: CopyBatch, profile: Profile) -> B
 
 def follow_copies(rule_name: str, copies: list[PrefectFuture], to_copy: int) -> list[BatchResult]:
     """Wait for every copy task, moving the run's progress artifact (objects copied or failed,
-    of those to copy) as each one ends."""
+    of those to copy) as they end: at most once per whole percent, so a run of a thousand batches
+    makes a hundred calls to the API for it, not a thousand."""
     progress = create_progress_artifact(0.0 if to_copy else 100.0,
                                         description=f"{rule_name}: objects copied or failed, of {to_copy:,} to copy")
-    results, done = [], 0
+    results, done, shown = [], 0, 0
     for future in as_completed(copies):
         results.append(future.result())
         done += results[-1].copied + results[-1].failed
-        update_progress_artifact(progress, 100.0 * done / max(to_copy, 1))
+        if (percent := progress_percent(done, to_copy)) != shown:  # one call per whole percent, not per batch
+            update_progress_artifact(progress, float(percent))
+            shown = percent
     return results
 
 
@@ -202,6 +216,14 @@ def publish_verification(rule: ReplicationRule, reports: list[VerifyReport], fra
     _publish_examples(f"verify-{slug(rule.name)}-problems", problem_rows(reports),
                       f"{sum(r.problem_count for r in reports):,} problem(s)", "the tables of its verify task")
     return reports
+
+
+@task(retries=2, retry_delay_seconds=[2, 8], task_run_name="sweep-spool-{target}", **_RETRY)
+def clear_spool(target: str, profile: Profile, spool: RunSpool, now: datetime) -> int:
+    """Remove this run's spooled batches from the target, and the spool older runs left behind."""
+    removed = sweep_spool(open_store(target, profile), spool, now)
+    get_run_logger().info("%s: %d spooled batch(es) removed from %s", target, removed, spool.rule_prefix)
+    return removed
 
 
 @task(retries=2, retry_delay_seconds=[2, 8], task_run_name="commit-manifests-{target}", **_RETRY)

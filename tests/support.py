@@ -270,6 +270,21 @@ def rule_statuses(outcomes, ids: dict[str, str], expected: dict[str, dict[str, s
     return {rule: {name: by_key[(ids[name], rule)] for name in want} for rule, want in expected.items()}
 
 
+def new_bucket(profile, scheme: str, prefix: str = "t") -> str:
+    """A fresh, empty bucket (or container) on the emulated cloud of `scheme` (s3, az, gs), as a URL."""
+    from multicloud.clouds import create_bucket
+
+    name = unique_name(prefix)
+    create_bucket(profile.connection_for({"s3": "aws", "az": "azure", "gs": "gcp"}[scheme]), name)
+    return f"{scheme}://{name}"
+
+
+def read_all(store, key: str) -> bytes:
+    """Every byte of one object."""
+    with store.open(key) as f:
+        return f.read()
+
+
 def replica(store):
     """A replication target's objects, without the reserved area where runs keep its manifest."""
     from multicloud.core.replication_manifest import RESERVED_PREFIX

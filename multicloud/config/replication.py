@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +12,7 @@ from multicloud.config.loading import key_globs, load_yaml_model, named, store_u
 from multicloud.core.objects import StoreUrl
 from multicloud.core.replication import DeletePolicy, SyncOptions
 from multicloud.core.replication_manifest import RESERVED_PREFIX, ManifestSettings
+from multicloud.core.replication_spool import DEFAULT_IN_MEMORY, RunSpool, run_spool
 
 
 class ReplicationRule(BaseModel):
@@ -43,6 +44,11 @@ class ReplicationRule(BaseModel):
                            "and the daily verify still list it in full. Off: list the target every run.")
     manifest_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 31, description="List a target in full "
                                           "when its manifest descends from a full listing older than this.")
+    spool_after: int = Field(default=DEFAULT_IN_MEMORY, ge=0, description="Objects to copy each shard's plan "
+                             "holds in memory; its further copy batches are written to the target under "
+                             ".multicloud-state/spool/ while planning and read back by their copy task, so a run's "
+                             "memory does not grow with the number of objects (0: spool every batch). Removed when "
+                             "the run settles; a stopped run's spool by a later run after two days.")
     shards: list[str] = Field(default_factory=lambda: [""], description="Key prefixes listed and copied in "
                               "parallel; together they must cover every key to replicate, without overlap.")
 
@@ -95,6 +101,10 @@ class ReplicationRule(BaseModel):
     def manifest_settings(self) -> ManifestSettings:
         """Whether and how long the rule trusts its targets' manifests."""
         return ManifestSettings(self.name, self.manifest, timedelta(hours=self.manifest_max_age_hours))
+
+    def run_spool(self, now: datetime, token: str) -> RunSpool:
+        """The copy spool of a run of this rule starting at `now` (`token`: letters and digits)."""
+        return run_spool(self.name, now, token, self.spool_after)
 
     def model_post_init(self, __context) -> None:
         if self.source in self.targets:

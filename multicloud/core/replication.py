@@ -247,8 +247,9 @@ class Shard:
     def label(self) -> str:
         return f"{slug(self.target)}-{slug(self.prefix) or 'all'}"
 
-    def batch(self, number: int, decisions: list[Decision]) -> "CopyBatch":
-        return CopyBatch(self.target, f"{self.label}-{number}", decisions)
+    def batch(self, number: int, decisions: list[Decision] | None, spooled: "SpooledBatch | None" = None
+              ) -> "CopyBatch":
+        return CopyBatch(self.target, f"{self.label}-{number}", decisions, spooled)
 
 
 def shards_of(targets: Iterable[str], prefixes: Iterable[str]) -> list[Shard]:
@@ -258,12 +259,28 @@ def shards_of(targets: Iterable[str], prefixes: Iterable[str]) -> list[Shard]:
 
 
 @dataclass(frozen=True)
+class SpooledBatch:
+    """Where a copy batch's decisions wait on its target (see core.replication_spool), and what
+    they add up to."""
+
+    key: str
+    objects: int
+    bytes: int
+
+
+@dataclass(frozen=True)
 class CopyBatch:
-    """Objects one copy task copies to `target`; `label` names the task run."""
+    """Objects one copy task copies to `target`: its `decisions` in memory, or only where they are
+    `spooled`; `label` names the task run."""
 
     target: str
     label: str
-    decisions: list[Decision]
+    decisions: list[Decision] | None
+    spooled: SpooledBatch | None = None
+
+    @property
+    def objects(self) -> int:
+        return self.spooled.objects if self.spooled else len(self.decisions or ())
 
 
 def batches(decisions: Iterable[Decision], max_objects: int, max_bytes: int) -> Iterator[list[Decision]]:
@@ -378,6 +395,11 @@ def lag_seconds(oldest_pending: datetime | None, now: datetime) -> float:
     return max(0.0, (now - oldest_pending).total_seconds())
 
 
+def progress_percent(done: int, total: int) -> int:
+    """Whole percent of `total` that `done` is (100 when there is nothing to do)."""
+    return 100 if total <= 0 else min(100, 100 * done // total)
+
+
 def sampled(key: str, fraction: float) -> bool:
     """Deterministic sample: the same keys are picked for the same fraction on every run."""
     if fraction >= 1:
@@ -470,7 +492,7 @@ def _add_copies(into: "BatchResult | ShardReport", result: BatchResult) -> None:
 
 _COUNTERS = ("listed_source", "listed_target", "to_copy", "copied", "skipped", "failed", "bytes", "server_side",
              "encoded_keys", "encoded_metadata", "decoded_keys", "decoded_metadata", "delete_candidates", "deleted",
-             "tombstoned", "purged", "listing_errors", "from_manifest", "changed_since_listed")
+             "tombstoned", "purged", "listing_errors", "from_manifest", "spooled", "changed_since_listed")
 
 
 @dataclass
@@ -500,6 +522,7 @@ class ShardReport:
     purged: int = 0
     listing_errors: int = 0
     from_manifest: int = 0  # shards whose target side was read from the target's manifest, not listed
+    spooled: int = 0  # copy batches the plans wrote to the target's spool instead of holding them
     oldest_pending: datetime | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -611,8 +634,8 @@ def target_row(r: ShardReport, now: datetime) -> dict:
         "objects_per_s": round(r.copied / seconds, 1), "server_side": r.server_side,
         "delete_candidates": r.delete_candidates, "encoded_keys": r.encoded_keys,
         "encoded_metadata": r.encoded_metadata, "decoded_keys": r.decoded_keys,
-        "decoded_metadata": r.decoded_metadata, "from_manifest": r.from_manifest, "listing_errors": r.listing_errors,
-        "changed_since_listed": r.changed_since_listed,
+        "decoded_metadata": r.decoded_metadata, "from_manifest": r.from_manifest, "spooled_batches": r.spooled,
+        "listing_errors": r.listing_errors, "changed_since_listed": r.changed_since_listed,
         "oldest_pending": r.oldest_pending.isoformat() if r.oldest_pending else None,
         "lag_seconds": round(lag_seconds(r.oldest_pending, now), 3), "workers": ", ".join(r.workers),
     }

@@ -24,13 +24,14 @@ from multicloud.core.replication_manifest import (
     after_plan, choose_listing, entry_for, entry_meta, entry_row, full_listing_needed, manifest_key, next_header,
     scope_of,
 )
+from multicloud.core.replication_spool import RunSpool
 from multicloud.engine.transfer import shard_plan
+from multicloud.engine.zstd_lines import json_lines
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/zstd"
 _SPOOL_IN_MEMORY = 8 << 20  # a manifest of ~100k objects stays in memory; beyond, a temporary file
-_READ = 1 << 20
 _LEVEL = 3
 
 
@@ -85,7 +86,7 @@ class ManifestWriter:
     def _merged(self) -> tuple[IO[bytes], int]:
         self._out.flush(zstandard.FLUSH_FRAME)
         self._spool.seek(0)
-        main = (entry_meta(row, n) for n, row in enumerate(_rows(self._spool), 2) if isinstance(row, list))
+        main = (entry_meta(row, n) for n, row in enumerate(json_lines(self._spool), 2) if isinstance(row, list))
         merged = ManifestWriter(self.header, self._observed)
         for meta in heapq.merge(main, sorted(self._aside, key=lambda m: m.key), key=lambda m: m.key):
             merged._entry(meta)
@@ -96,19 +97,6 @@ class ManifestWriter:
         self._spool.close()
 
 
-def _rows(stream) -> Iterator[object]:
-    """The JSON values of a compressed manifest stream, line by line."""
-    reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
-    tail = b""
-    while chunk := reader.read(_READ):
-        lines = (tail + chunk).split(b"\n")
-        tail = lines.pop()
-        for line in lines:
-            yield orjson.loads(line)
-    if tail.strip():
-        yield orjson.loads(tail)
-
-
 class ManifestReader:
     """An open manifest: its header, then its entries in key order, checked as they stream (order,
     types, the trailer's count). Every problem, the store's own errors included, is ManifestUnusable."""
@@ -116,7 +104,7 @@ class ManifestReader:
     def __init__(self, store: ObjectStore, key: str):
         """Raises NotFound when there is no manifest, ManifestUnusable when its header is unreadable."""
         self._reader = store.open(key)
-        self._rows = _guarded(_rows(self._reader))
+        self._rows = _guarded(json_lines(self._reader))
         try:
             self.header = ManifestHeader.from_json(next(self._rows))
         except StopIteration:
@@ -189,12 +177,14 @@ def put_manifest(store: ObjectStore, key: str, writer: ManifestWriter) -> None:
 @dataclass(frozen=True)
 class ManifestPlanning:
     """Everything a shard's plan needs beyond the sync options: the rule's manifest settings, its
-    delete policy, whether it is a dry run, and the plan's time."""
+    delete policy, whether it is a dry run, the plan's time, and the run's copy spool (None: every
+    batch in memory)."""
 
     settings: ManifestSettings
     policy: DeletePolicy
     dry_run: bool
     now: datetime
+    spool: RunSpool | None = None
 
 
 def planned_shard(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: Shard,
@@ -236,7 +226,7 @@ def _plan(src, dst, options, shard, ctx: ManifestPlanning, listing: Iterable[Obj
     writer = None if ctx.dry_run or not ctx.settings.enabled else ManifestWriter(header)
     try:
         plan = shard_plan(src, dst, options, shard, ctx.policy.candidates_kept, ctx.dry_run, listing,
-                          writer.record if writer else None)
+                          writer.record if writer else None, ctx.spool)
     except BaseException:
         if writer is not None:
             writer.close()

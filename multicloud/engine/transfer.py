@@ -23,6 +23,8 @@ from multicloud.core.replication import (  # noqa: F401  BatchResult, Failure, S
     BatchResult, Decision, Failure, KeyFilter, Shard, ShardPlan, ShardReport, SyncOptions, batches,
     changed_since_listed, comparable_hashes, plan, tombstone_expired, tombstone_key,
 )
+from multicloud.core.replication_spool import RunSpool
+from multicloud.engine.spool import ShardSpool
 
 _READ_AHEAD_CHUNK = 4 << 20
 _READ_AHEAD_DEPTH = 4
@@ -258,10 +260,13 @@ def planned(src: ObjectStore, dst: ObjectStore, options: SyncOptions, prefix: st
 
 def shard_plan(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: Shard, keep_candidates: int,
                dry_run: bool, target_listing: Iterable[ObjectMeta] | None = None,
-               observe: Callable[[Iterator[Decision]], Iterator[Decision]] | None = None) -> ShardPlan:
+               observe: Callable[[Iterator[Decision]], Iterator[Decision]] | None = None,
+               spool: RunSpool | None = None) -> ShardPlan:
     """Plan one (target, shard): its report, its copy batches (none on a dry run: only counted)
     and its first `keep_candidates` target-only objects. `observe` sees every decision as it
-    streams (the manifest writer). Memory: the decisions to copy, not the objects listed."""
+    streams (the manifest writer). Memory: with a `spool`, its `in_memory` decisions to copy and a
+    reference per further batch (written to the target's spool as the plan streams), never the
+    objects listed; without one, every decision to copy."""
     report, candidates = ShardReport(shard.target), []
     decisions = planned(src, dst, options, shard.prefix, target_listing)
     if observe is not None:
@@ -272,7 +277,10 @@ def shard_plan(src: ObjectStore, dst: ObjectStore, options: SyncOptions, shard: 
         for _ in numbered:
             pass
         return ShardPlan(report, [], candidates)
-    return ShardPlan(report, [shard.batch(n, batch) for n, batch in numbered], candidates)
+    spooling = ShardSpool(dst, spool, shard)
+    plan = ShardPlan(report, [spooling.batch(n, batch) for n, batch in numbered], candidates)
+    report.spooled = spooling.spooled
+    return plan
 
 
 def source_sha256(store: ObjectStore, listed: ObjectMeta) -> str:

@@ -354,11 +354,13 @@ def test_shards_on_a_two_worker_dask_cluster(local_profile):
     for prefix in "ab":
         for i in range(10):
             put(src, f"{prefix}/{i}", f"{prefix}{i}".encode())
-    result = replicate(rule=rule(src_url, dst_url, shards=["a/", "b/"], batch_objects=5), profile="local",
-                       task_runner="dask", dask_workers=2)
+    # each shard's second batch is spooled to the target: its copy task reads it back in a worker
+    result = replicate(rule=rule(src_url, dst_url, shards=["a/", "b/"], batch_objects=5, spool_after=5),
+                       profile="local", task_runner="dask", dask_workers=2)
     row = only(result)
-    assert (row["copied"], row["listed_source"], row["bytes"]) == (20, 20, 40)
-    assert len(list(replica(open_store(dst_url, local_profile)))) == 20
+    assert (row["copied"], row["listed_source"], row["bytes"], row["spooled_batches"]) == (20, 20, 40, 2)
+    dst = open_store(dst_url, local_profile)
+    assert len(list(replica(dst))) == 20 and [m.key for m in dst.list(".multicloud-state/spool/")] == []
     # plans and copy batches ran in Dask worker processes, not in this one (nor the flow's)
     assert row["workers"] and os.getpid() not in pids(row)
     assert 1 <= len(pids(row)) <= 2

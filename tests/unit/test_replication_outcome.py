@@ -11,9 +11,10 @@ import pytest
 from multicloud.config import ReplicationRule
 from multicloud.core.objects import ObjectMeta
 from multicloud.core.replication import (
-    KEPT, BatchResult, changed_since_listed, Decision, DeletePolicy, Failure, Shard, ShardPlan, ShardReport, SyncOptions, VerifyReport,
-    delete_refusal, failed_plan, failure_rows, failure_summary, problem_rows, run_result, settle, shards_of,
-    summary_markdown, target_outcome, target_report, target_row, verify_failure_summary,
+    KEPT, BatchResult, Decision, DeletePolicy, Failure, Shard, ShardPlan, ShardReport, SyncOptions, VerifyReport,
+    changed_since_listed, delete_refusal, failed_plan, failure_rows, failure_summary, problem_rows, progress_percent,
+    run_result, settle, shards_of, summary_markdown, target_outcome, target_report, target_row,
+    verify_failure_summary,
 )
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
@@ -222,3 +223,9 @@ def test_a_copy_knows_when_it_took_another_version_than_listed(listed_etag, list
     listed = ObjectMeta("k", 3, None, listed_etag, hashes={"md5": listed_md5} if listed_md5 else {})
     copied = ObjectMeta("k", 3, None, "x", hashes={"md5": copied_md5}) if copied_md5 else None
     assert changed_since_listed(listed, read_etag, copied) is changed
+
+
+@pytest.mark.parametrize("done,total,percent", [(0, 0, 100), (0, 1000, 0), (9, 1000, 0), (10, 1000, 1),
+                                                (999, 1000, 99), (1000, 1000, 100), (1001, 1000, 100)])
+def test_progress_moves_by_whole_percent(done, total, percent):
+    assert progress_percent(done, total) == percent
