@@ -66,7 +66,7 @@ def read_batch(dst: ObjectStore, spooled: SpooledBatch) -> list[Decision]:
 
 def batch_decisions(dst: ObjectStore, batch: CopyBatch) -> list[Decision]:
     """The decisions of a batch: held in it, or read from its spool on `dst`."""
-    return batch.decisions if batch.spooled is None else read_batch(dst, batch.spooled)
+    return batch.decisions.items if batch.spooled is None else read_batch(dst, batch.spooled)
 
 
 def sweep_spool(dst: ObjectStore, spool: RunSpool, now: datetime) -> int:
