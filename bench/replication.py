@@ -490,6 +490,16 @@ def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str, dst_cl
     return {tool: summarize(r) for tool, r in runs.items()}
 
 
+def case_runs(cases: list[str], large_targets: str) -> list[tuple[str, str, str]]:
+    """(case, destination cloud, label) per case run: the large case once per --large-target, labelled
+    `large-<cloud>` beyond its default destination. Empty for a target that is not gcp or azure."""
+    targets = [t.strip() for t in large_targets.split(",") if t.strip()]
+    if not targets or set(targets) - {"gcp", "azure"}:
+        return []
+    return [(case, cloud, case if cloud == DEST_CLOUD[case] else f"{case}-{cloud}")
+            for case in cases for cloud in (targets if case == "large" else [DEST_CLOUD[case]])]
+
+
 def huge_sizes(text: str) -> list[int]:
     sizes = sorted({int(x.replace("_", "")) for x in text.split(",") if x.strip()})
     if not sizes or sizes[0] <= 0:
@@ -585,8 +595,8 @@ def main() -> None:
     if unknown or not (cases or args.huge):
         parser.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
     cases = [c for c in CASES if c in cases]
-    large_targets = [t.strip() for t in args.large_target.split(",") if t.strip()]
-    if not large_targets or set(large_targets) - {"gcp", "azure"}:
+    runs = case_runs(cases, args.large_target)
+    if cases and not runs:
         parser.error(f"--large-target: expected gcp and/or azure, got {args.large_target!r}")
 
     rclone, gnu_time = ensure_tools(args.rclone)
@@ -600,10 +610,8 @@ def main() -> None:
         emulators = emulator_pids()
         results, huge = {}, []
         try:
-            for case in cases:
-                for dst_cloud in large_targets if case == "large" else [DEST_CLOUD[case]]:
-                    label = case if dst_cloud == DEST_CLOUD[case] else f"{case}-{dst_cloud}"
-                    results[label] = run_case(case, args, runner, buckets, rid, dst_cloud, label)
+            for case, dst_cloud, label in runs:
+                results[label] = run_case(case, args, runner, buckets, rid, dst_cloud, label)
             if args.huge:
                 huge = run_huge(args, runner, buckets, rid)
         except Exception:
