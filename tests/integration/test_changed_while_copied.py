@@ -52,8 +52,9 @@ def test_a_copy_of_an_object_changed_since_listed_is_counted_and_the_manifest_no
     assert not committed and "changed on the source while copied" in why
 
 
-def test_copies_of_the_listed_versions_change_nothing(local_profile):
-    src, dst = new_store(local_profile, "s3"), new_store(local_profile, "gs")
+@pytest.mark.parametrize("src_scheme,dst_scheme", [("s3", "gs"), ("az", "s3"), ("gs", "s3"), ("s3", "s3")])
+def test_copies_of_the_listed_versions_change_nothing(local_profile, src_scheme, dst_scheme):
+    src, dst = new_store(local_profile, src_scheme), new_store(local_profile, dst_scheme)
     put(src, "a.txt", b"a")
     put(src, "b.txt", b"b")
     result = copy_batch(src, dst, [d for d in planned(src, dst, SyncOptions()) if d.action == "copy"], 2)
