@@ -71,9 +71,10 @@ def s3_keys(http: urllib3.PoolManager, bucket: str) -> int:
         token = found.group(1)
 
 
-def azure_names(http: urllib3.PoolManager, container: str, prefix: str = "") -> int:
-    """List a container (under `prefix`) page by page (List Blobs, 5,000 a page); returns the number of blobs."""
-    _, az, _ = _endpoints()
+def azure_names(http: urllib3.PoolManager, container: str, prefix: str = "", endpoint: str | None = None) -> int:
+    """List a container (under `prefix`) page by page (List Blobs, 5,000 a page) on the local
+    stack's Azurite or the one at `endpoint`; returns the number of blobs."""
+    az = endpoint or _endpoints()[1]
     sas, count, marker = _sas(container), 0, ""
     where = f"&prefix={quote(prefix, safe='')}" if prefix else ""
     while True:

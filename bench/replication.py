@@ -17,9 +17,11 @@ Cases:
          --huge-objects (default 1,000,000; a comma list runs each size into a fresh container, the
          source growing between sizes): time, peak RSS and RSS sampled over the run. The source is
          seeded in moto's memory by the local stack's bulk put (multicloud/testing/moto_server.py),
-         timed and reported. With --huge-source file the source is a local directory instead
-         (file:// -> Azure): moto answers each ListObjectsV2 page by sorting the whole bucket
-         (0.36 s a page at 20,000 objects, 1.1 s at 300,000, about 3 s at a million).
+         timed and reported; the target is an Azurite of the case's own, in memory (the stack's
+         keeps its data on disk, and on disk Azurite stops near a million blobs). With
+         --huge-source file the source is a local directory instead (file:// -> Azure): moto
+         answers each ListObjectsV2 page by sorting the whole bucket (0.36 s a page at 20,000
+         objects, 1.1 s at 300,000, 2.8-3.0 s at a million: 48 min of listing for a million).
 
 Tools: `replicate` (flows.replicate, concurrency=16, profile "local", one local Prefect server for
 the whole run, only the flow call timed: the Python imports before it, Prefect's and the flow
@@ -392,11 +394,11 @@ class Runner:
                 return
         log(f"machine still {busy:.0f}% busy after {limit:.0f} s of waiting; timing anyway (expect noise)")
 
-    def run(self, tool: str, case: str, src: str, dst: str, label: str) -> dict:
+    def run(self, tool: str, case: str, src: str, dst: str, label: str, env: dict[str, str] | None = None) -> dict:
         logfile = STATE / "logs" / f"{case}-{tool}-{label}.log"
         if tool == "rclone":
             return self._rclone(src, dst, logfile)
-        env = {**os.environ, **prefect_env()}
+        env = {**os.environ, **prefect_env(), **(env or {})}
         proc = subprocess.run([sys.executable, __file__, "--child", tool, "--case", case, "--src", src, "--dst", dst],
                               env=env, cwd=REPO_ROOT, capture_output=True, text=True)
         logfile.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
@@ -536,16 +538,74 @@ def seed_files(root: Path, start: int, count: int, size: int) -> float:
     return time.perf_counter() - started
 
 
+class HugeTarget:
+    """The huge case's Azure: an Azurite of its own, in memory (the stack's, on disk, stops near a
+    million blobs: deployments.cloudstack.azurite_command), on a free port, stopped by `stop`; and a
+    local state folder whose profile is the stack's with this Azurite as its Azure."""
+
+    def __init__(self):
+        self.state = STATE / "huge-stack"
+        shutil.rmtree(self.state, ignore_errors=True)
+        (self.state / "data").mkdir(parents=True)
+        port = free_port()
+        command, health = cloudstack.azurite_command(port, self.state / "data", in_memory=True)
+        # a million blobs' metadata in V8's heap: more room than its default (about 4 GB here)
+        self.process = ManagedProcess("azurite-huge", command, health, self.state, cwd=self.state / "data", port=port,
+                                      env={"NODE_OPTIONS": "--max-old-space-size=8192"})
+        self.process.start()
+        self.process.wait_healthy()
+        self.connection = cloudstack.azurite_connection(port)
+        self.endpoint = self.connection.endpoint
+        stack = cloudstack.local_profile()
+        profile = stack.model_copy(update={"connections": [
+            self.connection if c.cloud == "azure" else c for c in stack.connections]})
+        (self.state / "profile.json").write_text(json.dumps(profile.model_dump(), indent=2))
+        self.env = {"MULTICLOUD_LOCAL_DIR": str(self.state)}
+
+    def create(self, name: str) -> str:
+        from multicloud.clouds import create_bucket
+
+        create_bucket(self.connection, name)
+        return f"az://{name}"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def seed_files(root: Path, start: int, count: int, size: int) -> float:
+    """The bulk put's keys (moto_server.bulk_keys) as files of `size` random bytes under `root`."""
+    from multicloud.testing.moto_server import bulk_keys
+
+    started, body = time.perf_counter(), os.urandom(size)
+    for key in bulk_keys("huge/", start, count):
+        path = root / key
+        if key.endswith("000.bin"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return time.perf_counter() - started
+
+
 def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
     """Our flow alone over ever larger sources, each into a fresh container: time, RSS over the run."""
+    from multicloud.core.replication_manifest import RESERVED_PREFIX
+    from multicloud.core.replication_spool import SPOOL_PREFIX
+
     src_name = f"bench-repl-{rid}-huge-src"
+    root = REPO_ROOT / ".local" / "bench" / src_name
     if args.huge_source == "file":
-        root = REPO_ROOT / ".local" / "bench" / src_name
         root.mkdir(parents=True)
         src = f"file://{root}"
     else:
         src = buckets.create("aws", src_name)
-    seeded, rows = 0, []
+    seeded, rows, target = 0, [], HugeTarget()
     try:
         for size in huge_sizes(args.huge_objects):
             if args.huge_source == "file":
@@ -556,27 +616,24 @@ def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
                 f"({(size - seeded) / max(seconds, 1e-9):,.0f}/s)")
             seeded = size
             dst_name = f"bench-repl-{rid}-huge-{size}"
-            dst = buckets.create("azure", dst_name)
+            dst = target.create(dst_name)
             runner.settle()
-            log(f"huge: replicate {size:,} objects {src} -> {dst}")
-            r = runner.run("replicate", "huge", src, dst, f"{size}")
-            from multicloud.core.replication_manifest import RESERVED_PREFIX
-            from multicloud.core.replication_spool import SPOOL_PREFIX
-
+            log(f"huge: replicate {size:,} objects {src} -> {dst} (Azurite in memory at {target.endpoint})")
+            r = runner.run("replicate", "huge", src, dst, f"{size}", env=target.env)
             pool = urllib3_pool()
             # the reserved area holds the run's manifest, and must hold no spool once the run settled
-            listed = azure_names(pool, dst_name) - azure_names(pool, dst_name, RESERVED_PREFIX)
-            spooled = azure_names(pool, dst_name, SPOOL_PREFIX)
+            listed = (azure_names(pool, dst_name, endpoint=target.endpoint)
+                      - azure_names(pool, dst_name, RESERVED_PREFIX, endpoint=target.endpoint))
+            spooled = azure_names(pool, dst_name, SPOOL_PREFIX, endpoint=target.endpoint)
             if listed != size or r["copied"] != size or spooled:
                 raise RuntimeError(f"huge: {dst} holds {listed:,} object(s) and {spooled:,} spooled batch(es), "
                                    f"copied {r['copied']:,}, expected {size:,}")
             rows.append({"objects": size, "seed_seconds": seconds, **r})
             log(f"huge: {size:,} in {r['seconds']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, "
                 f"RSS by time {r['rss_at']}")
-            buckets.remove("azure", dst_name)
     finally:
-        if args.huge_source == "file":
-            shutil.rmtree(root, ignore_errors=True)
+        target.stop()
+        shutil.rmtree(root, ignore_errors=True)
     return rows
 
 

@@ -39,14 +39,7 @@ def _service(name: str, port: int) -> ManagedProcess:
                    "--bulk-put", "-H", HOST, "-p", str(port)]
         health = f"http://{HOST}:{port}/"
     elif name == "azurite":
-        # in memory, as moto and fake-gcs-server are: on disk Azurite rewrites its whole metadata database
-        # as one JSON string every few seconds (slower as containers grow, and past about a million
-        # blobs longer than a string can be, which stops it: Azure/Azurite#2539)
-        command = [
-            str(REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"), "--blobHost", HOST, "--blobPort", str(port),
-            "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
-        ]
-        health = f"http://{HOST}:{port}/{AZURITE_ACCOUNT}?comp=list"
+        command, health = azurite_command(port, data)
     else:
         command = [
             str(fake_gcs_binary()), "-scheme", "http", "-host", HOST, "-port", str(port), "-backend", "memory",
@@ -63,6 +56,24 @@ def _service(name: str, port: int) -> ManagedProcess:
         # under this soft limit, which only makes its garbage collector run sooner
         env = {"GOMEMLIMIT": FAKE_GCS_MEMORY_LIMIT}
     return ManagedProcess(name, command, health, local_state_dir(), cwd=data, port=port, env=env)
+
+
+def azurite_command(port: int, data: Path, *, in_memory: bool = False) -> tuple[list[str], str]:
+    """Azurite's Blob service on `port` (its command and health URL), its data under `data` or, with
+    `in_memory`, in memory only. The stack keeps it on disk: in memory it holds deleted blobs' bytes
+    until its garbage collection every ten minutes, and was seen to stop reading uploads, busy, with
+    5 GB resident after a few 512 MiB objects. On disk it rewrites its whole metadata database as one
+    JSON string every few seconds: slower as containers grow, and near a million blobs longer than a
+    string can be, which stops it (Azure/Azurite#2539). So a million small blobs need one in memory."""
+    command = [str(REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"), "--blobHost", HOST, "--blobPort", str(port),
+               *(["--inMemoryPersistence"] if in_memory else ["--location", str(data)]),
+               "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"]
+    return command, f"http://{HOST}:{port}/{AZURITE_ACCOUNT}?comp=list"
+
+
+def azurite_connection(port: int, name: str = "azure-local") -> Connection:
+    return Connection(name=name, cloud="azure", endpoint=f"http://{HOST}:{port}/{AZURITE_ACCOUNT}",
+                      account=AZURITE_ACCOUNT, credentials="emulator")
 
 
 def fake_gcs_binary() -> Path:
@@ -86,8 +97,7 @@ def local_profile() -> Profile:
         connections=[
             Connection(name="aws-local", cloud="aws", endpoint=f"http://{HOST}:{moto.port}",
                        region="us-east-1", account="123456789012", credentials="emulator"),
-            Connection(name="azure-local", cloud="azure", endpoint=f"http://{HOST}:{azurite.port}/{AZURITE_ACCOUNT}",
-                       account=AZURITE_ACCOUNT, credentials="emulator"),
+            azurite_connection(azurite.port),
             Connection(name="gcp-local", cloud="gcp", endpoint=f"http://{HOST}:{gcs.port}",
                        account="local-project", credentials="emulator"),
         ],
