@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import MIB, Pattern, RssSampler, peak_rss_mib, summarize  # noqa: E402
 from floors import FLOORS, azure_names, seed_bulk  # noqa: E402
 from deployments import cloudstack  # noqa: E402
+from deployments.loop import free_port  # noqa: E402
 from deployments.processes import ManagedProcess, local_prefect_env, local_prefect_server  # noqa: E402
 from deployments.paths import REPO_ROOT  # noqa: E402
 
@@ -525,19 +526,6 @@ def huge_sizes(text: str) -> list[int]:
     return sizes
 
 
-def seed_files(root: Path, start: int, count: int, size: int) -> float:
-    """The bulk put's keys (moto_server.bulk_keys) as files of `size` random bytes under `root`."""
-    from multicloud.testing.moto_server import bulk_keys
-
-    started, body = time.perf_counter(), os.urandom(size)
-    for key in bulk_keys("huge/", start, count):
-        path = root / key
-        if key.endswith("000.bin"):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-    return time.perf_counter() - started
-
-
 class HugeTarget:
     """The huge case's Azure: an Azurite of its own, in memory (the stack's, on disk, stops near a
     million blobs: deployments.cloudstack.azurite_command), on a free port, stopped by `stop`; and a
@@ -570,14 +558,6 @@ class HugeTarget:
 
     def stop(self) -> None:
         self.process.stop()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def seed_files(root: Path, start: int, count: int, size: int) -> float:
