@@ -545,7 +545,6 @@ class HugeTarget:
         self.process.start()
         self.process.wait_healthy()
         self.connection = cloudstack.azurite_connection(port)
-        self.endpoint = self.connection.endpoint
         stack = cloudstack.local_profile()
         profile = stack.model_copy(update={"connections": [
             self.connection if c.cloud == "azure" else c for c in stack.connections]})
@@ -600,13 +599,13 @@ def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
             dst_name = f"bench-repl-{rid}-huge-{size}"
             dst = target.create(dst_name)
             runner.settle()
-            log(f"huge: replicate {size:,} objects {src} -> {dst} (Azurite in memory at {target.endpoint})")
+            log(f"huge: replicate {size:,} objects {src} -> {dst} (Azurite in memory at {target.connection.endpoint})")
             r = runner.run("replicate", "huge", src, dst, f"{size}", env=target.env)
             pool = urllib3_pool()
             # the reserved area holds the run's manifest, and must hold no spool once the run settled
-            listed = (azure_names(pool, dst_name, endpoint=target.endpoint)
-                      - azure_names(pool, dst_name, RESERVED_PREFIX, endpoint=target.endpoint))
-            spooled = azure_names(pool, dst_name, SPOOL_PREFIX, endpoint=target.endpoint)
+            listed = (azure_names(pool, dst_name, endpoint=target.connection.endpoint)
+                      - azure_names(pool, dst_name, RESERVED_PREFIX, endpoint=target.connection.endpoint))
+            spooled = azure_names(pool, dst_name, SPOOL_PREFIX, endpoint=target.connection.endpoint)
             if listed != size or r["copied"] != size or spooled:
                 raise RuntimeError(f"huge: {dst} holds {listed:,} object(s) and {spooled:,} spooled batch(es), "
                                    f"copied {r['copied']:,}, expected {size:,}")

@@ -71,8 +71,8 @@ def azurite_command(port: int, data: Path, *, in_memory: bool = False) -> tuple[
     return command, f"http://{HOST}:{port}/{AZURITE_ACCOUNT}?comp=list"
 
 
-def azurite_connection(port: int, name: str = "azure-local") -> Connection:
-    return Connection(name=name, cloud="azure", endpoint=f"http://{HOST}:{port}/{AZURITE_ACCOUNT}",
+def azurite_connection(port: int) -> Connection:
+    return Connection(name="azure-local", cloud="azure", endpoint=f"http://{HOST}:{port}/{AZURITE_ACCOUNT}",
                       account=AZURITE_ACCOUNT, credentials="emulator")
 
 

@@ -179,6 +179,7 @@ def install_bulk_put() -> None:
     import json
     from urllib.parse import parse_qs
 
+    from moto.s3.exceptions import MissingBucket
     from moto.s3.models import s3_backends
     from moto.server import DomainDispatcherApplication
 
@@ -202,7 +203,7 @@ def install_bulk_put() -> None:
         backend = s3_backends[ACCOUNT]["aws"]
         try:
             backend.get_bucket(bucket)
-        except Exception as exc:  # moto's MissingBucket
+        except MissingBucket as exc:
             return answer(start_response, "404 Not Found", {"error": f"bulk-put: bucket {bucket!r}: {exc}"})
         body = os.urandom(size)
         for key in bulk_keys(prefix, start, count):
@@ -213,12 +214,10 @@ def install_bulk_put() -> None:
 
 
 def main(argv: list[str]) -> None:
-    if "--cloudwatch-index" in argv:
-        argv = [a for a in argv if a != "--cloudwatch-index"]
-        install_cloudwatch_index()
-    if "--bulk-put" in argv:
-        argv = [a for a in argv if a != "--bulk-put"]
-        install_bulk_put()
+    for flag, install in (("--cloudwatch-index", install_cloudwatch_index), ("--bulk-put", install_bulk_put)):
+        if flag in argv:
+            argv = [a for a in argv if a != flag]
+            install()
     from moto.server import main as moto_main
 
     moto_main(argv)
