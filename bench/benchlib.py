@@ -49,30 +49,48 @@ def rss_mib() -> float:
 
 class RssSampler:
     """Samples this process's RSS every `interval` seconds in a daemon thread, so a long run can
-    show whether its memory grows with the work done, not only its peak."""
+    show whether its memory grows with the work done, not only its peak. `progress`, when given,
+    says how much work is done (e.g. objects copied) and is sampled beside it."""
 
-    def __init__(self, interval: float = 1.0):
-        self.samples: list[tuple[float, float]] = []
+    def __init__(self, interval: float = 1.0, progress=None):
+        self.samples: list[tuple[float, float, int]] = []
+        self._progress = progress
         self._stop = threading.Event()
         self._started = time.perf_counter()
         self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
         self._thread.start()
 
+    def _sample(self) -> None:
+        try:
+            done = self._progress() if self._progress else 0
+        except Exception:  # a progress reading that fails only leaves this sample without one
+            done = self.samples[-1][2] if self.samples else 0
+        self.samples.append((time.perf_counter() - self._started, rss_mib(), done))
+
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self.samples.append((time.perf_counter() - self._started, rss_mib()))
+            self._sample()
 
-    def stop(self) -> list[tuple[float, float]]:
+    def stop(self) -> list[tuple[float, float, int]]:
         self._stop.set()
         self._thread.join()
-        self.samples.append((time.perf_counter() - self._started, rss_mib()))
+        self._sample()
         return self.samples
 
     def at_fractions(self, fractions=(0.1, 0.25, 0.5, 0.75, 1.0)) -> dict[str, float]:
-        """The highest RSS seen up to each fraction of the run's time (the run copies at a steady
-        rate, so a fraction of the time is about that fraction of the objects)."""
+        """The highest RSS seen up to each fraction of the run's time."""
         end = self.samples[-1][0] if self.samples else 0.0
-        return {f"{f:g}": max((rss for t, rss in self.samples if t <= f * end), default=0.0) for f in fractions}
+        return {f"{f:g}": max((s[1] for s in self.samples if s[0] <= f * end), default=0.0) for f in fractions}
+
+    def at_progress(self, marks: list[int]) -> dict[str, float]:
+        """The highest RSS seen until the work done first reached each mark (e.g. 100,000 objects
+        copied): whether memory grows with the work, whatever the rate."""
+        out = {}
+        for mark in marks:
+            upto = next((i for i, s in enumerate(self.samples) if s[2] >= mark), None)
+            if upto is not None:
+                out[f"{mark}"] = max(s[1] for s in self.samples[:upto + 1])
+        return out
 
 
 def summarize(runs: list[dict]) -> dict:

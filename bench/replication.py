@@ -52,6 +52,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -268,7 +269,9 @@ def child_replicate(case: str, src: str, dst: str) -> dict:
     from multicloud.config import ReplicationRule
 
     rule = ReplicationRule(name=f"bench-{case}", source=src, targets=[dst], concurrency=THREADS)
-    sampler = RssSampler() if case == "huge" else None
+    started_at = datetime.now(timezone.utc)
+    sampler = (RssSampler(interval=5.0, progress=lambda: copied_so_far(started_at, rule.batch_objects))
+               if case == "huge" else None)
     started = time.perf_counter()
     summary = replicate(rule=rule, profile="local")
     seconds = time.perf_counter() - started
@@ -277,7 +280,20 @@ def child_replicate(case: str, src: str, dst: str) -> dict:
     if sampler:
         sampler.stop()
         out["rss_at"] = sampler.at_fractions()
+        out["rss_at_objects"] = sampler.at_progress([n * 100_000 for n in range(1, 11)])
     return out
+
+
+def copied_so_far(since: datetime, batch_objects: int) -> int:
+    """About how many objects the run has copied: its copy tasks that completed (the bench runs
+    one flow at a time) times the batch size, from the Prefect API."""
+    import httpx
+
+    query = {"task_runs": {"name": {"like_": "copy-"}, "state": {"type": {"any_": ["COMPLETED"]}},
+                           "start_time": {"after_": since.isoformat()}}}
+    resp = httpx.post(f"{os.environ['PREFECT_API_URL']}/task_runs/count", json=query, timeout=10)
+    resp.raise_for_status()
+    return int(resp.json()) * batch_objects
 
 
 def child_floor(case: str, src: str, dst: str) -> dict:
@@ -611,7 +627,7 @@ def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
                                    f"copied {r['copied']:,}, expected {size:,}")
             rows.append({"objects": size, "seed_seconds": seconds, **r})
             log(f"huge: {size:,} in {r['seconds']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, "
-                f"RSS by time {r['rss_at']}")
+                f"RSS by time {r['rss_at']}, by objects copied {r['rss_at_objects']}")
     finally:
         target.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -636,6 +652,8 @@ def report(results: dict[str, dict[str, dict]], huge: list[dict]) -> None:
             at = "/".join(f"{v:.0f}" for v in r["rss_at"].values())
             print(f"{r['objects']:12,} {r['seed_seconds']:8.1f} {r['seconds']:8.1f} {r['objects'] / r['seconds']:9,.0f} "
                   f"{r['peak_rss_mib']:13.0f}  {at}")
+            by_objects = ", ".join(f"{int(k):,}: {v:.0f}" for k, v in r["rss_at_objects"].items())
+            print(f"{'':12} RSS MiB (highest so far) when the run had copied {by_objects}")
     if not results:
         return
     print(f"{'case':11} {'tool':10} {'median s':>9} {'min':>7} {'max':>7} {'x rclone':>9} {'x floor':>8} "
