@@ -24,6 +24,7 @@ from multicloud.core.replication import (  # noqa: F401  BatchResult, Failure, S
     changed_since_listed, comparable_hashes, plan, tombstone_expired, tombstone_key,
 )
 from multicloud.core.replication_spool import RunSpool
+from multicloud.engine.memory import release_free_memory
 from multicloud.engine.spool import ShardSpool
 
 _READ_AHEAD_CHUNK = 4 << 20
@@ -167,6 +168,7 @@ def copy_batch(src: ObjectStore, dst: ObjectStore, decisions: list[Decision], co
             time.sleep(_RETRY_PAUSE)
             failures = [f for f in failures if f.key not in retry] + copy_all([d for d in decisions if d.key in retry])
     result.failed, result.failures = len(failures), failures
+    release_free_memory()
     return result
 
 
