@@ -145,14 +145,16 @@ def floor_noop(src: str, dst: str, keys: list[str]) -> dict:
 FLOORS = {"small": floor_small, "large": floor_large, "noop": floor_noop}
 
 
-def seed_bulk(bucket: str, prefix: str, start: int, count: int, size: int, step: int = 50_000) -> float:
-    """Store `count` objects of `size` bytes in moto's memory with the local stack's bulk put (keys
-    `multicloud.testing.moto_server.bulk_keys`), `step` a request; returns the seconds taken."""
+def seed_bulk(bucket: str, prefix: str, start: int, count: int, size: int, step: int = 50_000,
+              endpoint: str | None = None) -> float:
+    """Store `count` objects of `size` bytes in moto's memory with its bulk put (keys
+    `multicloud.testing.moto_server.bulk_keys`), `step` a request, on the moto at `endpoint` (default:
+    the local stack's); returns the seconds taken."""
     from urllib.parse import urlencode
 
     from multicloud.testing.moto_server import BULK_PUT_PATH
 
-    s3, _, _ = _endpoints()
+    s3 = endpoint or _endpoints()[0]
     http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10, read=3600))
     started = time.perf_counter()
     for first in range(start, start + count, step):

@@ -16,12 +16,13 @@ Cases:
   huge   (only with --huge) N objects of 256 B S3 -> Azure with our flow alone, N from
          --huge-objects (default 1,000,000; a comma list runs each size into a fresh container, the
          source growing between sizes): time, peak RSS and RSS sampled over the run. The source is
-         seeded in moto's memory by the local stack's bulk put (multicloud/testing/moto_server.py),
-         timed and reported; the target is an Azurite of the case's own, in memory (the stack's
-         keeps its data on disk, and on disk Azurite stops near a million blobs). With
-         --huge-source file the source is a local directory instead (file:// -> Azure): moto
-         answers each ListObjectsV2 page by sorting the whole bucket (0.36 s a page at 20,000
-         objects, 1.1 s at 300,000, 2.8-3.0 s at a million: 48 min of listing for a million).
+         a moto of the case's own with its bulk put and its listing index
+         (multicloud/testing/moto_server.py: stock moto sorts the whole bucket for every
+         ListObjectsV2 page, 2.8-3.0 s a page at a million objects, 48 min of listing for a
+         million), seeded in its memory, timed and reported; the target is an Azurite of the
+         case's own, in memory, with lookups by name on its index (bench/azurite_at_scale.js; the
+         stack's keeps its data on disk, and on disk Azurite stops near a million blobs). With
+         --huge-source file the source is a local directory instead (file:// -> Azure).
 
 Tools: `replicate` (flows.replicate, concurrency=16, profile "local", one local Prefect server for
 the whole run, only the flow call timed: the Python imports before it, Prefect's and the flow
@@ -543,11 +544,15 @@ def huge_sizes(text: str) -> list[int]:
 
 
 class HugeTarget:
-    """The huge case's Azure: an Azurite of its own, in memory (the stack's, on disk, stops near a
-    million blobs: deployments.cloudstack.azurite_command), on a free port, stopped by `stop`; and a
-    local state folder whose profile is the stack's with this Azurite as its Azure."""
+    """The huge case's clouds: an Azurite of its own, in memory (the stack's, on disk, stops near a
+    million blobs: deployments.cloudstack.azurite_command), on a free port, and with `s3_source` a
+    moto of its own with its bulk put and listing index; both stopped by `stop`; and a local state
+    folder whose profile is the stack's with these as its Azure and AWS."""
 
-    def __init__(self):
+    def __init__(self, s3_source: bool = False):
+        from multicloud.testing.moto_server import MotoServer
+
+        self.moto = MotoServer(bulk_put=True, listing_index=True).start() if s3_source else None
         self.state = STATE / "huge-stack"
         shutil.rmtree(self.state, ignore_errors=True)
         (self.state / "data").mkdir(parents=True)
@@ -564,7 +569,9 @@ class HugeTarget:
         self.connection = cloudstack.azurite_connection(port)
         stack = cloudstack.local_profile()
         profile = stack.model_copy(update={"connections": [
-            self.connection if c.cloud == "azure" else c for c in stack.connections]})
+            self.connection if c.cloud == "azure" else
+            c.model_copy(update={"endpoint": self.moto.url}) if c.cloud == "aws" and self.moto else c
+            for c in stack.connections]})
         (self.state / "profile.json").write_text(json.dumps(profile.model_dump(), indent=2))
         self.env = {"MULTICLOUD_LOCAL_DIR": str(self.state)}
 
@@ -574,8 +581,17 @@ class HugeTarget:
         create_bucket(self.connection, name)
         return f"az://{name}"
 
+    def create_source(self, name: str) -> str:
+        from multicloud.clouds import create_bucket
+
+        create_bucket(cloudstack.local_profile().connection_for("aws").model_copy(update={"endpoint": self.moto.url}),
+                      name)
+        return f"s3://{name}"
+
     def stop(self) -> None:
         self.process.stop()
+        if self.moto:
+            self.moto.stop()
 
 
 def seed_files(root: Path, start: int, count: int, size: int) -> float:
@@ -591,25 +607,25 @@ def seed_files(root: Path, start: int, count: int, size: int) -> float:
     return time.perf_counter() - started
 
 
-def run_huge(args, runner: Runner, buckets: Buckets, rid: str) -> list[dict]:
+def run_huge(args, runner: Runner, rid: str) -> list[dict]:
     """Our flow alone over ever larger sources, each into a fresh container: time, RSS over the run."""
     from multicloud.core.replication_manifest import RESERVED_PREFIX
     from multicloud.core.replication_spool import SPOOL_PREFIX
 
     src_name = f"bench-repl-{rid}-huge-src"
     root = REPO_ROOT / ".local" / "bench" / src_name
-    if args.huge_source == "file":
-        root.mkdir(parents=True)
-        src = f"file://{root}"
-    else:
-        src = buckets.create("aws", src_name)
-    seeded, rows, target = 0, [], HugeTarget()
+    seeded, rows, target = 0, [], HugeTarget(s3_source=args.huge_source == "s3")
     try:
+        if args.huge_source == "file":
+            root.mkdir(parents=True)
+            src = f"file://{root}"
+        else:
+            src = target.create_source(src_name)
         for size in huge_sizes(args.huge_objects):
             if args.huge_source == "file":
                 seconds = seed_files(root, seeded, size - seeded, HUGE_SIZE)
             else:
-                seconds = seed_bulk(src_name, "huge/", seeded, size - seeded, HUGE_SIZE)
+                seconds = seed_bulk(src_name, "huge/", seeded, size - seeded, HUGE_SIZE, endpoint=target.moto.url)
             log(f"huge: seeded {size - seeded:,} more objects (now {size:,}) in {seconds:.1f} s "
                 f"({(size - seeded) / max(seconds, 1e-9):,.0f}/s)")
             seeded = size
@@ -690,8 +706,8 @@ def main() -> None:
     parser.add_argument("--huge-objects", default="1000000",
                         help="objects in the huge case; a comma list runs each size (default 1000000)")
     parser.add_argument("--huge-source", choices=["s3", "file"], default="s3",
-                        help="the huge case's source: s3 (moto, seeded by its bulk put) or file (a local "
-                             "directory, for a million objects without moto's listing cost; default s3)")
+                        help="the huge case's source: s3 (a moto of the case's own, seeded by its bulk put, "
+                             "listed through its listing index) or file (a local directory; default s3)")
     parser.add_argument("--child", choices=["replicate", "raw-sdk", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--src", help=argparse.SUPPRESS)
@@ -725,7 +741,7 @@ def main() -> None:
             for case, dst_cloud, label in runs:
                 results[label] = run_case(case, args, runner, buckets, rid, dst_cloud, label)
             if args.huge:
-                huge = run_huge(args, runner, buckets, rid)
+                huge = run_huge(args, runner, rid)
         except Exception:
             if emulator_pids() != emulators:
                 log("the local clouds were restarted during the run (by someone else?): their data is gone, "

@@ -12,7 +12,13 @@ datums its cost, not the client's, decides any timing; the index hands moto's ow
 only the datums that can match the query (same metric name and first dimension), so the answers are
 the same and only the scan is shorter.
 
-    python -m multicloud.testing.moto_server [--cloudwatch-index] [--bulk-put] -H 127.0.0.1 -p PORT
+`--listing-index` (`listing_index=True`) keeps each bucket's key names sorted between changes. Stock
+moto copies and sorts the whole bucket for every ListObjectsV2 page, so listing a million objects
+costs a thousand sorts of a million; with the index a page is a bisect and up to max-keys lookups
+of the same stored keys, answered exactly as moto's code would (a delimiter, an unknown token or
+max-keys 0 still go to moto's code).
+
+    python -m multicloud.testing.moto_server [--cloudwatch-index] [--bulk-put] [--listing-index] -H 127.0.0.1 -p PORT
 """
 
 from __future__ import annotations
@@ -50,8 +56,9 @@ class MotoServer:
     """`with MotoServer() as moto:` starts moto in its own process group on a free port and stops it
     on exit; `moto.url` is its endpoint, `moto.connection(region)` a project connection to it."""
 
-    def __init__(self, *, cloudwatch_index: bool = False):
-        self.cloudwatch_index = cloudwatch_index
+    def __init__(self, *, cloudwatch_index: bool = False, bulk_put: bool = False, listing_index: bool = False):
+        self.flags = [flag for flag, on in (("--cloudwatch-index", cloudwatch_index), ("--bulk-put", bulk_put),
+                                            ("--listing-index", listing_index)) if on]
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
         self._log: Path | None = None
@@ -71,8 +78,7 @@ class MotoServer:
         self._log = Path(log)
         for _ in range(3):  # the free port may be taken between choosing it and binding it
             self.port = _free_port()
-            command = [sys.executable, "-m", "multicloud.testing.moto_server",
-                       *(["--cloudwatch-index"] if self.cloudwatch_index else []),
+            command = [sys.executable, "-m", "multicloud.testing.moto_server", *self.flags,
                        "-H", "127.0.0.1", "-p", str(self.port)]
             with open(self._log, "ab") as out:
                 self._proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -213,8 +219,66 @@ def install_bulk_put() -> None:
     DomainDispatcherApplication.__call__ = __call__
 
 
+# ---- the listing index (runs inside the moto process) -------------------------------------------
+
+def install_listing_index() -> None:
+    """Answer ListObjectsV2 without a delimiter from each bucket's key names, sorted once per change
+    of its key store (every mutating method of moto's _VersionedKeyStore counts a change)."""
+    import bisect
+
+    from moto.s3.models import FakeDeleteMarker, S3Backend
+    from moto.s3.utils import _VersionedKeyStore
+    from moto.utilities.utils import md5_hash
+
+    for name in ("__setitem__", "__delitem__", "setlist", "pop", "popitem", "clear", "update", "setdefault"):
+        def changed(self, *args, _method=getattr(_VersionedKeyStore, name), **kwargs):
+            self.__dict__["_changes"] = self.__dict__.get("_changes", 0) + 1
+            return _method(self, *args, **kwargs)
+        setattr(_VersionedKeyStore, name, changed)
+
+    list_v2, lock = S3Backend.list_objects_v2, threading.Lock()
+
+    def sorted_names(keys: _VersionedKeyStore) -> list[str]:
+        with lock:
+            changes, names = keys.__dict__.get("_sorted", (None, None))
+            if changes != keys.__dict__.get("_changes", 0):
+                changes = keys.__dict__.get("_changes", 0)
+                names = sorted(list(dict.keys(keys)))
+                keys.__dict__["_sorted"] = (changes, names)
+            return names
+
+    def list_objects_v2(self, bucket, prefix, delimiter, continuation_token, start_after, max_keys):
+        keys = getattr(bucket, "keys", None)
+        if (delimiter or not max_keys or not isinstance(keys, _VersionedKeyStore)
+                or (continuation_token and continuation_token not in self._pagination_tokens)):
+            return list_v2(self, bucket, prefix, delimiter, continuation_token, start_after, max_keys)
+        prefix = prefix or ""
+        after = self._pagination_tokens[continuation_token] if continuation_token else start_after
+        names = sorted_names(keys)
+        at = bisect.bisect_left(names, prefix)
+        if after:
+            at = max(at, bisect.bisect_right(names, after))
+        page, more = [], False
+        while at < len(names) and names[at].startswith(prefix):
+            key, at = keys.get(names[at]), at + 1
+            if key is None or isinstance(key, FakeDeleteMarker):
+                continue
+            if len(page) == max_keys:
+                more = True
+                break
+            page.append(key)
+        token = None
+        if more:
+            token = md5_hash(page[-1].name.encode("utf-8")).hexdigest()
+            self._pagination_tokens[token] = page[-1].name
+        return page, more, token
+
+    S3Backend.list_objects_v2 = list_objects_v2
+
+
 def main(argv: list[str]) -> None:
-    for flag, install in (("--cloudwatch-index", install_cloudwatch_index), ("--bulk-put", install_bulk_put)):
+    for flag, install in (("--cloudwatch-index", install_cloudwatch_index), ("--bulk-put", install_bulk_put),
+                          ("--listing-index", install_listing_index)):
         if flag in argv:
             argv = [a for a in argv if a != flag]
             install()
