@@ -552,7 +552,6 @@ class HugeTarget:
     def __init__(self, s3_source: bool = False):
         from multicloud.testing.moto_server import MotoServer
 
-        self.moto = MotoServer(bulk_put=True, listing_index=True).start() if s3_source else None
         self.state = STATE / "huge-stack"
         shutil.rmtree(self.state, ignore_errors=True)
         (self.state / "data").mkdir(parents=True)
@@ -568,9 +567,10 @@ class HugeTarget:
         self.process.wait_healthy()
         self.connection = cloudstack.azurite_connection(port)
         stack = cloudstack.local_profile()
+        self.moto = MotoServer(bulk_put=True, listing_index=True).start() if s3_source else None
+        self.source = stack.connection_for("aws").model_copy(update={"endpoint": self.moto.url}) if self.moto else None
         profile = stack.model_copy(update={"connections": [
-            self.connection if c.cloud == "azure" else
-            c.model_copy(update={"endpoint": self.moto.url}) if c.cloud == "aws" and self.moto else c
+            self.connection if c.cloud == "azure" else self.source if c.cloud == "aws" and self.source else c
             for c in stack.connections]})
         (self.state / "profile.json").write_text(json.dumps(profile.model_dump(), indent=2))
         self.env = {"MULTICLOUD_LOCAL_DIR": str(self.state)}
@@ -584,8 +584,7 @@ class HugeTarget:
     def create_source(self, name: str) -> str:
         from multicloud.clouds import create_bucket
 
-        create_bucket(cloudstack.local_profile().connection_for("aws").model_copy(update={"endpoint": self.moto.url}),
-                      name)
+        create_bucket(self.source, name)
         return f"s3://{name}"
 
     def stop(self) -> None:

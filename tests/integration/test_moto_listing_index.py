@@ -20,7 +20,7 @@ BUCKET = "listed"
 @pytest.fixture(scope="module")
 def both():
     with MotoServer(bulk_put=True) as stock, MotoServer(bulk_put=True, listing_index=True) as indexed:
-        yield [client(stock) for stock in (stock, indexed)]
+        yield [client(moto) for moto in (stock, indexed)]
 
 
 def client(moto: MotoServer):
